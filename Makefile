@@ -1,0 +1,45 @@
+# liqspec developer commands. `make demo` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-long lint typecheck unit crosshair bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## check the bundled Binance BTCUSDT market, then margin a demo account
+	$(BIN)/liqspec check-market spec/markets/binance-btcusdt-2024-10-24.toml
+	$(BIN)/liqspec margin --market spec/markets/binance-btcusdt-2024-10-24.toml \
+	    --market spec/markets/binance-cyberusdt-2023-08-31.toml --account spec/accounts/demo-cross.toml
+
+lint: $(STAMP)
+	$(BIN)/ruff check reference proofs tests benchmarks
+	$(BIN)/ruff format --check reference proofs tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+crosshair: $(STAMP)
+	$(BIN)/python tests/symbolic/run_crosshair.py
+
+test: lint typecheck unit crosshair  ## every check: ruff, mypy --strict, pytest (all groups), CrossHair
+
+test-long: $(STAMP)  ## longer Hypothesis and CrossHair budgets
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/properties
+	CROSSHAIR_BUDGET=long $(BIN)/python tests/symbolic/run_crosshair.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_margin.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

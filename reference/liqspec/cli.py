@@ -1,0 +1,215 @@
+"""The ``liqspec`` command line: a leaf over the engine (nothing in the engine imports it).
+
+Exit codes: 0 success; 1 the command ran and found what it gates on (``margin --fail-if-
+liquidatable``); 2 bad input or usage, with one message naming the file, field, value and rule.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from liqspec import __version__
+from liqspec.accounts import load_account
+from liqspec.errors import InputError, LiqspecError, Reason
+from liqspec.markets import Market, load_market
+from liqspec.report import account_report, market_report
+
+EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
+
+_console = Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
+
+
+def _fail(error: LiqspecError, as_json: bool) -> None:  # noqa: FBT001
+    if as_json and isinstance(error, InputError):
+        click.echo(json.dumps({"error": error.as_json()}, sort_keys=True))
+    else:
+        click.echo(f"error: {error}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _guarded(as_json: bool, action: Callable[[], int]) -> None:  # noqa: FBT001
+    """Run ``action``; turn a liqspec error into its message and exit code 2, never a traceback."""
+    try:
+        code = action()
+    except LiqspecError as error:
+        _fail(error, as_json)
+    except RecursionError:
+        _fail(LiqspecError("input nested too deeply"), as_json)
+    else:
+        sys.exit(code)
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="liqspec")
+def main() -> None:
+    """Liqspec: the reference liquidation engine, as a command line.
+
+    Every number is exact: amounts and prices are printed as decimal text in their asset,
+    computed with integers in the market's base units (ticks, lots, quantums). The rules are
+    in spec/; each error names the rule it enforces.
+
+    \b
+    Examples:
+      liqspec check-market spec/markets/binance-btcusdt-2024-10-24.toml
+      liqspec margin --market spec/markets/binance-btcusdt-2024-10-24.toml \\
+                     --account spec/accounts/demo-cross.toml --json
+    """
+
+
+@main.command("check-market")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def check_market(files: tuple[Path, ...], as_json: bool) -> None:
+    """Validate market parameter FILES and print their tier tables.
+
+    Each FILE is a TOML market file (spec/02-markets.md). The table shows, per tier, the
+    notional range, the maintenance and initial margin rates, the maximum leverage and the
+    maintenance amount derived by the recursion of MARKET-10. Exits 2 on the first file that
+    breaks a rule, naming the field, the value and the rule.
+    """
+
+    def run() -> int:
+        markets = [load_market(path) for path in files]
+        if as_json:
+            _print_json({"markets": [market_report(m) for m in markets]})
+        else:
+            for market in markets:
+                _print_market(market_report(market))
+        return EXIT_OK
+
+    _guarded(as_json, run)
+
+
+def _print_market(report: dict[str, Any]) -> None:
+    source = report["source"]
+    _console.print(
+        f"[bold]{report['symbol']}[/bold]  {report['contract']}, settles in "
+        f"{report['settle_asset']}, {report['tier_mode']} tiers, trigger {report['trigger']}, "
+        f"margins at {report['margin_valuation']} value"
+    )
+    _console.print(f"  source: {source['venue']}, {source['reference']} (as of {source['as_of']})")
+    _console.print(
+        f"  tick {report['price_tick']}, lot {report['lot_size']}, quantum "
+        f"{report['settle_quantum']}, max price {report['max_price']}"
+    )
+    table = Table(title=f"{report['symbol']} tiers (notional in {report['settle_asset']})")
+    for name in ("tier", "floor", "cap", "MMR", "IMR", "max leverage", "maintenance amount"):
+        table.add_column(name, justify="right")
+    for tier in report["tiers"]:
+        table.add_row(
+            str(tier["tier"]),
+            tier["floor"],
+            tier["cap"],
+            tier["mmr_percent"],
+            tier["imr_percent"],
+            tier["max_leverage"] + "x",
+            tier["maintenance_amount"],
+        )
+    _console.print(table)
+
+
+@main.command("margin")
+@click.option(
+    "--market",
+    "market_files",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A market file; repeat for every market the account trades.",
+)
+@click.option(
+    "--account",
+    "account_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="An account file, TOML or JSON (spec/03-accounts.md).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option(
+    "--fail-if-liquidatable",
+    is_flag=True,
+    help="Exit 1 when any margin unit of the account is liquidatable (for scripts and CI).",
+)
+def margin(
+    market_files: tuple[Path, ...], account_file: Path, as_json: bool, fail_if_liquidatable: bool
+) -> None:
+    """Compute margin, trigger, liquidation and bankruptcy prices of an account.
+
+    Per position: notional at mark, tier, unrealized PnL, initial and maintenance margin,
+    liquidation price and bankruptcy price (other positions held at their marks). Per margin
+    unit (the cross pool, and each isolated position): equity, requirements, margin ratio
+    (maintenance / equity) and whether it is liquidatable under the market's trigger.
+
+    A price shows "none" when no price in the market's domain reaches it and "always" when
+    every price does.
+    """
+
+    def run() -> int:
+        markets = _load_markets(market_files)
+        report = account_report(load_account(account_file, markets), markets)
+        if as_json:
+            _print_json(report)
+        else:
+            _print_account(report)
+        return EXIT_FOUND if fail_if_liquidatable and report["liquidatable"] else EXIT_OK
+
+    _guarded(as_json, run)
+
+
+def _load_markets(paths: Iterable[Path]) -> dict[str, Market]:
+    markets: dict[str, Market] = {}
+    for path in paths:
+        market = load_market(path)
+        if market.symbol in markets:
+            detail = "another market file given earlier defines this symbol"
+            raise InputError(
+                Reason.DUPLICATE_MARKET, "market.symbol", market.symbol, detail, str(path)
+            )
+        markets[market.symbol] = market
+    return markets
+
+
+def _print_account(report: dict[str, Any]) -> None:
+    _console.print(f"[bold]account {report['account']}[/bold] ({report['collateral_asset']})")
+    for unit in report["units"]:
+        state = "[red]LIQUIDATABLE[/red]" if unit["liquidatable"] else "[green]healthy[/green]"
+        _console.print(
+            f"\n[bold]{unit['unit']}[/bold] ({unit['asset']}): {state}  equity {unit['equity']}"
+            f"  maintenance {unit['maintenance_margin']}  initial {unit['initial_margin']}"
+            f"  margin ratio {unit['margin_ratio']}  (trigger {unit['trigger']})"
+        )
+        if not unit["positions"]:
+            continue
+        table = Table()
+        columns = (
+            "market", "side", "size", "entry", "mark", "notional", "tier",
+            "uPnL", "IM", "MM", "liq. price", "bankr. price",
+        )  # fmt: skip
+        for name in columns:
+            table.add_column(
+                name, justify="left" if name in {"market", "side"} else "right", overflow="fold"
+            )
+        for p in unit["positions"]:
+            table.add_row(
+                p["market"], p["side"], p["size"], p["entry_price"], p["mark_price"],
+                p["notional"], str(p["tier"]), p["unrealized_pnl"], p["initial_margin"],
+                p["maintenance_margin"], p["liquidation_price"], p["bankruptcy_price"],
+            )  # fmt: skip
+        _console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

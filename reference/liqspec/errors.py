@@ -1,0 +1,104 @@
+"""The one exception hierarchy and the named rejection reasons (spec/01-conventions.md#CONV-10).
+
+Every reason belongs to exactly one normative rule, so an error always names the rule it
+enforces. Reasons are stable identifiers: conformance vectors and other implementations
+compare them verbatim.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["InputError", "LiqspecError", "Reason"]
+
+
+class Reason(enum.Enum):
+    """A named rejection reason: ``(identifier, rule anchor)``."""
+
+    # files and values (spec/01-conventions.md)
+    UNREADABLE = ("unreadable", "CONV-11")
+    SYNTAX = ("syntax", "CONV-11")
+    WRONG_TYPE = ("wrong-type", "CONV-12")
+    UNKNOWN_KEY = ("unknown-key", "CONV-12")
+    MISSING_KEY = ("missing-key", "CONV-12")
+    NOT_A_DECIMAL = ("not-a-decimal", "CONV-1")
+    MAGNITUDE = ("magnitude", "CONV-2")
+    OFF_GRID = ("off-grid", "CONV-3")
+    OUT_OF_RANGE = ("out-of-range", "CONV-12")
+    # market parameters (spec/02-markets.md)
+    NOT_POSITIVE = ("not-positive", "MARKET-2")
+    UNITS_NOT_COMMENSURATE = ("units-not-commensurate", "MARKET-3")
+    OPTION_NOT_SUPPORTED = ("option-not-supported", "MARKET-4")
+    NO_TIERS = ("no-tiers", "MARKET-5")
+    TIERS_NOT_CONTIGUOUS = ("tiers-not-contiguous", "MARKET-6")
+    MMR_RANGE = ("mmr-range", "MARKET-7")
+    IMR_NOT_ABOVE_MMR = ("imr-not-above-mmr", "MARKET-8")
+    RATES_DECREASING = ("rates-decreasing", "MARKET-9")
+    MAINTENANCE_AMOUNT = ("maintenance-amount", "MARKET-10")
+    DUPLICATE_MARKET = ("duplicate-market", "MARKET-11")
+    # accounts (spec/03-accounts.md)
+    UNKNOWN_MARKET = ("unknown-market", "ACCOUNT-2")
+    DUPLICATE_POSITION = ("duplicate-position", "ACCOUNT-3")
+    CROSS_INCOMPATIBLE = ("cross-incompatible", "ACCOUNT-4")
+    MISSING_MARK = ("missing-mark", "ACCOUNT-5")
+    ISOLATED_MARGIN = ("isolated-margin", "ACCOUNT-6")
+
+    @property
+    def identifier(self) -> str:
+        """The stable kebab-case name of the reason."""
+        return self.value[0]
+
+    @property
+    def rule(self) -> str:
+        """The anchor of the rule this reason enforces."""
+        return self.value[1]
+
+
+class LiqspecError(Exception):
+    """Base of every error liqspec raises on purpose."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class InputError(LiqspecError):
+    """A file or value broke a rule. Names the field path, the value and the rule."""
+
+    def __init__(
+        self,
+        reason: Reason,
+        field: str,
+        value: object,
+        detail: str,
+        source: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.field = field
+        self.value = value
+        self.detail = detail
+        self.source = source
+        super().__init__(str(self))
+
+    def located(self, source: str) -> InputError:
+        """Return the same error attributed to ``source`` (a file name)."""
+        return InputError(self.reason, self.field, self.value, self.detail, source)
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return (
+            f"{where}{self.field} = {_shown(self.value)}: {self.detail} "
+            f"[{self.reason.rule} {self.reason.identifier}]"
+        )
+
+    def as_json(self) -> dict[str, str]:
+        """Return the error as a JSON-ready mapping."""
+        return {
+            "source": self.source or "",
+            "field": self.field,
+            "value": _shown(self.value),
+            "detail": self.detail,
+            "rule": self.reason.rule,
+            "reason": self.reason.identifier,
+        }

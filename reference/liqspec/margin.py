@@ -1,0 +1,186 @@
+"""Margin: value, PnL, initial and maintenance margin, equity and the trigger (spec/04-margin.md).
+
+Per-position functions take ``(market, position, price)`` so that a price can be varied (or be
+a solver term) without building new objects; per-unit functions take a
+:class:`~liqspec.accounts.MarginUnit`. All amounts are integers in settlement quantums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from liqspec.accounts import MarginUnit, Position
+from liqspec.conventions import Ratio, div_ceil, ite
+from liqspec.markets import ContractKind, Market, Tier, TierMode, Trigger, Valuation
+
+__all__ = [
+    "get_close_fee_estimate",
+    "get_equity",
+    "get_initial_margin",
+    "get_initial_requirement",
+    "get_initial_rate",
+    "get_maintenance_for_notional",
+    "get_maintenance_margin",
+    "get_maintenance_requirement",
+    "get_margin_ratio",
+    "get_notional",
+    "get_tier_index",
+    "get_unrealized_pnl",
+    "get_value",
+    "is_below_maintenance",
+    "is_liquidatable",
+]
+
+
+# --- one position ------------------------------------------------------------------------------
+
+
+def get_value(market: Market, size: int, price: int) -> int:
+    """Return the value of ``size`` lots at ``price`` ticks, in quantums (MARGIN-1).
+
+    Linear: size x price x K, exact. Inverse: ceil(size x K / price), the one rounding of an
+    inverse contract; PnL and margin both derive from this rounded value.
+    """
+    if market.contract is ContractKind.LINEAR:
+        return size * price * market.value_factor
+    return div_ceil(size * market.value_factor, price)
+
+
+def get_unrealized_pnl(market: Market, position: Position, price: int) -> int:
+    """Return the position's PnL at ``price``, in quantums (MARGIN-2).
+
+    Linear: s x (V(price) - V(entry)). Inverse: s x (V(entry) - V(price)).
+    """
+    change = get_value(market, position.size, price) - get_value(
+        market, position.size, position.entry_price
+    )
+    direction = 1 if market.contract is ContractKind.LINEAR else -1
+    return int(position.side) * direction * change
+
+
+def get_valuation_price(market: Market, position: Position, price: int) -> int:
+    """Return the price that values the position for its requirements (MARGIN-3)."""
+    return price if market.margin_valuation is Valuation.MARK else position.entry_price
+
+
+def get_notional(market: Market, position: Position, price: int) -> int:
+    """Return the notional the requirements use: the value at the valuation price (MARGIN-3)."""
+    return get_value(market, position.size, get_valuation_price(market, position, price))
+
+
+def get_tier_index(market: Market, notional: int) -> int:
+    """Return the index of the tier whose [floor, cap) holds ``notional`` (MARGIN-4).
+
+    A notional at or above the last cap uses the last tier.
+    """
+    for i, tier in enumerate(market.tiers):
+        if notional < tier.cap:
+            return i
+    return len(market.tiers) - 1
+
+
+def select_by_tier(market: Market, notional: int, formula: Callable[[Tier], int]) -> int:
+    """Evaluate ``formula`` on the tier of ``notional``; an ``ite`` chain on solver terms."""
+    if isinstance(notional, int):
+        return formula(market.tiers[get_tier_index(market, notional)])
+    result = formula(market.tiers[-1])
+    for tier in reversed(market.tiers[:-1]):
+        result = ite(notional < tier.cap, formula(tier), result)
+    return result
+
+
+def get_maintenance_for_notional(market: Market, notional: int) -> int:
+    """Return the maintenance margin of ``notional`` quantums, rounded up (MARGIN-4, MARGIN-5).
+
+    Continuous tiers: ceil(N x mmr) - maintenance amount of N's tier.
+    Step tiers: ceil(N x mmr), the rate of N's tier applied to the whole notional.
+    """
+    if market.tier_mode is TierMode.CONTINUOUS:
+        return select_by_tier(
+            market, notional, lambda t: t.mmr.apply_up(notional) - t.maintenance_amount
+        )
+    return select_by_tier(market, notional, lambda t: t.mmr.apply_up(notional))
+
+
+def get_initial_rate(market: Market, position: Position, notional: int) -> Ratio:
+    """Return the initial margin rate: the tier's, or 1/leverage if that is higher (MARGIN-6)."""
+    tier_rate = market.tiers[get_tier_index(market, notional)].imr
+    own = position.chosen_imr
+    return own if own is not None and tier_rate < own else tier_rate
+
+
+def get_close_fee_estimate(market: Market, position: Position) -> int:
+    """Return the fee to close at the estimated bankruptcy price, or 0 (MARGIN-7).
+
+    Only when ``close_fee_in_margin`` is set (linear markets, Bybit's convention):
+    ceil(taker fee x size x entry x (1 - s x imr)) with imr the position's initial rate.
+    """
+    if not market.close_fee_in_margin:
+        return 0
+    entry_value = get_value(market, position.size, position.entry_price)
+    imr = get_initial_rate(market, position, entry_value)
+    fee = market.taker_fee
+    num = entry_value * (imr.den - int(position.side) * imr.num) * fee.num
+    return div_ceil(num, imr.den * fee.den)
+
+
+def get_maintenance_margin(market: Market, position: Position, price: int) -> int:
+    """Return the position's maintenance margin at ``price``, in quantums (MARGIN-8)."""
+    notional = get_notional(market, position, price)
+    return get_maintenance_for_notional(market, notional) + get_close_fee_estimate(
+        market, position
+    )
+
+
+def get_initial_margin(market: Market, position: Position, price: int) -> int:
+    """Return the position's initial margin at ``price``, in quantums (MARGIN-6)."""
+    notional = get_notional(market, position, price)
+    rate = get_initial_rate(market, position, notional)
+    return rate.apply_up(notional) + get_close_fee_estimate(market, position)
+
+
+# --- one margin unit ---------------------------------------------------------------------------
+
+
+def get_equity(unit: MarginUnit) -> int:
+    """Return collateral plus the PnL of every leg at its mark (MARGIN-10)."""
+    return unit.collateral + sum(
+        get_unrealized_pnl(leg.market, leg.position, leg.mark) for leg in unit.legs
+    )
+
+
+def get_maintenance_requirement(unit: MarginUnit) -> int:
+    """Return the sum of the legs' maintenance margins (MARGIN-8)."""
+    return sum(get_maintenance_margin(leg.market, leg.position, leg.mark) for leg in unit.legs)
+
+
+def get_initial_requirement(unit: MarginUnit) -> int:
+    """Return the sum of the legs' initial margins (MARGIN-6)."""
+    return sum(get_initial_margin(leg.market, leg.position, leg.mark) for leg in unit.legs)
+
+
+def get_margin_ratio(unit: MarginUnit) -> Ratio | None:
+    """Return maintenance requirement / equity, or None when equity <= 0 (MARGIN-11)."""
+    equity = get_equity(unit)
+    if equity <= 0:
+        return None
+    return Ratio.of(get_maintenance_requirement(unit), equity)
+
+
+def is_below_maintenance(equity: int, maintenance: int, strict: bool) -> bool:  # noqa: FBT001
+    """Return the trigger: equity < MM (strict) or equity <= MM (inclusive) (MARGIN-9).
+
+    post: __return__ == ((equity < maintenance) or (not strict and equity == maintenance))
+
+    >>> is_below_maintenance(100, 100, True), is_below_maintenance(100, 100, False)
+    (False, True)
+    """
+    return equity < maintenance if strict else equity <= maintenance
+
+
+def is_liquidatable(unit: MarginUnit) -> bool:
+    """Return whether the unit must be liquidated: it has a leg and the trigger holds (MARGIN-9)."""
+    if not unit.legs:
+        return False
+    strict = unit.trigger is Trigger.STRICT
+    return is_below_maintenance(get_equity(unit), get_maintenance_requirement(unit), strict)

@@ -1,0 +1,462 @@
+"""Market parameters: value types, validation rules and the market file (spec/02-markets.md)."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from liqspec.conventions import Ratio, decimal_text, parse_ratio, ratio_from_leverage, to_units
+from liqspec.errors import InputError, Reason
+from liqspec.files import check_schema, load_document
+
+__all__ = [
+    "ContractKind",
+    "Market",
+    "Source",
+    "Tier",
+    "TierMode",
+    "Trigger",
+    "Valuation",
+    "derive_maintenance_amounts",
+    "format_amount",
+    "format_price",
+    "format_size",
+    "get_max_leverage",
+    "load_market",
+    "make_market",
+    "market_from_document",
+    "validate_market",
+]
+
+
+class ContractKind(enum.Enum):
+    """How a contract's value relates to price (MARKET-1)."""
+
+    LINEAR = "linear"
+    """Margined and settled in the quote asset; value = size x price."""
+    INVERSE = "inverse"
+    """Margined and settled in the base asset; value = contracts x contract value / price."""
+
+
+class TierMode(enum.Enum):
+    """How a tier table turns notional into maintenance margin (MARGIN-4, MARGIN-5)."""
+
+    CONTINUOUS = "continuous"
+    STEP = "step"
+
+
+class Trigger(enum.Enum):
+    """Whether equity exactly equal to maintenance margin is liquidatable (MARGIN-9)."""
+
+    STRICT = "strict"
+    INCLUSIVE = "inclusive"
+
+
+class Valuation(enum.Enum):
+    """Which price values a position for its margin requirements (MARGIN-3)."""
+
+    MARK = "mark"
+    ENTRY = "entry"
+
+
+@frozen
+class Tier:
+    """One row of a tier table. Amounts in settlement quantums (MARKET-6..10)."""
+
+    floor: int
+    cap: int
+    mmr: Ratio
+    imr: Ratio
+    maintenance_amount: int
+
+
+@frozen
+class Source:
+    """Where a market's numbers come from and the date they were read (MARKET-1)."""
+
+    venue: str
+    reference: str
+    as_of: str
+    note: str = ""
+
+
+@frozen
+class Market:
+    """A market's complete parameter set, in base units (spec/02-markets.md).
+
+    Build one with :func:`make_market` (which derives ``value_factor``) and check it with
+    :func:`validate_market`; loaded files are always validated.
+    """
+
+    symbol: str
+    contract: ContractKind
+    base_asset: str
+    quote_asset: str
+    settle_asset: str
+    price_tick: Ratio
+    lot_size: Ratio
+    contract_value: Ratio
+    settle_quantum: Ratio
+    max_price: int
+    tiers: tuple[Tier, ...]
+    tier_mode: TierMode
+    trigger: Trigger
+    margin_valuation: Valuation
+    taker_fee: Ratio
+    close_fee_in_margin: bool
+    value_factor: int
+    source: Source
+
+
+def compute_value_factor(
+    contract: ContractKind,
+    price_tick: Ratio,
+    lot_size: Ratio,
+    contract_value: Ratio,
+    settle_quantum: Ratio,
+) -> Ratio:
+    """Return K, the quantums per (lot x tick) or per (lot / tick) (MARKET-3).
+
+    Linear: K = lot x tick / quantum. Inverse: K = lot x contract value / (tick x quantum).
+
+    >>> q = Ratio.of(1, 10**8)
+    >>> compute_value_factor(ContractKind.LINEAR, Ratio.of(1, 10), Ratio.of(1, 1000), Ratio(1, 1), q)
+    Ratio(num=10000, den=1)
+    >>> compute_value_factor(ContractKind.INVERSE, Ratio.of(1, 10), Ratio(1, 1), Ratio(100, 1), q)
+    Ratio(num=100000000000, den=1)
+    """
+    if contract is ContractKind.LINEAR:
+        return Ratio.of(
+            lot_size.num * price_tick.num * settle_quantum.den,
+            lot_size.den * price_tick.den * settle_quantum.num,
+        )
+    return Ratio.of(
+        lot_size.num * contract_value.num * price_tick.den * settle_quantum.den,
+        lot_size.den * contract_value.den * price_tick.num * settle_quantum.num,
+    )
+
+
+def make_market(
+    *,
+    symbol: str,
+    contract: ContractKind,
+    base_asset: str,
+    quote_asset: str,
+    settle_asset: str,
+    price_tick: Ratio,
+    lot_size: Ratio,
+    settle_quantum: Ratio,
+    max_price: int,
+    tiers: tuple[Tier, ...],
+    tier_mode: TierMode,
+    contract_value: Ratio = Ratio(1, 1),
+    trigger: Trigger = Trigger.STRICT,
+    margin_valuation: Valuation = Valuation.MARK,
+    taker_fee: Ratio = Ratio(0, 1),
+    close_fee_in_margin: bool = False,
+    source: Source = Source("", "", ""),
+) -> Market:
+    """Build and validate a market, deriving its value factor (MARKET-3)."""
+    factor = compute_value_factor(contract, price_tick, lot_size, contract_value, settle_quantum)
+    market = Market(
+        symbol=symbol,
+        contract=contract,
+        base_asset=base_asset,
+        quote_asset=quote_asset,
+        settle_asset=settle_asset,
+        price_tick=price_tick,
+        lot_size=lot_size,
+        contract_value=contract_value,
+        settle_quantum=settle_quantum,
+        max_price=max_price,
+        tiers=tiers,
+        tier_mode=tier_mode,
+        trigger=trigger,
+        margin_valuation=margin_valuation,
+        taker_fee=taker_fee,
+        close_fee_in_margin=close_fee_in_margin,
+        value_factor=factor.num // factor.den,
+        source=source,
+    )
+    validate_market(market)
+    return market
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+def validate_market(market: Market) -> None:
+    """Check every market rule MARKET-2..MARKET-10; raise the first one broken."""
+    _check_units(market)
+    _check_options(market)
+    _check_tier_bounds(market.tiers)
+    _check_tier_rates(market.tiers)
+    _check_maintenance_amounts(market)
+
+
+def _check_units(market: Market) -> None:
+    units = {
+        "market.price_tick": market.price_tick,
+        "market.lot_size": market.lot_size,
+        "market.contract_value": market.contract_value,
+        "market.settle_quantum": market.settle_quantum,
+    }
+    for field, unit in units.items():
+        if unit.num <= 0:
+            raise InputError(Reason.NOT_POSITIVE, field, str(unit), "must be greater than zero")
+    if market.max_price < 1:
+        raise InputError(
+            Reason.NOT_POSITIVE, "market.max_price", market.max_price, "must be at least one tick"
+        )
+    factor = compute_value_factor(
+        market.contract,
+        market.price_tick,
+        market.lot_size,
+        market.contract_value,
+        market.settle_quantum,
+    )
+    if factor.den != 1 or factor.num != market.value_factor:
+        what = "lot x tick" if market.contract is ContractKind.LINEAR else "lot x value / tick"
+        raise InputError(
+            Reason.UNITS_NOT_COMMENSURATE,
+            "market.settle_quantum",
+            str(market.settle_quantum),
+            f"{what} = {factor} quantums must be a whole number",
+        )
+
+
+def _check_options(market: Market) -> None:
+    if market.close_fee_in_margin and market.contract is not ContractKind.LINEAR:
+        raise InputError(
+            Reason.OPTION_NOT_SUPPORTED,
+            "market.close_fee_in_margin",
+            value=True,
+            detail="the close-fee estimate is defined for linear contracts only",
+        )
+    if not market.taker_fee < Ratio(1, 1):
+        raise InputError(
+            Reason.OUT_OF_RANGE, "market.taker_fee", str(market.taker_fee), "must be below 1"
+        )
+
+
+def _check_tier_bounds(tiers: tuple[Tier, ...]) -> None:
+    if not tiers:
+        raise InputError(Reason.NO_TIERS, "tiers", [], "at least one tier is required")
+    if tiers[0].floor != 0:
+        raise InputError(
+            Reason.TIERS_NOT_CONTIGUOUS, "tiers[0].floor", tiers[0].floor, "must be 0"
+        )
+    for i, tier in enumerate(tiers):
+        if tier.cap <= tier.floor:
+            raise InputError(
+                Reason.TIERS_NOT_CONTIGUOUS, f"tiers[{i}].cap", tier.cap, "must exceed floor"
+            )
+        if i and tier.floor != tiers[i - 1].cap:
+            raise InputError(
+                Reason.TIERS_NOT_CONTIGUOUS,
+                f"tiers[{i}].floor",
+                tier.floor,
+                f"must equal the previous tier's cap {tiers[i - 1].cap} (sorted, no gap, no overlap)",
+            )
+
+
+def _check_tier_rates(tiers: tuple[Tier, ...]) -> None:
+    one = Ratio(1, 1)
+    for i, tier in enumerate(tiers):
+        if tier.mmr.num == 0 or not tier.mmr < one:
+            raise InputError(Reason.MMR_RANGE, f"tiers[{i}].mmr", str(tier.mmr), "need 0 < mmr < 1")
+        if not (tier.mmr < tier.imr and tier.imr <= one):
+            raise InputError(
+                Reason.IMR_NOT_ABOVE_MMR,
+                f"tiers[{i}].imr",
+                str(tier.imr),
+                f"need mmr {tier.mmr} < imr <= 1",
+            )
+        if i and (tier.mmr < tiers[i - 1].mmr or tier.imr < tiers[i - 1].imr):
+            raise InputError(
+                Reason.RATES_DECREASING,
+                f"tiers[{i}]",
+                f"mmr {tier.mmr}, imr {tier.imr}",
+                "mmr and imr must not decrease from one tier to the next",
+            )
+
+
+def derive_maintenance_amounts(tiers: tuple[Tier, ...]) -> tuple[Ratio, ...]:
+    """Return each tier's maintenance amount by the recursion of MARKET-10 (exact).
+
+    cum(0) = 0; cum(i) = cum(i-1) + floor(i) x (mmr(i) - mmr(i-1)), in quantums.
+
+    >>> t = (Tier(0, 50, Ratio.of(1, 100), Ratio.of(1, 50), 0),
+    ...      Tier(50, 90, Ratio.of(3, 100), Ratio.of(1, 20), 0))
+    >>> [str(a) for a in derive_maintenance_amounts(t)]
+    ['0', '1']
+    """
+    amounts = [Ratio(0, 1)]
+    for previous, tier in zip(tiers, tiers[1:], strict=False):
+        step_num = tier.floor * (tier.mmr.num * previous.mmr.den - previous.mmr.num * tier.mmr.den)
+        step_den = tier.mmr.den * previous.mmr.den
+        last = amounts[-1]
+        amounts.append(Ratio.of(last.num * step_den + step_num * last.den, last.den * step_den))
+    return tuple(amounts)
+
+
+def _check_maintenance_amounts(market: Market) -> None:
+    if market.tier_mode is TierMode.STEP:
+        for i, tier in enumerate(market.tiers):
+            if tier.maintenance_amount:
+                raise InputError(
+                    Reason.MAINTENANCE_AMOUNT,
+                    f"tiers[{i}].maintenance_amount",
+                    tier.maintenance_amount,
+                    "step tiers have no maintenance amount; it must be 0 or absent",
+                )
+        return
+    for i, (tier, derived) in enumerate(
+        zip(market.tiers, derive_maintenance_amounts(market.tiers), strict=True)
+    ):
+        if derived.den != 1:
+            raise InputError(
+                Reason.MAINTENANCE_AMOUNT,
+                f"tiers[{i}].maintenance_amount",
+                str(derived),
+                "the recursion gives a fraction of a settlement quantum",
+            )
+        if tier.maintenance_amount != derived.num:
+            raise InputError(
+                Reason.MAINTENANCE_AMOUNT,
+                f"tiers[{i}].maintenance_amount",
+                tier.maintenance_amount,
+                f"must equal the recursion's {derived.num} quantums",
+            )
+
+
+def get_max_leverage(tier: Tier) -> Ratio:
+    """Return the tier's maximum leverage, 1 / imr (MARKET-8).
+
+    >>> str(get_max_leverage(Tier(0, 1, Ratio.of(1, 250), Ratio.of(1, 125), 0)))
+    '125'
+    """
+    return Ratio.of(tier.imr.den, tier.imr.num)
+
+
+# --- the market file ---------------------------------------------------------------------------
+
+
+def load_market(path: Path) -> Market:
+    """Read, check and validate a market file (MARKET-1); errors name ``path``."""
+    try:
+        return market_from_document(load_document(path))
+    except InputError as exc:
+        raise exc.located(str(path)) from None
+
+
+def market_from_document(document: dict[str, Any]) -> Market:
+    """Build a validated :class:`Market` from a parsed market document (MARKET-1)."""
+    check_schema(document, "market")
+    spec = document["market"]
+    contract = ContractKind(spec["contract"])
+    tick = _positive(spec["price_tick"], "market.price_tick")
+    quantum = _positive(spec["settle_quantum"], "market.settle_quantum")
+    if contract is ContractKind.INVERSE and "contract_value" not in spec:
+        detail = "required for inverse contracts"
+        raise InputError(Reason.MISSING_KEY, "market.contract_value", None, detail)
+    if contract is ContractKind.LINEAR and "contract_value" in spec:
+        detail = "linear contracts express their multiplier through lot_size"
+        raise InputError(
+            Reason.OPTION_NOT_SUPPORTED, "market.contract_value", spec["contract_value"], detail
+        )
+    tier_mode = TierMode(spec["tier_mode"])
+    tiers = tuple(
+        _tier(row, i, quantum) for i, row in enumerate(document["tiers"])
+    )
+    if tier_mode is TierMode.CONTINUOUS:
+        tiers = _with_derived_amounts(tiers, document["tiers"])
+    source = document["source"]
+    return make_market(
+        symbol=spec["symbol"],
+        contract=contract,
+        base_asset=spec["base_asset"],
+        quote_asset=spec["quote_asset"],
+        settle_asset=spec["settle_asset"],
+        price_tick=tick,
+        lot_size=_positive(spec["lot_size"], "market.lot_size"),
+        contract_value=_positive(spec.get("contract_value", "1"), "market.contract_value"),
+        settle_quantum=quantum,
+        max_price=to_units(spec["max_price"], tick, "market.max_price", "price tick"),
+        tiers=tiers,
+        tier_mode=tier_mode,
+        trigger=Trigger(spec.get("trigger", "strict")),
+        margin_valuation=Valuation(spec.get("margin_valuation", "mark")),
+        taker_fee=parse_ratio(spec.get("taker_fee", "0"), "market.taker_fee"),
+        close_fee_in_margin=bool(spec.get("close_fee_in_margin", False)),
+        source=Source(
+            venue=source["venue"],
+            reference=source["reference"],
+            as_of=source["as_of"],
+            note=source.get("note", ""),
+        ),
+    )
+
+
+def _positive(text: object, field: str) -> Ratio:
+    ratio = parse_ratio(text, field)
+    if ratio.num == 0:
+        raise InputError(Reason.NOT_POSITIVE, field, text, "must be greater than zero")
+    return ratio
+
+
+def _tier(row: dict[str, Any], i: int, quantum: Ratio) -> Tier:
+    where = f"tiers[{i}]"
+    if ("imr" in row) == ("max_leverage" in row):
+        detail = "give exactly one of imr and max_leverage"
+        raise InputError(Reason.MISSING_KEY, f"{where}.imr", None, detail)
+    imr = (
+        parse_ratio(row["imr"], f"{where}.imr")
+        if "imr" in row
+        else ratio_from_leverage(row["max_leverage"], f"{where}.max_leverage")
+    )
+    amount = row.get("maintenance_amount", "0")
+    return Tier(
+        floor=to_units(row["floor"], quantum, f"{where}.floor", "settlement quantum"),
+        cap=to_units(row["cap"], quantum, f"{where}.cap", "settlement quantum"),
+        mmr=parse_ratio(row["mmr"], f"{where}.mmr"),
+        imr=imr,
+        maintenance_amount=to_units(
+            amount, quantum, f"{where}.maintenance_amount", "settlement quantum"
+        ),
+    )
+
+
+def _with_derived_amounts(tiers: tuple[Tier, ...], rows: list[dict[str, Any]]) -> tuple[Tier, ...]:
+    """Fill in omitted maintenance amounts from the recursion (MARKET-10)."""
+    derived = derive_maintenance_amounts(tiers)
+    filled = []
+    for tier, row, amount in zip(tiers, rows, derived, strict=True):
+        if "maintenance_amount" in row or amount.den != 1:
+            filled.append(tier)
+        else:
+            filled.append(
+                Tier(tier.floor, tier.cap, tier.mmr, tier.imr, maintenance_amount=amount.num)
+            )
+    return tuple(filled)
+
+
+def format_amount(market: Market, quantums: int) -> str:
+    """Render an amount in settlement quantums as exact decimal text of the settle asset."""
+    q = market.settle_quantum
+    return decimal_text(quantums * q.num, q.den)
+
+
+def format_price(market: Market, ticks: int) -> str:
+    """Render a price in ticks as exact decimal text of the quote asset."""
+    t = market.price_tick
+    return decimal_text(ticks * t.num, t.den)
+
+
+def format_size(market: Market, lots: int) -> str:
+    """Render a size in lots as exact decimal text (base units or contracts)."""
+    lot = market.lot_size
+    return decimal_text(lots * lot.num, lot.den)

@@ -1,0 +1,205 @@
+"""Liquidation and bankruptcy prices on the tick grid (spec/05-prices.md).
+
+Both prices are defined on the market's price grid, the whole ticks 1..max_price, by the
+engine's own integer equity and trigger, so a published price is exactly reproducible:
+
+* liquidation price, PRICE-2: walking from the adverse end of the grid (1 for a long, max_price
+  for a short) toward safety, the last price of the first run of liquidatable prices;
+* bankruptcy price, PRICE-5: walking the same way, the first price at which equity >= 0.
+
+The other legs of the unit are held at their marks. Within one tier's price range the margin
+surplus is monotone in price (PRICE-3), so each range is searched by bisection.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from fractions import Fraction
+
+from attrs import frozen
+
+from liqspec.accounts import MarginUnit
+from liqspec.conventions import div_ceil
+from liqspec.margin import (
+    get_maintenance_margin,
+    get_unrealized_pnl,
+    get_value,
+    is_below_maintenance,
+)
+from liqspec.markets import ContractKind, Market, Trigger, Valuation
+
+__all__ = [
+    "PriceResult",
+    "PriceStatus",
+    "get_bankruptcy_price",
+    "get_exact_bankruptcy_price",
+    "get_liquidation_price",
+    "get_tier_price_ranges",
+    "is_bankrupt_at",
+    "is_liquidatable_at",
+]
+
+
+class PriceStatus(enum.Enum):
+    """Whether a price exists on the grid (PRICE-1)."""
+
+    AT = "price"
+    """The condition starts at a grid price, given in ``price``."""
+    NEVER = "none"
+    """No grid price meets the condition (e.g. a fully collateralised long)."""
+    ALWAYS = "always"
+    """Every grid price meets the condition."""
+
+
+@frozen
+class PriceResult:
+    """A grid price (ticks) or the reason there is none (PRICE-1)."""
+
+    status: PriceStatus
+    price: int | None = None
+
+
+_NEVER = PriceResult(PriceStatus.NEVER)
+_ALWAYS = PriceResult(PriceStatus.ALWAYS)
+
+
+def _others(unit: MarginUnit, index: int) -> tuple[int, int]:
+    """Return (collateral + PnL, maintenance) of every leg but ``index``, at their marks."""
+    equity, maintenance = unit.collateral, 0
+    for j, leg in enumerate(unit.legs):
+        if j != index:
+            equity += get_unrealized_pnl(leg.market, leg.position, leg.mark)
+            maintenance += get_maintenance_margin(leg.market, leg.position, leg.mark)
+    return equity, maintenance
+
+
+def _liquidatable_at(unit: MarginUnit, index: int) -> Callable[[int], bool]:
+    market, position = unit.legs[index].market, unit.legs[index].position
+    base_equity, base_maintenance = _others(unit, index)
+    strict = unit.trigger is Trigger.STRICT
+
+    def liquidatable(price: int) -> bool:
+        equity = base_equity + get_unrealized_pnl(market, position, price)
+        maintenance = base_maintenance + get_maintenance_margin(market, position, price)
+        return is_below_maintenance(equity, maintenance, strict)
+
+    return liquidatable
+
+
+def _bankrupt_at(unit: MarginUnit, index: int) -> Callable[[int], bool]:
+    market, position = unit.legs[index].market, unit.legs[index].position
+    base_equity, _ = _others(unit, index)
+
+    def bankrupt(price: int) -> bool:
+        return base_equity + get_unrealized_pnl(market, position, price) < 0
+
+    return bankrupt
+
+
+def is_liquidatable_at(unit: MarginUnit, index: int, price: int) -> bool:
+    """Return the trigger with leg ``index`` moved to ``price`` and the rest fixed (PRICE-2)."""
+    return _liquidatable_at(unit, index)(price)
+
+
+def is_bankrupt_at(unit: MarginUnit, index: int, price: int) -> bool:
+    """Return equity < 0 with leg ``index`` moved to ``price`` and the rest fixed (PRICE-5)."""
+    return _bankrupt_at(unit, index)(price)
+
+
+def get_tier_price_ranges(market: Market, size: int) -> list[tuple[int, int]]:
+    """Split the grid 1..max_price into ranges on which ``size`` lots stay in one tier.
+
+    Ascending, non-empty, contiguous (PRICE-3). A cut is the lowest price at which the value
+    crosses a tier cap: linear ceil(cap / (size x K)); inverse ceil(size x K / (cap - 1)).
+    """
+    top = market.max_price
+    if market.margin_valuation is Valuation.ENTRY or len(market.tiers) == 1:
+        return [(1, top)]
+    scale = size * market.value_factor
+    cuts = set()
+    for tier in market.tiers[:-1]:
+        if market.contract is ContractKind.LINEAR:
+            cut = div_ceil(tier.cap, scale)
+        else:
+            cut = div_ceil(scale, tier.cap - 1) if tier.cap > 1 else top + 1
+        if 1 < cut <= top:
+            cuts.add(cut)
+    starts = [1, *sorted(cuts)]
+    ends = [c - 1 for c in starts[1:]] + [top]
+    return list(zip(starts, ends, strict=True))
+
+
+def _boundary(holds: Callable[[int], bool], inside: int, outside: int) -> int:
+    """Bisect between a price where ``holds`` is true and one where it is false.
+
+    Return the last price, going from ``inside`` toward ``outside``, where it still holds.
+    ``holds`` must be monotone between the two.
+    """
+    while abs(outside - inside) > 1:
+        middle = (inside + outside) // 2
+        if holds(middle):
+            inside = middle
+        else:
+            outside = middle
+    return inside
+
+
+def get_liquidation_price(unit: MarginUnit, index: int) -> PriceResult:
+    """Return the liquidation price of leg ``index``, the others held at their marks (PRICE-2).
+
+    At the returned price the unit is liquidatable, and so at every grid price beyond it on
+    the adverse side; one tick toward safety it is not (PRICE-4).
+    """
+    leg = unit.legs[index]
+    side = int(leg.position.side)
+    liquidatable = _liquidatable_at(unit, index)
+    ranges = get_tier_price_ranges(leg.market, leg.position.size)
+    oriented = [(lo, hi) for lo, hi in ranges] if side > 0 else [(hi, lo) for lo, hi in ranges[::-1]]
+    adverse_end = oriented[0][0]
+    for start, end in oriented:
+        if not liquidatable(start):
+            return _NEVER if start == adverse_end else PriceResult(PriceStatus.AT, start - side)
+        if liquidatable(end):
+            continue
+        return PriceResult(PriceStatus.AT, _boundary(liquidatable, start, end))
+    return _ALWAYS
+
+
+def get_bankruptcy_price(unit: MarginUnit, index: int) -> PriceResult:
+    """Return the bankruptcy price of leg ``index``, the others held at their marks (PRICE-5).
+
+    The first grid price, walking from the adverse end toward safety, at which equity >= 0:
+    rounded toward safety, so closing there never leaves negative equity (PRICE-6).
+    """
+    leg = unit.legs[index]
+    side = int(leg.position.side)
+    bankrupt = _bankrupt_at(unit, index)
+    adverse_end, safe_end = (1, leg.market.max_price) if side > 0 else (leg.market.max_price, 1)
+    if not bankrupt(adverse_end):
+        return _NEVER
+    if bankrupt(safe_end):
+        return _ALWAYS
+    return PriceResult(PriceStatus.AT, _boundary(bankrupt, adverse_end, safe_end) + side)
+
+
+def get_exact_bankruptcy_price(unit: MarginUnit, index: int) -> Fraction | None:
+    """Return the unrounded price (in ticks) at which equity is exactly zero, if positive.
+
+    The root of C + s x (V(P) - V(entry)) = 0 (linear) or C + s x (V(entry) - V(P)) = 0
+    (inverse) with V unrounded and C the collateral plus the other legs' PnL (PRICE-7).
+    """
+    leg = unit.legs[index]
+    market, position = leg.market, leg.position
+    side = int(position.side)
+    others, _ = _others(unit, index)
+    scale = position.size * market.value_factor
+    entry_value = get_value(market, position.size, position.entry_price)
+    if market.contract is ContractKind.LINEAR:
+        root = Fraction(entry_value - side * others, scale)
+    else:
+        denominator = entry_value + side * others
+        if denominator <= 0:
+            return None
+        root = Fraction(scale, denominator)
+    return root if root > 0 else None

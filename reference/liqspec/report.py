@@ -1,0 +1,138 @@
+"""Plain-data reports of markets and accounts, shared by the CLI's tables and its JSON.
+
+Every amount is exact decimal text in its asset; every price is decimal text in the quote
+asset, or a status word (``none``, ``always``) when no grid price exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from liqspec.accounts import AccountFile, MarginUnit, get_margin_units
+from liqspec.conventions import Ratio, decimal_text
+from liqspec.margin import (
+    get_equity,
+    get_initial_margin,
+    get_initial_requirement,
+    get_maintenance_margin,
+    get_maintenance_requirement,
+    get_margin_ratio,
+    get_tier_index,
+    get_unrealized_pnl,
+    get_value,
+    is_liquidatable,
+)
+from liqspec.markets import Market, format_amount, format_price, format_size, get_max_leverage
+from liqspec.prices import PriceResult, PriceStatus, get_bankruptcy_price, get_liquidation_price
+
+__all__ = ["account_report", "market_report", "percent"]
+
+
+def percent(ratio: Ratio) -> str:
+    """Render a ratio as a percentage with every digit it has (at most 6 decimals, then up).
+
+    >>> percent(Ratio.of(13, 2000)), percent(Ratio.of(1, 3))
+    ('0.65%', '33.333334%')
+    """
+    scaled = -((-ratio.num * 100 * 10**6) // ratio.den)
+    return decimal_text(scaled, 10**6) + "%"
+
+
+def market_report(market: Market) -> dict[str, Any]:
+    """Describe a validated market and its tier table with derived quantities."""
+    return {
+        "symbol": market.symbol,
+        "contract": market.contract.value,
+        "settle_asset": market.settle_asset,
+        "price_tick": str(market.price_tick),
+        "lot_size": str(market.lot_size),
+        "contract_value": str(market.contract_value),
+        "settle_quantum": str(market.settle_quantum),
+        "max_price": format_price(market, market.max_price),
+        "tier_mode": market.tier_mode.value,
+        "trigger": market.trigger.value,
+        "margin_valuation": market.margin_valuation.value,
+        "taker_fee": str(market.taker_fee),
+        "close_fee_in_margin": market.close_fee_in_margin,
+        "value_factor": market.value_factor,
+        "source": {
+            "venue": market.source.venue,
+            "reference": market.source.reference,
+            "as_of": market.source.as_of,
+        },
+        "tiers": [
+            {
+                "tier": i + 1,
+                "floor": format_amount(market, tier.floor),
+                "cap": format_amount(market, tier.cap),
+                "mmr": str(tier.mmr),
+                "imr": str(tier.imr),
+                "mmr_percent": percent(tier.mmr),
+                "imr_percent": percent(tier.imr),
+                "max_leverage": str(get_max_leverage(tier)),
+                "maintenance_amount": format_amount(market, tier.maintenance_amount),
+            }
+            for i, tier in enumerate(market.tiers)
+        ],
+    }
+
+
+def _price_text(market: Market, result: PriceResult) -> str:
+    if result.status is PriceStatus.AT and result.price is not None:
+        return format_price(market, result.price)
+    return result.status.value
+
+
+def _amount(unit: MarginUnit, quantums: int) -> str:
+    return decimal_text(quantums * unit.quantum.num, unit.quantum.den)
+
+
+def _unit_report(unit: MarginUnit) -> dict[str, Any]:
+    positions = []
+    for i, leg in enumerate(unit.legs):
+        market, position, mark = leg.market, leg.position, leg.mark
+        notional = get_value(market, position.size, mark)
+        positions.append(
+            {
+                "market": market.symbol,
+                "side": position.side.name.lower(),
+                "size": format_size(market, position.size),
+                "entry_price": format_price(market, position.entry_price),
+                "mark_price": format_price(market, mark),
+                "notional": format_amount(market, notional),
+                "tier": get_tier_index(market, notional) + 1,
+                "unrealized_pnl": format_amount(market, get_unrealized_pnl(market, position, mark)),
+                "initial_margin": format_amount(market, get_initial_margin(market, position, mark)),
+                "maintenance_margin": format_amount(
+                    market, get_maintenance_margin(market, position, mark)
+                ),
+                "liquidation_price": _price_text(market, get_liquidation_price(unit, i)),
+                "bankruptcy_price": _price_text(market, get_bankruptcy_price(unit, i)),
+            }
+        )
+    ratio = get_margin_ratio(unit)
+    return {
+        "unit": unit.name,
+        "asset": unit.asset,
+        "collateral": _amount(unit, unit.collateral),
+        "equity": _amount(unit, get_equity(unit)),
+        "initial_margin": _amount(unit, get_initial_requirement(unit)),
+        "maintenance_margin": _amount(unit, get_maintenance_requirement(unit)),
+        "margin_ratio": percent(ratio) if ratio is not None else "infinite",
+        "trigger": unit.trigger.value,
+        "liquidatable": is_liquidatable(unit),
+        "positions": positions,
+    }
+
+
+def account_report(portfolio: AccountFile, markets: Mapping[str, Market]) -> dict[str, Any]:
+    """Describe every margin unit of an account: per position and per unit."""
+    account = portfolio.account
+    units = get_margin_units(account, markets, portfolio.marks)
+    return {
+        "account": account.id,
+        "collateral_asset": account.collateral_asset,
+        "liquidatable": any(is_liquidatable(unit) for unit in units),
+        "units": [_unit_report(unit) for unit in units],
+    }
