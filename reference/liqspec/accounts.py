@@ -130,7 +130,9 @@ def get_margin_units(
             leg = Leg(m, p, marks[p.market])
             name = f"isolated {p.market}"
             units.append(
-                MarginUnit(name, m.settle_asset, m.settle_quantum, p.isolated_margin, (leg,), m.trigger)
+                MarginUnit(
+                    name, m.settle_asset, m.settle_quantum, p.isolated_margin, (leg,), m.trigger
+                )
             )
     return tuple(units)
 
@@ -193,7 +195,9 @@ def _position(row: dict[str, Any], where: str, markets: Mapping[str, Market]) ->
     margin = 0
     if has_margin:
         field = f"{where}.isolated_margin"
-        margin = to_units(row["isolated_margin"], market.settle_quantum, field, "settlement quantum")
+        margin = to_units(
+            row["isolated_margin"], market.settle_quantum, field, "settlement quantum"
+        )
         if margin < 0:
             raise InputError(Reason.ISOLATED_MARGIN, field, row["isolated_margin"], "negative")
     chosen_imr = None
@@ -230,9 +234,7 @@ def _check_cross(cross: list[Market], collateral_asset: str) -> None:
             )
 
 
-def _collateral_quantum(
-    asset: str, cross: list[Market], markets: Mapping[str, Market]
-) -> Ratio:
+def _collateral_quantum(asset: str, cross: list[Market], markets: Mapping[str, Market]) -> Ratio:
     settling = [m for m in (*cross, *markets.values()) if m.settle_asset == asset]
     if not settling:
         detail = "no loaded market settles in the collateral asset"
@@ -256,7 +258,9 @@ def _marks(
         market = markets[p.market]
         field = f"marks.{p.market}"
         if p.market not in table:
-            raise InputError(Reason.MISSING_MARK, field, None, "every position's market needs a mark")
+            raise InputError(
+                Reason.MISSING_MARK, field, None, "every position's market needs a mark"
+            )
         mark = to_units(table[p.market], market.price_tick, field, "price tick")
         if not 0 < mark <= market.max_price:
             detail = "must be positive and at most the market's max_price"

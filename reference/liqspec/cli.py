@@ -28,7 +28,7 @@ EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 _console = Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
 
 
-def _fail(error: LiqspecError, as_json: bool) -> None:  # noqa: FBT001
+def _fail(error: LiqspecError, as_json: bool) -> None:
     if as_json and isinstance(error, InputError):
         click.echo(json.dumps({"error": error.as_json()}, sort_keys=True))
     else:
@@ -36,7 +36,7 @@ def _fail(error: LiqspecError, as_json: bool) -> None:  # noqa: FBT001
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _guarded(as_json: bool, action: Callable[[], int]) -> None:  # noqa: FBT001
+def _guarded(as_json: bool, action: Callable[[], int]) -> None:
     """Run ``action``; turn a liqspec error into its message and exit code 2, never a traceback."""
     try:
         code = action()
@@ -55,7 +55,7 @@ def _print_json(document: dict[str, Any]) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="liqspec")
 def main() -> None:
-    """Liqspec: the reference liquidation engine, as a command line.
+    r"""Liqspec: the reference liquidation engine, as a command line.
 
     Every number is exact: amounts and prices are printed as decimal text in their asset,
     computed with integers in the market's base units (ticks, lots, quantums). The rules are

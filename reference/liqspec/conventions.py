@@ -70,7 +70,7 @@ def _concrete(*values: object) -> bool:
     return all(isinstance(v, int) for v in values)
 
 
-def ite(cond: bool, then: int, other: int) -> int:  # noqa: FBT001 - mirrors z3's If(c, a, b)
+def ite(cond: bool, then: int, other: int) -> int:
     """Return ``then`` if ``cond`` else ``other``; works on solver terms too (CONV-9).
 
     >>> ite(3 > 2, 10, 20)
@@ -198,7 +198,7 @@ def parse_decimal(text: object, field: str) -> tuple[int, int]:
             Reason.NOT_A_DECIMAL,
             field,
             text,
-            f"expected a decimal string such as \"0.1\", got {kind}",
+            f'expected a decimal string such as "0.1", got {kind}',
         )
     if isinstance(text, int):
         text = str(text)

@@ -33,7 +33,9 @@ def load_document(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise InputError(Reason.UNREADABLE, "<file>", where, exc.strerror or str(exc), where) from exc
+        raise InputError(
+            Reason.UNREADABLE, "<file>", where, exc.strerror or str(exc), where
+        ) from exc
     if len(raw) > MAX_FILE_BYTES:
         detail = f"file is larger than {MAX_FILE_BYTES} bytes"
         raise InputError(Reason.UNREADABLE, "<file>", where, detail, where)
@@ -51,7 +53,7 @@ def load_document(path: Path) -> dict[str, Any]:
     return document
 
 
-def _parse(text: str, is_toml: bool, where: str) -> object:  # noqa: FBT001
+def _parse(text: str, is_toml: bool, where: str) -> object:
     try:
         if is_toml:
             return tomllib.loads(text)
@@ -105,22 +107,38 @@ def _as_input_error(error: jsonschema.ValidationError) -> InputError:
     field = field_path(path)
     value = error.instance
     kind = error.validator
+    schema_node = error.schema
     if kind == "additionalProperties" and isinstance(value, dict):
-        allowed = set(error.schema.get("properties", {}))
+        properties = schema_node.get("properties", {}) if isinstance(schema_node, dict) else {}
+        allowed = set(properties)
         extra = sorted(str(key) for key in value if key not in allowed)
         detail = f"unknown key; allowed keys: {', '.join(sorted(allowed))}"
         return InputError(Reason.UNKNOWN_KEY, field_path([*path, extra[0]]), extra[0], detail)
     if kind == "required":
         missing = str(error.message).split("'")[1]
         return InputError(Reason.MISSING_KEY, field_path([*path, missing]), None, "required key")
-    if isinstance(value, float):
-        detail = 'floats are not accepted (0.1 is not exactly 0.1); write a string such as "0.1"'
-        return InputError(Reason.NOT_A_DECIMAL, field, value, detail)
-    if kind == "pattern" and error.validator_value == _DECIMAL_PATTERN:
-        detail = "expected plain decimal notation: digits, an optional '-' and '.', no exponent"
-        return InputError(Reason.NOT_A_DECIMAL, field, value, detail)
-    if kind in {"maxLength", "maxItems", "maxProperties", "maximum"}:
-        return InputError(Reason.MAGNITUDE, field, value, f"too large: {error.message}")
-    if kind in {"enum", "const", "pattern", "minItems", "minimum", "minLength"}:
-        return InputError(Reason.OUT_OF_RANGE, field, value, str(error.message))
-    return InputError(Reason.WRONG_TYPE, field, value, str(error.message))
+    reason, detail = _classify(error)
+    return InputError(reason, field, value, detail)
+
+
+_REASON_BY_KEYWORD = {
+    "maxLength": Reason.MAGNITUDE,
+    "maxItems": Reason.MAGNITUDE,
+    "maxProperties": Reason.MAGNITUDE,
+    "enum": Reason.OUT_OF_RANGE,
+    "const": Reason.OUT_OF_RANGE,
+    "pattern": Reason.OUT_OF_RANGE,
+    "minItems": Reason.OUT_OF_RANGE,
+}
+
+
+def _classify(error: jsonschema.ValidationError) -> tuple[Reason, str]:
+    if isinstance(error.instance, float):
+        return Reason.NOT_A_DECIMAL, (
+            'floats are not accepted (0.1 is not exactly 0.1); write a string such as "0.1"'
+        )
+    if error.validator == "pattern" and error.validator_value == _DECIMAL_PATTERN:
+        return Reason.NOT_A_DECIMAL, (
+            "expected plain decimal notation: digits, an optional '-' and '.', no exponent"
+        )
+    return _REASON_BY_KEYWORD.get(str(error.validator), Reason.WRONG_TYPE), str(error.message)

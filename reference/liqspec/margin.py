@@ -17,14 +17,15 @@ __all__ = [
     "get_close_fee_estimate",
     "get_equity",
     "get_initial_margin",
-    "get_initial_requirement",
     "get_initial_rate",
+    "get_initial_requirement",
     "get_maintenance_for_notional",
     "get_maintenance_margin",
     "get_maintenance_requirement",
     "get_margin_ratio",
     "get_notional",
     "get_tier_index",
+    "get_tier_maintenance",
     "get_unrealized_pnl",
     "get_value",
     "is_below_maintenance",
@@ -89,17 +90,33 @@ def select_by_tier(market: Market, notional: int, formula: Callable[[Tier], int]
     return result
 
 
+def get_tier_maintenance(notional: int, mmr_num: int, mmr_den: int, amount: int) -> int:
+    """Return ceil(notional x mmr_num / mmr_den) - amount: one tier's formula (MARGIN-4).
+
+    pre: notional >= 0 and 0 < mmr_num < mmr_den and amount >= 0
+    post: (__return__ + amount) * mmr_den >= notional * mmr_num
+    post: (__return__ + amount - 1) * mmr_den < notional * mmr_num
+
+    >>> get_tier_maintenance(600_000, 13, 2000, 950)  # Binance tier 3 at its floor: 3900 - 950
+    2950
+    """
+    return div_ceil(notional * mmr_num, mmr_den) - amount
+
+
 def get_maintenance_for_notional(market: Market, notional: int) -> int:
     """Return the maintenance margin of ``notional`` quantums, rounded up (MARGIN-4, MARGIN-5).
 
     Continuous tiers: ceil(N x mmr) - maintenance amount of N's tier.
     Step tiers: ceil(N x mmr), the rate of N's tier applied to the whole notional.
     """
-    if market.tier_mode is TierMode.CONTINUOUS:
-        return select_by_tier(
-            market, notional, lambda t: t.mmr.apply_up(notional) - t.maintenance_amount
-        )
-    return select_by_tier(market, notional, lambda t: t.mmr.apply_up(notional))
+    continuous = market.tier_mode is TierMode.CONTINUOUS
+    return select_by_tier(
+        market,
+        notional,
+        lambda t: get_tier_maintenance(
+            notional, t.mmr.num, t.mmr.den, t.maintenance_amount if continuous else 0
+        ),
+    )
 
 
 def get_initial_rate(market: Market, position: Position, notional: int) -> Ratio:
@@ -127,9 +144,7 @@ def get_close_fee_estimate(market: Market, position: Position) -> int:
 def get_maintenance_margin(market: Market, position: Position, price: int) -> int:
     """Return the position's maintenance margin at ``price``, in quantums (MARGIN-8)."""
     notional = get_notional(market, position, price)
-    return get_maintenance_for_notional(market, notional) + get_close_fee_estimate(
-        market, position
-    )
+    return get_maintenance_for_notional(market, notional) + get_close_fee_estimate(market, position)
 
 
 def get_initial_margin(market: Market, position: Position, price: int) -> int:
@@ -167,7 +182,7 @@ def get_margin_ratio(unit: MarginUnit) -> Ratio | None:
     return Ratio.of(get_maintenance_requirement(unit), equity)
 
 
-def is_below_maintenance(equity: int, maintenance: int, strict: bool) -> bool:  # noqa: FBT001
+def is_below_maintenance(equity: int, maintenance: int, strict: bool) -> bool:
     """Return the trigger: equity < MM (strict) or equity <= MM (inclusive) (MARGIN-9).
 
     post: __return__ == ((equity < maintenance) or (not strict and equity == maintenance))

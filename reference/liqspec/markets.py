@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,10 @@ class Market:
     source: Source
 
 
+_ONE, _ZERO = Ratio(1, 1), Ratio(0, 1)
+_NO_SOURCE = Source("", "", "")
+
+
 def compute_value_factor(
     contract: ContractKind,
     price_tick: Ratio,
@@ -122,10 +127,10 @@ def compute_value_factor(
 
     Linear: K = lot x tick / quantum. Inverse: K = lot x contract value / (tick x quantum).
 
-    >>> q = Ratio.of(1, 10**8)
-    >>> compute_value_factor(ContractKind.LINEAR, Ratio.of(1, 10), Ratio.of(1, 1000), Ratio(1, 1), q)
+    >>> tick, quantum, one = Ratio.of(1, 10), Ratio.of(1, 10**8), Ratio(1, 1)
+    >>> compute_value_factor(ContractKind.LINEAR, tick, Ratio.of(1, 1000), one, quantum)
     Ratio(num=10000, den=1)
-    >>> compute_value_factor(ContractKind.INVERSE, Ratio.of(1, 10), Ratio(1, 1), Ratio(100, 1), q)
+    >>> compute_value_factor(ContractKind.INVERSE, tick, one, Ratio(100, 1), quantum)
     Ratio(num=100000000000, den=1)
     """
     if contract is ContractKind.LINEAR:
@@ -152,12 +157,12 @@ def make_market(
     max_price: int,
     tiers: tuple[Tier, ...],
     tier_mode: TierMode,
-    contract_value: Ratio = Ratio(1, 1),
+    contract_value: Ratio = _ONE,
     trigger: Trigger = Trigger.STRICT,
     margin_valuation: Valuation = Valuation.MARK,
-    taker_fee: Ratio = Ratio(0, 1),
+    taker_fee: Ratio = _ZERO,
     close_fee_in_margin: bool = False,
-    source: Source = Source("", "", ""),
+    source: Source = _NO_SOURCE,
 ) -> Market:
     """Build and validate a market, deriving its value factor (MARKET-3)."""
     factor = compute_value_factor(contract, price_tick, lot_size, contract_value, settle_quantum)
@@ -246,9 +251,7 @@ def _check_tier_bounds(tiers: tuple[Tier, ...]) -> None:
     if not tiers:
         raise InputError(Reason.NO_TIERS, "tiers", [], "at least one tier is required")
     if tiers[0].floor != 0:
-        raise InputError(
-            Reason.TIERS_NOT_CONTIGUOUS, "tiers[0].floor", tiers[0].floor, "must be 0"
-        )
+        raise InputError(Reason.TIERS_NOT_CONTIGUOUS, "tiers[0].floor", tiers[0].floor, "must be 0")
     for i, tier in enumerate(tiers):
         if tier.cap <= tier.floor:
             raise InputError(
@@ -259,7 +262,7 @@ def _check_tier_bounds(tiers: tuple[Tier, ...]) -> None:
                 Reason.TIERS_NOT_CONTIGUOUS,
                 f"tiers[{i}].floor",
                 tier.floor,
-                f"must equal the previous tier's cap {tiers[i - 1].cap} (sorted, no gap, no overlap)",
+                f"must equal the previous cap {tiers[i - 1].cap}: sorted, no gap, no overlap",
             )
 
 
@@ -295,7 +298,7 @@ def derive_maintenance_amounts(tiers: tuple[Tier, ...]) -> tuple[Ratio, ...]:
     ['0', '1']
     """
     amounts = [Ratio(0, 1)]
-    for previous, tier in zip(tiers, tiers[1:], strict=False):
+    for previous, tier in pairwise(tiers):
         step_num = tier.floor * (tier.mmr.num * previous.mmr.den - previous.mmr.num * tier.mmr.den)
         step_den = tier.mmr.den * previous.mmr.den
         last = amounts[-1]
@@ -369,9 +372,7 @@ def market_from_document(document: dict[str, Any]) -> Market:
             Reason.OPTION_NOT_SUPPORTED, "market.contract_value", spec["contract_value"], detail
         )
     tier_mode = TierMode(spec["tier_mode"])
-    tiers = tuple(
-        _tier(row, i, quantum) for i, row in enumerate(document["tiers"])
-    )
+    tiers = tuple(_tier(row, i, quantum) for i, row in enumerate(document["tiers"]))
     if tier_mode is TierMode.CONTINUOUS:
         tiers = _with_derived_amounts(tiers, document["tiers"])
     source = document["source"]

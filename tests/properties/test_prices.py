@@ -1,0 +1,175 @@
+"""Properties of liquidation and bankruptcy prices (spec/05-prices.md)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from liqspec import (
+    ContractKind,
+    MarginUnit,
+    PriceStatus,
+    TierMode,
+    Trigger,
+    Valuation,
+    get_bankruptcy_price,
+    get_exact_bankruptcy_price,
+    get_liquidation_price,
+    get_unrealized_pnl,
+    get_value,
+    is_bankrupt_at,
+    is_liquidatable_at,
+)
+from liqspec.prices import get_tier_price_ranges
+
+from .strategies import units
+
+
+def _adverse_run(unit: MarginUnit, index: int, last: int) -> list[int]:
+    """Grid prices from the adverse end to ``last``: both ends, tier cuts, and neighbours."""
+    leg = unit.legs[index]
+    side = int(leg.position.side)
+    adverse = 1 if side > 0 else leg.market.max_price
+    cuts = [lo for lo, _ in get_tier_price_ranges(leg.market, leg.position.size)]
+    candidates = {adverse, last, last - side, adverse + side}
+    candidates |= {c + d for c in cuts for d in (-1, 0)}
+    low, high = sorted((adverse, last))
+    return sorted(p for p in candidates if low <= p <= high)
+
+
+@given(units())
+def test_liquidation_price_is_sound(unit: MarginUnit) -> None:
+    """PRICE-4: liquidatable at the LP and on the whole adverse run; not one tick safer."""
+    for index, leg in enumerate(unit.legs):
+        side = int(leg.position.side)
+        adverse = 1 if side > 0 else leg.market.max_price
+        safe = leg.market.max_price if side > 0 else 1
+        result = get_liquidation_price(unit, index)
+        if result.status is PriceStatus.NEVER:
+            assert not is_liquidatable_at(unit, index, adverse)
+        elif result.status is PriceStatus.ALWAYS:
+            for price in _adverse_run(unit, index, safe):
+                assert is_liquidatable_at(unit, index, price)
+        else:
+            assert result.price is not None
+            assert 1 <= result.price <= leg.market.max_price
+            assert result.price != safe
+            assert not is_liquidatable_at(unit, index, result.price + side)
+            for price in _adverse_run(unit, index, result.price):
+                assert is_liquidatable_at(unit, index, price), price
+
+
+@given(units(tier_mode=TierMode.CONTINUOUS))
+def test_continuous_tiers_make_liquidation_a_half_line(unit: MarginUnit) -> None:
+    """PRICE-3: with continuous tiers, nothing beyond the LP on the safe side is liquidatable."""
+    for index, leg in enumerate(unit.legs):
+        result = get_liquidation_price(unit, index)
+        if result.status is PriceStatus.AT and result.price is not None:
+            side = int(leg.position.side)
+            safe = leg.market.max_price if side > 0 else 1
+            for price in {result.price + side, (result.price + safe) // 2, safe}:
+                assert not is_liquidatable_at(unit, index, price)
+
+
+def _closed_form_lp(unit: MarginUnit) -> tuple[PriceStatus, int | None]:
+    """Venue closed form, DOMAIN: LP = (WB + cum - s Q EP) / (Q (MMR - s)), tier at the LP.
+
+    Independent oracle for one linear leg, continuous tiers, marks valuation, strict trigger.
+    """
+    leg = unit.legs[0]
+    market, position = leg.market, leg.position
+    s, scale = int(position.side), position.size * market.value_factor
+    entry_value = scale * position.entry_price
+    root = None
+    for k, tier in enumerate(market.tiers):
+        mmr = Fraction(tier.mmr.num, tier.mmr.den)
+        candidate = (unit.collateral + tier.maintenance_amount - s * entry_value) / (
+            scale * (mmr - s)
+        )
+        last = k == len(market.tiers) - 1
+        if candidate > 0 and tier.floor <= scale * candidate and (last or scale * candidate < tier.cap):
+            root = candidate
+            break
+    top = market.max_price
+    if s > 0:
+        grid = None if root is None else -(-root.numerator // root.denominator) - 1
+        if grid is None or grid < 1:
+            return PriceStatus.NEVER, None
+        return (PriceStatus.ALWAYS, None) if grid >= top else (PriceStatus.AT, grid)
+    if root is None:
+        return PriceStatus.ALWAYS, None
+    grid = root.numerator // root.denominator + 1
+    if grid > top:
+        return PriceStatus.NEVER, None
+    return (PriceStatus.ALWAYS, None) if grid <= 1 else (PriceStatus.AT, grid)
+
+
+@given(
+    units(
+        max_legs=1,
+        contract=ContractKind.LINEAR,
+        tier_mode=TierMode.CONTINUOUS,
+        trigger=Trigger.STRICT,
+        valuation=Valuation.MARK,
+    )
+)
+def test_liquidation_price_matches_the_published_closed_form(unit: MarginUnit) -> None:
+    """PRICE-8: on linear continuous markets the grid LP is the venue formula, rounded."""
+    result = get_liquidation_price(unit, 0)
+    assert (result.status, result.price) == _closed_form_lp(unit)
+
+
+def _unrounded_equity(unit: MarginUnit, index: int, price: Fraction) -> Fraction:
+    """Equity with this leg's value unrounded: C + s (v(P) - V(entry)), inverse mirrored."""
+    leg = unit.legs[index]
+    market, position = leg.market, leg.position
+    others = unit.collateral + sum(
+        get_unrealized_pnl(o.market, o.position, o.mark) for j, o in enumerate(unit.legs) if j != index
+    )
+    scale = position.size * market.value_factor
+    entry_value = get_value(market, position.size, position.entry_price)
+    s = int(position.side)
+    if market.contract is ContractKind.LINEAR:
+        return others + s * (scale * price - entry_value)
+    return others + s * (entry_value - scale / price)
+
+
+@given(units())
+def test_bankruptcy_price_zeroes_equity_and_rounds_to_safety(unit: MarginUnit) -> None:
+    """PRICE-6, PRICE-7: equity is 0 at the exact BP; >= 0 at the grid BP, < 0 one tick worse."""
+    for index, leg in enumerate(unit.legs):
+        side = int(leg.position.side)
+        exact = get_exact_bankruptcy_price(unit, index)
+        if exact is not None:
+            assert _unrounded_equity(unit, index, exact) == 0
+        result = get_bankruptcy_price(unit, index)
+        if result.status is PriceStatus.AT:
+            assert result.price is not None
+            assert not is_bankrupt_at(unit, index, result.price)
+            assert is_bankrupt_at(unit, index, result.price - side)
+            if leg.market.contract is ContractKind.INVERSE and side > 0:
+                assert exact is not None  # V(P) = ceil(qK/P): equity >= 0 iff P >= exact
+                assert result.price == -(-exact.numerator // exact.denominator)
+            if leg.market.contract is ContractKind.LINEAR:
+                assert exact is not None
+                rounded = (
+                    -(-exact.numerator // exact.denominator)
+                    if side > 0
+                    else exact.numerator // exact.denominator
+                )
+                assert result.price == rounded
+        elif result.status is PriceStatus.NEVER:
+            assert not is_bankrupt_at(unit, index, 1 if side > 0 else leg.market.max_price)
+        else:
+            assert is_bankrupt_at(unit, index, leg.market.max_price if side > 0 else 1)
+
+
+@given(units(), st.data())
+def test_liquidation_precedes_bankruptcy(unit: MarginUnit, data: st.DataObject) -> None:
+    """PRICE-9: a bankrupt unit with a position is liquidatable (MM >= 0 > equity)."""
+    index = data.draw(st.integers(0, len(unit.legs) - 1))
+    price = data.draw(st.integers(1, unit.legs[index].market.max_price))
+    if is_bankrupt_at(unit, index, price):
+        assert is_liquidatable_at(unit, index, price)
