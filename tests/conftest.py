@@ -1,15 +1,10 @@
-"""Shared test configuration: Hypothesis profiles and paths to the bundled data."""
+"""Shared test configuration: the Hypothesis profiles."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from hypothesis import HealthCheck, settings
-
-ROOT = Path(__file__).resolve().parent.parent
-MARKETS = ROOT / "spec" / "markets"
-ACCOUNTS = ROOT / "spec" / "accounts"
 
 # fast: the default for developers; ci: derandomized, more examples; long: `make test-long`.
 settings.register_profile("fast", max_examples=60, deadline=None)
@@ -24,4 +19,6 @@ settings.register_profile(
 settings.register_profile(
     "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "fast"))
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "fast")
+)

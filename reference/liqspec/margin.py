@@ -182,12 +182,12 @@ def get_margin_ratio(unit: MarginUnit) -> Ratio | None:
     return Ratio.of(get_maintenance_requirement(unit), equity)
 
 
-def is_below_maintenance(equity: int, maintenance: int, strict: bool) -> bool:
+def is_below_maintenance(equity: int, maintenance: int, *, strict: bool) -> bool:
     """Return the trigger: equity < MM (strict) or equity <= MM (inclusive) (MARGIN-9).
 
     post: __return__ == ((equity < maintenance) or (not strict and equity == maintenance))
 
-    >>> is_below_maintenance(100, 100, True), is_below_maintenance(100, 100, False)
+    >>> is_below_maintenance(100, 100, strict=True), is_below_maintenance(100, 100, strict=False)
     (False, True)
     """
     return equity < maintenance if strict else equity <= maintenance
@@ -198,4 +198,4 @@ def is_liquidatable(unit: MarginUnit) -> bool:
     if not unit.legs:
         return False
     strict = unit.trigger is Trigger.STRICT
-    return is_below_maintenance(get_equity(unit), get_maintenance_requirement(unit), strict)
+    return is_below_maintenance(get_equity(unit), get_maintenance_requirement(unit), strict=strict)

@@ -9,7 +9,14 @@ from typing import Any
 
 from attrs import frozen
 
-from liqspec.conventions import Ratio, decimal_text, parse_ratio, ratio_from_leverage, to_units
+from liqspec.conventions import (
+    Ratio,
+    decimal_text,
+    parse_decimal,
+    parse_ratio,
+    ratio_from_leverage,
+    to_units,
+)
 from liqspec.errors import InputError, Reason
 from liqspec.files import check_schema, load_document
 
@@ -373,6 +380,8 @@ def market_from_document(document: dict[str, Any]) -> Market:
         )
     tier_mode = TierMode(spec["tier_mode"])
     tiers = tuple(_tier(row, i, quantum) for i, row in enumerate(document["tiers"]))
+    _check_tier_bounds(tiers)
+    _check_tier_rates(tiers)  # the recursion below needs non-decreasing rates
     if tier_mode is TierMode.CONTINUOUS:
         tiers = _with_derived_amounts(tiers, document["tiers"])
     source = document["source"]
@@ -403,10 +412,10 @@ def market_from_document(document: dict[str, Any]) -> Market:
 
 
 def _positive(text: object, field: str) -> Ratio:
-    ratio = parse_ratio(text, field)
-    if ratio.num == 0:
+    num, den = parse_decimal(text, field)
+    if num <= 0:
         raise InputError(Reason.NOT_POSITIVE, field, text, "must be greater than zero")
-    return ratio
+    return Ratio.of(num, den)
 
 
 def _tier(row: dict[str, Any], i: int, quantum: Ratio) -> Tier:

@@ -82,7 +82,7 @@ def _liquidatable_at(unit: MarginUnit, index: int) -> Callable[[int], bool]:
     def liquidatable(price: int) -> bool:
         equity = base_equity + get_unrealized_pnl(market, position, price)
         maintenance = base_maintenance + get_maintenance_margin(market, position, price)
-        return is_below_maintenance(equity, maintenance, strict)
+        return is_below_maintenance(equity, maintenance, strict=strict)
 
     return liquidatable
 

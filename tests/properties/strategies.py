@@ -51,6 +51,7 @@ def _rates(draw: st.DrawFn, count: int) -> list[tuple[int, int]]:
 @st.composite
 def market_and_size(
     draw: st.DrawFn,
+    *,
     contract: ContractKind | None = None,
     tier_mode: TierMode | None = None,
     trigger: Trigger | None = None,
@@ -114,15 +115,13 @@ def positions(draw: st.DrawFn, market: Market, size: int) -> Position:
 
 
 @st.composite
-def units(draw: st.DrawFn, max_legs: int = 3, **market_options: object) -> MarginUnit:
+def units(draw: st.DrawFn, /, max_legs: int = 3, **market_options: object) -> MarginUnit:
     """Draw a margin unit: one leg (isolated or alone) or several cross legs."""
     first, size = draw(market_and_size(**market_options))  # type: ignore[arg-type]
     legs = [Leg(first, draw(positions(first, size)), draw(st.integers(1, first.max_price)))]
     for n in range(draw(st.integers(1, max_legs)) - 1):
         other, other_size = draw(
-            market_and_size(
-                trigger=first.trigger, quantum=first.settle_quantum, symbol=f"OTHER{n}"
-            )
+            market_and_size(trigger=first.trigger, quantum=first.settle_quantum, symbol=f"OTHER{n}")
         )
         position = draw(positions(other, other_size))
         legs.append(Leg(other, position, draw(st.integers(1, other.max_price))))

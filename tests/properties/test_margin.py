@@ -18,7 +18,7 @@ from liqspec import (
     get_value,
     is_liquidatable,
 )
-from liqspec.margin import get_equity, get_margin_ratio, get_maintenance_requirement
+from liqspec.margin import get_equity, get_maintenance_requirement, get_margin_ratio
 from liqspec.prices import get_bankruptcy_price, get_liquidation_price
 
 from .strategies import market_and_size, units
@@ -54,7 +54,9 @@ def test_step_maintenance_is_the_tier_rate_on_the_whole_notional(
     market, _ = pair
     tier = next((t for t in market.tiers if notional < t.cap), market.tiers[-1])
     exact = Fraction(notional * tier.mmr.num, tier.mmr.den)
-    assert get_maintenance_for_notional(market, notional) == -(-exact.numerator // exact.denominator)
+    assert get_maintenance_for_notional(market, notional) == -(
+        -exact.numerator // exact.denominator
+    )
 
 
 @given(units(), st.data())

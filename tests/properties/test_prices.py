@@ -89,7 +89,11 @@ def _closed_form_lp(unit: MarginUnit) -> tuple[PriceStatus, int | None]:
             scale * (mmr - s)
         )
         last = k == len(market.tiers) - 1
-        if candidate > 0 and tier.floor <= scale * candidate and (last or scale * candidate < tier.cap):
+        if (
+            candidate > 0
+            and tier.floor <= scale * candidate
+            and (last or scale * candidate < tier.cap)
+        ):
             root = candidate
             break
     top = market.max_price
@@ -126,7 +130,9 @@ def _unrounded_equity(unit: MarginUnit, index: int, price: Fraction) -> Fraction
     leg = unit.legs[index]
     market, position = leg.market, leg.position
     others = unit.collateral + sum(
-        get_unrealized_pnl(o.market, o.position, o.mark) for j, o in enumerate(unit.legs) if j != index
+        get_unrealized_pnl(o.market, o.position, o.mark)
+        for j, o in enumerate(unit.legs)
+        if j != index
     )
     scale = position.size * market.value_factor
     entry_value = get_value(market, position.size, position.entry_price)

@@ -1,0 +1,46 @@
+"""The number model at the edges (spec/01-conventions.md)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from liqspec import InputError, Ratio, Reason
+from liqspec.conventions import decimal_text, parse_decimal, to_units
+
+
+@given(st.integers(-(10**30), 10**30), st.integers(0, 12))
+def test_decimal_text_round_trips(mantissa: int, digits: int) -> None:
+    """CONV-1: text -> exact ratio -> text is the identity on canonical decimals."""
+    text = decimal_text(mantissa, 10**digits)
+    num, den = parse_decimal(text, "x")
+    assert num * 10**digits == mantissa * den
+
+
+@pytest.mark.parametrize(
+    "text", ["1e3", "+1", "01", ".5", "5.", "NaN", "inf", "0x10", "1_000", " 1", "\uff11", "1.5.2"]
+)
+def test_only_plain_decimals_are_accepted(text: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_decimal(text, "field")
+    assert caught.value.reason is Reason.NOT_A_DECIMAL
+
+
+def test_floats_are_rejected_by_name() -> None:
+    with pytest.raises(InputError, match="a float"):
+        parse_decimal(0.1, "field")
+
+
+def test_off_grid_values_are_never_rounded() -> None:
+    assert to_units("0.3", Ratio.of(1, 10), "p", "tick") == 3
+    with pytest.raises(InputError) as caught:
+        to_units("0.35", Ratio.of(1, 10), "p", "tick")
+    assert caught.value.reason is Reason.OFF_GRID
+
+
+def test_every_reason_names_one_rule() -> None:
+    for reason in Reason:
+        prefix, _, number = reason.rule.partition("-")
+        assert prefix in {"CONV", "MARKET", "ACCOUNT"}
+        assert number.isdigit()

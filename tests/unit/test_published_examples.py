@@ -1,0 +1,147 @@
+"""Every published example of ../shared/DOMAIN.md that the first chapters cover.
+
+Expected numbers are the venues' published figures; each market file expresses the venue's
+convention through market options (trigger, margin_valuation, close_fee_in_margin).
+"""
+
+from __future__ import annotations
+
+from liqspec import (
+    Leg,
+    MarginMode,
+    MarginUnit,
+    Market,
+    Position,
+    PriceStatus,
+    Ratio,
+    Side,
+    get_bankruptcy_price,
+    get_initial_margin,
+    get_liquidation_price,
+    get_maintenance_margin,
+    get_value,
+    load_market,
+)
+from liqspec.conventions import to_units
+from liqspec.markets import derive_maintenance_amounts, get_max_leverage
+from tests.data import MARKETS
+
+
+def market(name: str) -> Market:
+    return load_market(MARKETS / name)
+
+
+def units(m: Market, text: str, kind: str) -> int:
+    unit = {"price": m.price_tick, "size": m.lot_size, "amount": m.settle_quantum}[kind]
+    return to_units(text, unit, kind, kind)
+
+
+def isolated(
+    m: Market, side: Side, size: str, entry: str, margin: str, leverage: int
+) -> MarginUnit:
+    position = Position(
+        m.symbol, side, units(m, size, "size"), units(m, entry, "price"), MarginMode.ISOLATED,
+        units(m, margin, "amount"), Ratio.of(1, leverage),
+    )  # fmt: skip
+    return MarginUnit("isolated", m.settle_asset, m.settle_quantum, position.isolated_margin,
+                      (Leg(m, position, position.entry_price),), m.trigger)  # fmt: skip
+
+
+def price(m: Market, text: str) -> int:
+    return units(m, text, "price")
+
+
+BYBIT = "bybit-btcusdt-isolated-examples.toml"
+
+
+def test_bybit_long_50x_liquidation_and_bankruptcy() -> None:
+    """Bybit: long 1 BTC @ 10,000, 50x, MMR 0.5% -> LP 9,850; BP 9,800."""
+    m = market(BYBIT)
+    unit = isolated(m, Side.LONG, "1", "10000", "200", 50)
+    assert get_liquidation_price(unit, 0).price == price(m, "9850")
+    assert get_bankruptcy_price(unit, 0).price == price(m, "9800")
+
+
+def test_bybit_short_40x_liquidation() -> None:
+    """Bybit: short 1 BTC @ 8,000, 40x, MMR 0.5% -> LP 8,160."""
+    m = market(BYBIT)
+    unit = isolated(m, Side.SHORT, "1", "8000", "200", 40)
+    assert get_liquidation_price(unit, 0).price == price(m, "8160")
+
+
+def test_bybit_long_20000_margins_and_liquidation() -> None:
+    """Bybit: long 1 BTC @ 20,000, 50x, MMR 0.5% -> IM 400, MM 100, LP 19,700."""
+    m = market(BYBIT)
+    unit = isolated(m, Side.LONG, "1", "20000", "400", 50)
+    leg = unit.legs[0]
+    assert get_initial_margin(m, leg.position, leg.mark) == units(m, "400", "amount")
+    assert get_maintenance_margin(m, leg.position, leg.mark) == units(m, "100", "amount")
+    assert get_liquidation_price(unit, 0).price == price(m, "19700")
+
+
+def test_bybit_usdc_initial_margin_includes_fee_to_close() -> None:
+    """Bybit USDC: 0.5 BTC @ 50,000, 10x, mark 50,500, taker 0.055% -> IM 2,537.375."""
+    m = market("bybit-btcperp-usdc-examples.toml")
+    position = Position(
+        m.symbol, Side.LONG, units(m, "0.5", "size"), price(m, "50000"), MarginMode.CROSS,
+        chosen_imr=Ratio.of(1, 10),
+    )  # fmt: skip
+    assert get_initial_margin(m, position, price(m, "50500")) == units(m, "2537.375", "amount")
+
+
+def test_binance_2022_level_3_maintenance_amount() -> None:
+    """Binance: level 3 of the 2022 table: 250,000 x (1% - 0.5%) + 50 = 1,300."""
+    m = market("binance-btcusdt-2022-02-12.toml")
+    assert derive_maintenance_amounts(m.tiers)[2] == Ratio(units(m, "1300", "amount"), 1)
+
+
+def test_binance_2024_maintenance_amounts_are_the_published_cum() -> None:
+    """Binance 2024-10-24 brackets: the published cum column equals the recursion."""
+    m = market("binance-btcusdt-2024-10-24.toml")
+    published = [0, 50, 950, 11450, 131450, 481450, 2981450, 14481450, 26481450, 41481450,
+                 121481450, 421481450]  # fmt: skip
+    derived = derive_maintenance_amounts(m.tiers)
+    assert [Ratio(units(m, str(c), "amount"), 1) for c in published] == list(derived)
+    assert [str(get_max_leverage(t)) for t in m.tiers] == [
+        "125", "100", "75", "50", "25", "20", "10", "5", "4", "3", "2", "1",
+    ]  # fmt: skip
+
+
+def test_binance_coin_margined_notional_and_maintenance() -> None:
+    """Binance COIN-M: 100 BTCUSD contracts (100 USD) at mark 25,000 -> 0.4 BTC, MM 0.0016."""
+    m = market("binance-btcusd-coinm-2024.toml")
+    position = Position(m.symbol, Side.LONG, units(m, "100", "size"), price(m, "25000"))
+    mark = price(m, "25000")
+    assert get_value(m, position.size, mark) == units(m, "0.4", "amount")
+    assert get_maintenance_margin(m, position, mark) == units(m, "0.0016", "amount")
+
+
+def test_bitmex_step_tiers() -> None:
+    """BitMEX: 180 XBT at base MM 0.50% -> MM 0.90 XBT; 230 XBT moves to 1.00% / 1.50%."""
+    m = market("bitmex-xbtusd-step.toml")
+    mark = price(m, "50000")
+    small = Position(m.symbol, Side.LONG, units(m, "9000000", "size"), mark)  # 180 XBT
+    large = Position(m.symbol, Side.LONG, units(m, "11500000", "size"), mark)  # 230 XBT
+    assert get_value(m, small.size, mark) == units(m, "180", "amount")
+    assert get_maintenance_margin(m, small, mark) == units(m, "0.9", "amount")
+    assert get_maintenance_margin(m, large, mark) == units(m, "2.3", "amount")  # 1.00%
+    assert get_initial_margin(m, large, mark) == units(m, "3.45", "amount")  # 1.50%
+
+
+def test_hyperliquid_maintenance_rate_is_half_the_initial_rate() -> None:
+    """Hyperliquid: MMR = 1 / (2 x max leverage): 40x -> 1.25%, 20x -> 2.5%."""
+    m = market("hyperliquid-btc-2024.toml")
+    assert [(str(get_max_leverage(t)), t.mmr) for t in m.tiers] == [
+        ("40", Ratio.of(125, 10_000)),
+        ("20", Ratio.of(25, 1_000)),
+    ]
+    for tier in m.tiers:
+        assert tier.mmr == Ratio.of(tier.imr.num, 2 * tier.imr.den)
+
+
+def test_fully_collateralised_long_has_no_liquidation_price() -> None:
+    """PRICE-1: a 1x long (collateral = entry value) is never liquidated nor bankrupt."""
+    m = market("binance-btcusdt-2024-10-24.toml")
+    unit = isolated(m, Side.LONG, "1", "60000", "60000", 1)
+    assert get_liquidation_price(unit, 0).status is PriceStatus.NEVER
+    assert get_bankruptcy_price(unit, 0).status is PriceStatus.NEVER
