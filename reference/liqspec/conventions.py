@@ -3,8 +3,9 @@
 Every quantity in the engine is a Python ``int`` counted in a declared base unit: price ticks,
 lots, settlement quantums. Rates are exact rationals (:class:`Ratio`). Every division that can
 leave a remainder goes through one of the named helpers below, each with one documented
-direction. The helpers also accept symbolic terms (z3 expressions) once a symbolic backend is
-installed by the proofs package; the engine itself never imports z3.
+direction; the table of where each rounding happens and why is CONV-7, and CONV-8 forbids
+any other rounding. The helpers also accept symbolic terms (z3 expressions) once a symbolic
+backend is installed by the proofs package; the engine itself never imports z3.
 """
 
 from __future__ import annotations

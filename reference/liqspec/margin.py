@@ -194,7 +194,10 @@ def is_below_maintenance(equity: int, maintenance: int, *, strict: bool) -> bool
 
 
 def is_liquidatable(unit: MarginUnit) -> bool:
-    """Return whether the unit must be liquidated: it has a leg and the trigger holds (MARGIN-9)."""
+    """Return whether the unit must be liquidated: it has a leg and the trigger holds (MARGIN-9).
+
+    MM is never negative, so a unit with negative equity is always liquidatable (PRICE-9).
+    """
     if not unit.legs:
         return False
     strict = unit.trigger is Trigger.STRICT

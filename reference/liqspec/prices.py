@@ -149,7 +149,8 @@ def get_liquidation_price(unit: MarginUnit, index: int) -> PriceResult:
     """Return the liquidation price of leg ``index``, the others held at their marks (PRICE-2).
 
     At the returned price the unit is liquidatable, and so at every grid price beyond it on
-    the adverse side; one tick toward safety it is not (PRICE-4).
+    the adverse side; one tick toward safety it is not (PRICE-4). On linear continuous
+    markets it equals the venues' closed form rounded to the grid (PRICE-8).
     """
     leg = unit.legs[index]
     side = int(leg.position.side)

@@ -1,0 +1,37 @@
+"""The spec and the code cite each other: no dangling anchor, no rule without code."""
+
+from __future__ import annotations
+
+import re
+
+from tests.data import ROOT
+
+ANCHOR = re.compile(r"\b(?:CONV|MARKET|ACCOUNT|MARGIN|PRICE)-\d+\b")
+
+
+def defined_rules() -> set[str]:
+    text = "\n".join(p.read_text() for p in sorted((ROOT / "spec").glob("*.md")))
+    return set(re.findall(r'<a id="([A-Z]+-\d+)"></a>', text))
+
+
+def cited_in(folder: str) -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / folder).rglob("*.py"):
+        found |= set(ANCHOR.findall(path.read_text()))
+    return found
+
+
+def test_every_cited_anchor_is_defined() -> None:
+    defined = defined_rules()
+    assert cited_in("reference") - defined == set()
+    assert cited_in("tests") - defined == set()
+
+
+def test_every_rule_is_cited_by_the_engine() -> None:
+    assert defined_rules() - cited_in("reference") == set()
+
+
+def test_every_rule_is_defined_once() -> None:
+    text = "\n".join(p.read_text() for p in sorted((ROOT / "spec").glob("*.md")))
+    ids = re.findall(r'<a id="([A-Z]+-\d+)"></a>', text)
+    assert len(ids) == len(set(ids))
