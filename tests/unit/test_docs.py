@@ -1,0 +1,38 @@
+"""The user guide's claims, run as written (docs/margin-and-prices.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from liqspec.cli import main
+from tests.data import ACCOUNTS, MARKETS, ROOT
+
+GUIDE = (ROOT / "docs" / "margin-and-prices.md").read_text()
+BYBIT = MARKETS / "bybit-btcusdt-isolated-examples.toml"
+EXAMPLE = ACCOUNTS / "bybit-isolated-example.json"
+
+
+def prices(market: Path) -> tuple[str, str]:
+    result = CliRunner().invoke(
+        main, ["margin", "--market", str(market), "--account", str(EXAMPLE), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    position = json.loads(result.output)["units"][1]["positions"][0]
+    return position["liquidation_price"], position["bankruptcy_price"]
+
+
+def test_guide_account_is_the_bundled_file() -> None:
+    shown = GUIDE.split("```json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(shown) == json.loads(EXAMPLE.read_text())
+
+
+def test_guide_prices_and_the_strict_variant(tmp_path: Path) -> None:
+    assert '"liquidation_price": "9850"' in GUIDE
+    assert prices(BYBIT) == ("9850", "9800")
+    strict = tmp_path / "strict.toml"
+    strict.write_text(BYBIT.read_text().replace('trigger = "inclusive"', 'trigger = "strict"'))
+    assert "`9849.5`" in GUIDE
+    assert prices(strict)[0] == "9849.5"
