@@ -225,14 +225,15 @@ def parse_decimal(text: object, field: str) -> tuple[int, int]:
 def decimal_text(num: int, den: int) -> str:
     """Render ``num / den`` exactly as decimal text; ``den`` must divide a power of ten.
 
-    >>> decimal_text(65, 10_000), decimal_text(-5, 2), decimal_text(120, 1), decimal_text(1, 3)
+    >>> decimal_text(65, 10_000), decimal_text(-5, 2), decimal_text(120, 1), decimal_text(2, 6)
     ('0.0065', '-2.5', '120', '1/3')
     """
     scale, digits = 1, 0
     while (scale * num) % den and digits < 40:
         scale, digits = scale * 10, digits + 1
     if (scale * num) % den:
-        return f"{num}/{den}"
+        divisor = gcd(num, den)
+        return f"{num // divisor}/{den // divisor}"
     value = scale * num // den
     sign, value = ("-" if value < 0 else ""), abs(value)
     if digits == 0:

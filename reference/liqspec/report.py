@@ -1,12 +1,14 @@
 """Plain-data reports of markets and accounts, shared by the CLI's tables and its JSON.
 
 Every amount is exact decimal text in its asset; every price is decimal text in the quote
-asset, or a status word (``none``, ``always``) when no grid price exists.
+asset, or a status word (``none``, ``always``) when no grid price exists. The unrounded
+bankruptcy price (PRICE-7) is decimal text when it terminates, else ``num/den``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from liqspec.accounts import AccountFile, MarginUnit, get_margin_units
@@ -18,13 +20,20 @@ from liqspec.margin import (
     get_maintenance_margin,
     get_maintenance_requirement,
     get_margin_ratio,
+    get_notional,
     get_tier_index,
     get_unrealized_pnl,
     get_value,
     is_liquidatable,
 )
 from liqspec.markets import Market, format_amount, format_price, format_size, get_max_leverage
-from liqspec.prices import PriceResult, PriceStatus, get_bankruptcy_price, get_liquidation_price
+from liqspec.prices import (
+    PriceResult,
+    PriceStatus,
+    get_bankruptcy_price,
+    get_exact_bankruptcy_price,
+    get_liquidation_price,
+)
 
 __all__ = ["account_report", "market_report", "percent"]
 
@@ -84,6 +93,11 @@ def _price_text(market: Market, result: PriceResult) -> str:
     return result.status.value
 
 
+def _exact_price(market: Market, ticks: Fraction) -> str:
+    tick = market.price_tick
+    return decimal_text(ticks.numerator * tick.num, ticks.denominator * tick.den)
+
+
 def _amount(unit: MarginUnit, quantums: int) -> str:
     return decimal_text(quantums * unit.quantum.num, unit.quantum.den)
 
@@ -93,6 +107,7 @@ def _unit_report(unit: MarginUnit) -> dict[str, Any]:
     for i, leg in enumerate(unit.legs):
         market, position, mark = leg.market, leg.position, leg.mark
         notional = get_value(market, position.size, mark)
+        exact = get_exact_bankruptcy_price(unit, i)
         positions.append(
             {
                 "market": market.symbol,
@@ -101,7 +116,7 @@ def _unit_report(unit: MarginUnit) -> dict[str, Any]:
                 "entry_price": format_price(market, position.entry_price),
                 "mark_price": format_price(market, mark),
                 "notional": format_amount(market, notional),
-                "tier": get_tier_index(market, notional) + 1,
+                "tier": get_tier_index(market, get_notional(market, position, mark)) + 1,
                 "unrealized_pnl": format_amount(market, get_unrealized_pnl(market, position, mark)),
                 "initial_margin": format_amount(market, get_initial_margin(market, position, mark)),
                 "maintenance_margin": format_amount(
@@ -109,6 +124,7 @@ def _unit_report(unit: MarginUnit) -> dict[str, Any]:
                 ),
                 "liquidation_price": _price_text(market, get_liquidation_price(unit, i)),
                 "bankruptcy_price": _price_text(market, get_bankruptcy_price(unit, i)),
+                "bankruptcy_price_exact": "none" if exact is None else _exact_price(market, exact),
             }
         )
     ratio = get_margin_ratio(unit)

@@ -116,12 +116,20 @@ def positions(draw: st.DrawFn, market: Market, size: int) -> Position:
 
 @st.composite
 def units(draw: st.DrawFn, /, max_legs: int = 3, **market_options: object) -> MarginUnit:
-    """Draw a margin unit: one leg (isolated or alone) or several cross legs."""
+    """Draw a margin unit: one leg (isolated or alone) or several cross legs.
+
+    ``market_options`` shape the first leg's market; a ``tier_mode`` applies to every leg.
+    """
     first, size = draw(market_and_size(**market_options))  # type: ignore[arg-type]
     legs = [Leg(first, draw(positions(first, size)), draw(st.integers(1, first.max_price)))]
     for n in range(draw(st.integers(1, max_legs)) - 1):
         other, other_size = draw(
-            market_and_size(trigger=first.trigger, quantum=first.settle_quantum, symbol=f"OTHER{n}")
+            market_and_size(
+                trigger=first.trigger,
+                quantum=first.settle_quantum,
+                tier_mode=market_options.get("tier_mode"),  # type: ignore[arg-type]
+                symbol=f"OTHER{n}",
+            )
         )
         position = draw(positions(other, other_size))
         legs.append(Leg(other, position, draw(st.integers(1, other.max_price))))

@@ -69,7 +69,8 @@ def test_continuous_tiers_make_liquidation_a_half_line(unit: MarginUnit) -> None
         if result.status is PriceStatus.AT and result.price is not None:
             side = int(leg.position.side)
             safe = leg.market.max_price if side > 0 else 1
-            for price in {result.price + side, (result.price + safe) // 2, safe}:
+            halfway = result.price + side * max(1, abs(safe - result.price) // 2)
+            for price in {result.price + side, halfway, safe}:
                 assert not is_liquidatable_at(unit, index, price)
 
 
