@@ -160,10 +160,6 @@ class Ratio:
         """Return ``amount * rate`` rounded up (requirements; CONV-6)."""
         return div_ceil(amount * self.num, self.den)
 
-    def apply_down(self, amount: int) -> int:
-        """Return ``amount * rate`` rounded down (payouts; CONV-5)."""
-        return div_floor(amount * self.num, self.den)
-
     def __lt__(self, other: Ratio) -> bool:
         return self.num * other.den < other.num * self.den
 

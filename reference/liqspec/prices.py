@@ -156,9 +156,7 @@ def get_liquidation_price(unit: MarginUnit, index: int) -> PriceResult:
     side = int(leg.position.side)
     liquidatable = _liquidatable_at(unit, index)
     ranges = get_tier_price_ranges(leg.market, leg.position.size)
-    oriented = (
-        [(lo, hi) for lo, hi in ranges] if side > 0 else [(hi, lo) for lo, hi in ranges[::-1]]
-    )
+    oriented = ranges if side > 0 else [(hi, lo) for lo, hi in reversed(ranges)]
     adverse_end = oriented[0][0]
     for start, end in oriented:
         if not liquidatable(start):
