@@ -15,14 +15,13 @@ import attrs
 
 from liqspec import (
     Leg,
-    MarginMode,
     MarginUnit,
-    Position,
     Side,
     get_bankruptcy_price,
     get_liquidation_price,
     is_liquidatable,
     load_market,
+    open_position,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +35,7 @@ def cross_unit(legs: int, collateral_usdt: int) -> MarginUnit:
         market = attrs.evolve(BINANCE, symbol=f"BTC{i}USDT")
         side = Side.LONG if i % 2 == 0 else Side.SHORT
         entry = 600_000 + 1_000 * i  # ticks of 0.1
-        position = Position(market.symbol, side, 500 * (i + 1), entry, MarginMode.CROSS)
+        position = open_position(market, side, 500 * (i + 1), entry)
         built.append(Leg(market, position, entry + 3_000 * (1 if i % 3 else -1)))
     quantum = BINANCE.settle_quantum
     collateral = collateral_usdt * 10**8

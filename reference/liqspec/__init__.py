@@ -21,8 +21,10 @@ from liqspec.accounts import (
     MarginUnit,
     Position,
     Side,
+    get_entry_price,
     get_margin_units,
     load_account,
+    open_position,
 )
 from liqspec.conventions import Ratio, decimal_text, div_ceil, div_floor, ite, smax, smin
 from liqspec.errors import InputError, LiqspecError, Reason
@@ -37,7 +39,6 @@ from liqspec.margin import (
     get_notional,
     get_tier_index,
     get_unrealized_pnl,
-    get_value,
     is_below_maintenance,
     is_liquidatable,
 )
@@ -49,6 +50,7 @@ from liqspec.markets import (
     TierMode,
     Trigger,
     Valuation,
+    get_value,
     load_market,
     make_market,
     validate_market,
@@ -90,6 +92,7 @@ __all__ = [
     "div_ceil",
     "div_floor",
     "get_bankruptcy_price",
+    "get_entry_price",
     "get_equity",
     "get_exact_bankruptcy_price",
     "get_initial_margin",
@@ -112,6 +115,7 @@ __all__ = [
     "load_account",
     "load_market",
     "make_market",
+    "open_position",
     "smax",
     "smin",
     "validate_market",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from attrs import frozen
 from liqspec.conventions import Ratio, ratio_from_leverage, to_units
 from liqspec.errors import InputError, Reason
 from liqspec.files import check_schema, load_document
-from liqspec.markets import Market, Trigger
+from liqspec.markets import ContractKind, Market, Trigger, get_value
 
 __all__ = [
     "Account",
@@ -23,8 +24,10 @@ __all__ = [
     "Position",
     "Side",
     "account_from_document",
+    "get_entry_price",
     "get_margin_units",
     "load_account",
+    "open_position",
 ]
 
 
@@ -46,14 +49,16 @@ class MarginMode(enum.Enum):
 class Position:
     """One open position, one-way mode (ACCOUNT-1).
 
-    ``size`` in lots (> 0), ``entry_price`` in ticks (> 0), ``isolated_margin`` in the market's
-    settlement quantums (isolated mode only), ``chosen_imr`` 1/leverage if a leverage was chosen.
+    ``size`` in lots (> 0); ``entry_value`` the cost basis E in quantums, V(entry price) when
+    opened (ACCOUNT-8); ``isolated_margin`` in the market's settlement quantums (isolated mode
+    only); ``chosen_imr`` 1/leverage if a leverage was chosen. Build one with
+    :func:`open_position`.
     """
 
     market: str
     side: Side
     size: int
-    entry_price: int
+    entry_value: int
     margin_mode: MarginMode = MarginMode.CROSS
     isolated_margin: int = 0
     chosen_imr: Ratio | None = None
@@ -100,6 +105,35 @@ class AccountFile:
 
     account: Account
     marks: Mapping[str, int]
+
+
+def open_position(
+    market: Market,
+    side: Side,
+    size: int,
+    entry_price: int,
+    *,
+    margin_mode: MarginMode = MarginMode.CROSS,
+    isolated_margin: int = 0,
+    chosen_imr: Ratio | None = None,
+) -> Position:
+    """Return a position of ``size`` lots opened at ``entry_price`` ticks (ACCOUNT-8)."""
+    entry_value = get_value(market, size, entry_price)
+    return Position(
+        market.symbol, side, size, entry_value, margin_mode, isolated_margin, chosen_imr
+    )
+
+
+def get_entry_price(market: Market, position: Position) -> Fraction:
+    """Return the average entry price in ticks implied by the entry value (ACCOUNT-8).
+
+    Linear: E / (size x K), exact. Inverse: size x K / E (E was rounded up, so this can sit a
+    hair below the traded price).
+    """
+    scale = position.size * market.value_factor
+    if market.contract is ContractKind.LINEAR:
+        return Fraction(position.entry_value, scale)
+    return Fraction(scale, position.entry_value)
 
 
 def get_margin_units(
@@ -203,7 +237,10 @@ def _position(row: dict[str, Any], where: str, markets: Mapping[str, Market]) ->
     chosen_imr = None
     if "leverage" in row:
         chosen_imr = ratio_from_leverage(row["leverage"], f"{where}.leverage")
-    return Position(symbol, Side[row["side"].upper()], size, entry, mode, margin, chosen_imr)
+    side = Side[row["side"].upper()]
+    return open_position(
+        market, side, size, entry, margin_mode=mode, isolated_margin=margin, chosen_imr=chosen_imr
+    )
 
 
 def _check_unique(positions: tuple[Position, ...]) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from liqspec.accounts import MarginUnit, Position
 from liqspec.conventions import Ratio, div_ceil, ite
-from liqspec.markets import ContractKind, Market, Tier, TierMode, Trigger, Valuation
+from liqspec.markets import ContractKind, Market, Tier, TierMode, Trigger, Valuation, get_value
 
 __all__ = [
     "get_close_fee_estimate",
@@ -36,37 +36,21 @@ __all__ = [
 # --- one position ------------------------------------------------------------------------------
 
 
-def get_value(market: Market, size: int, price: int) -> int:
-    """Return the value of ``size`` lots at ``price`` ticks, in quantums (MARGIN-1).
-
-    Linear: size x price x K, exact. Inverse: ceil(size x K / price), the one rounding of an
-    inverse contract; PnL and margin both derive from this rounded value.
-    """
-    if market.contract is ContractKind.LINEAR:
-        return size * price * market.value_factor
-    return div_ceil(size * market.value_factor, price)
-
-
 def get_unrealized_pnl(market: Market, position: Position, price: int) -> int:
     """Return the position's PnL at ``price``, in quantums (MARGIN-2).
 
-    Linear: s x (V(price) - V(entry)). Inverse: s x (V(entry) - V(price)).
+    With E the entry value: linear s x (V(price) - E); inverse s x (E - V(price)).
     """
-    change = get_value(market, position.size, price) - get_value(
-        market, position.size, position.entry_price
-    )
+    change = get_value(market, position.size, price) - position.entry_value
     direction = 1 if market.contract is ContractKind.LINEAR else -1
     return int(position.side) * direction * change
 
 
-def get_valuation_price(market: Market, position: Position, price: int) -> int:
-    """Return the price that values the position for its requirements (MARGIN-3)."""
-    return price if market.margin_valuation is Valuation.MARK else position.entry_price
-
-
 def get_notional(market: Market, position: Position, price: int) -> int:
-    """Return the notional the requirements use: the value at the valuation price (MARGIN-3)."""
-    return get_value(market, position.size, get_valuation_price(market, position, price))
+    """Return the notional the requirements use: V(price), or E at entry valuation (MARGIN-3)."""
+    if market.margin_valuation is Valuation.ENTRY:
+        return position.entry_value
+    return get_value(market, position.size, price)
 
 
 def get_tier_index(market: Market, notional: int) -> int:
@@ -134,10 +118,9 @@ def get_close_fee_estimate(market: Market, position: Position) -> int:
     """
     if not market.close_fee_in_margin:
         return 0
-    entry_value = get_value(market, position.size, position.entry_price)
-    imr = get_initial_rate(market, position, entry_value)
+    imr = get_initial_rate(market, position, position.entry_value)
     fee = market.taker_fee
-    num = entry_value * (imr.den - int(position.side) * imr.num) * fee.num
+    num = position.entry_value * (imr.den - int(position.side) * imr.num) * fee.num
     return div_ceil(num, imr.den * fee.den)
 
 

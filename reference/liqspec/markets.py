@@ -12,6 +12,7 @@ from attrs import frozen
 from liqspec.conventions import (
     Ratio,
     decimal_text,
+    div_ceil,
     parse_decimal,
     parse_ratio,
     ratio_from_leverage,
@@ -33,6 +34,7 @@ __all__ = [
     "format_price",
     "format_size",
     "get_max_leverage",
+    "get_value",
     "load_market",
     "make_market",
     "market_from_document",
@@ -341,6 +343,28 @@ def _check_maintenance_amounts(market: Market) -> None:
                 tier.maintenance_amount,
                 f"must equal the recursion's {derived.num} quantums",
             )
+
+
+def get_value(market: Market, size: int, price: int) -> int:
+    """Return the value of ``size`` lots at ``price`` ticks, in quantums (MARGIN-1).
+
+    Linear: size x price x K, exact. Inverse: ceil(size x K / price), the one rounding of an
+    inverse contract; PnL and margin both derive from this rounded value.
+
+    >>> tick, quantum, one = Ratio.of(1, 10), Ratio.of(1, 10**8), Ratio(1, 1)
+    >>> coin_m = make_market(symbol="BTCUSD", contract=ContractKind.INVERSE, base_asset="BTC",
+    ...     quote_asset="USD", settle_asset="BTC", price_tick=tick, lot_size=one,
+    ...     contract_value=Ratio(100, 1), settle_quantum=quantum, max_price=10**8,
+    ...     tiers=(Tier(0, 5 * 10**8, Ratio.of(1, 250), Ratio.of(1, 125), 0),),
+    ...     tier_mode=TierMode.CONTINUOUS)
+    >>> get_value(coin_m, 100, 250_000)  # 100 contracts at 25,000: 0.4 BTC
+    40000000
+    >>> get_value(coin_m, 1, 3)  # ceil(10**11 / 3)
+    33333333334
+    """
+    if market.contract is ContractKind.LINEAR:
+        return size * price * market.value_factor
+    return div_ceil(size * market.value_factor, price)
 
 
 def get_max_leverage(tier: Tier) -> Ratio:

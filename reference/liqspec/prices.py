@@ -21,12 +21,7 @@ from attrs import frozen
 
 from liqspec.accounts import MarginUnit
 from liqspec.conventions import div_ceil
-from liqspec.margin import (
-    get_maintenance_margin,
-    get_unrealized_pnl,
-    get_value,
-    is_below_maintenance,
-)
+from liqspec.margin import get_maintenance_margin, get_unrealized_pnl, is_below_maintenance
 from liqspec.markets import ContractKind, Market, Trigger, Valuation
 
 __all__ = [
@@ -195,7 +190,7 @@ def get_exact_bankruptcy_price(unit: MarginUnit, index: int) -> Fraction | None:
     side = int(position.side)
     others, _ = _others(unit, index)
     scale = position.size * market.value_factor
-    entry_value = get_value(market, position.size, position.entry_price)
+    entry_value = position.entry_value
     if market.contract is ContractKind.LINEAR:
         root = Fraction(entry_value - side * others, scale)
     else:

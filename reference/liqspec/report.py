@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from liqspec.accounts import AccountFile, MarginUnit, get_margin_units
+from liqspec.accounts import AccountFile, MarginUnit, get_entry_price, get_margin_units
 from liqspec.conventions import Ratio, decimal_text
 from liqspec.margin import (
     get_equity,
@@ -23,10 +23,16 @@ from liqspec.margin import (
     get_notional,
     get_tier_index,
     get_unrealized_pnl,
-    get_value,
     is_liquidatable,
 )
-from liqspec.markets import Market, format_amount, format_price, format_size, get_max_leverage
+from liqspec.markets import (
+    Market,
+    format_amount,
+    format_price,
+    format_size,
+    get_max_leverage,
+    get_value,
+)
 from liqspec.prices import (
     PriceResult,
     PriceStatus,
@@ -98,6 +104,11 @@ def _exact_price(market: Market, ticks: Fraction) -> str:
     return decimal_text(ticks.numerator * tick.num, ticks.denominator * tick.den)
 
 
+def _nearest_tick(ticks: Fraction) -> Fraction:
+    """Round an average entry price half-up to the tick, for display only (ACCOUNT-8)."""
+    return Fraction((2 * ticks.numerator + ticks.denominator) // (2 * ticks.denominator))
+
+
 def _amount(unit: MarginUnit, quantums: int) -> str:
     return decimal_text(quantums * unit.quantum.num, unit.quantum.den)
 
@@ -113,7 +124,10 @@ def _unit_report(unit: MarginUnit) -> dict[str, Any]:
                 "market": market.symbol,
                 "side": position.side.name.lower(),
                 "size": format_size(market, position.size),
-                "entry_price": format_price(market, position.entry_price),
+                "entry_price": _exact_price(
+                    market, _nearest_tick(get_entry_price(market, position))
+                ),
+                "entry_value": format_amount(market, position.entry_value),
                 "mark_price": format_price(market, mark),
                 "notional": format_amount(market, notional),
                 "tier": get_tier_index(market, get_notional(market, position, mark)) + 1,

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from liqspec import (
     ContractKind,
     Leg,
-    MarginMode,
     MarginUnit,
     Market,
     Position,
@@ -25,6 +24,7 @@ from liqspec import (
     get_unrealized_pnl,
     get_value,
     make_market,
+    open_position,
 )
 from liqspec.markets import derive_maintenance_amounts
 
@@ -105,12 +105,8 @@ def market_and_size(
 @st.composite
 def positions(draw: st.DrawFn, market: Market, size: int) -> Position:
     """Draw a position of ``size`` lots on ``market`` with an entry on the grid."""
-    return Position(
-        market.symbol,
-        draw(st.sampled_from(Side)),
-        size,
-        draw(st.integers(1, market.max_price)),
-        MarginMode.CROSS,
+    return open_position(
+        market, draw(st.sampled_from(Side)), size, draw(st.integers(1, market.max_price))
     )
 
 
@@ -133,7 +129,7 @@ def units(draw: st.DrawFn, /, max_legs: int = 3, **market_options: object) -> Ma
         )
         position = draw(positions(other, other_size))
         legs.append(Leg(other, position, draw(st.integers(1, other.max_price))))
-    entry_value = get_value(first, size, legs[0].position.entry_price)
+    entry_value = legs[0].position.entry_value
     collateral = draw(
         st.one_of(
             st.integers(0, 2 * entry_value + 10),

@@ -18,7 +18,6 @@ from liqspec import (
     get_exact_bankruptcy_price,
     get_liquidation_price,
     get_unrealized_pnl,
-    get_value,
     is_bankrupt_at,
     is_liquidatable_at,
 )
@@ -82,7 +81,7 @@ def _closed_form_lp(unit: MarginUnit) -> tuple[PriceStatus, int | None]:
     leg = unit.legs[0]
     market, position = leg.market, leg.position
     s, scale = int(position.side), position.size * market.value_factor
-    entry_value = scale * position.entry_price
+    entry_value = position.entry_value  # = scale x entry price for a position opened on the grid
     root = None
     for k, tier in enumerate(market.tiers):
         mmr = Fraction(tier.mmr.num, tier.mmr.den)
@@ -136,7 +135,7 @@ def _unrounded_equity(unit: MarginUnit, index: int, price: Fraction) -> Fraction
         if j != index
     )
     scale = position.size * market.value_factor
-    entry_value = get_value(market, position.size, position.entry_price)
+    entry_value = position.entry_value
     s = int(position.side)
     if market.contract is ContractKind.LINEAR:
         return others + s * (scale * price - entry_value)

@@ -11,7 +11,6 @@ from liqspec import (
     MarginMode,
     MarginUnit,
     Market,
-    Position,
     PriceStatus,
     Ratio,
     Side,
@@ -21,6 +20,7 @@ from liqspec import (
     get_maintenance_margin,
     get_value,
     load_market,
+    open_position,
 )
 from liqspec.conventions import to_units
 from liqspec.markets import derive_maintenance_amounts, get_max_leverage
@@ -39,12 +39,13 @@ def units(m: Market, text: str, kind: str) -> int:
 def isolated(
     m: Market, side: Side, size: str, entry: str, margin: str, leverage: int
 ) -> MarginUnit:
-    position = Position(
-        m.symbol, side, units(m, size, "size"), units(m, entry, "price"), MarginMode.ISOLATED,
-        units(m, margin, "amount"), Ratio.of(1, leverage),
+    entry_price = units(m, entry, "price")
+    position = open_position(
+        m, side, units(m, size, "size"), entry_price, margin_mode=MarginMode.ISOLATED,
+        isolated_margin=units(m, margin, "amount"), chosen_imr=Ratio.of(1, leverage),
     )  # fmt: skip
     return MarginUnit("isolated", m.settle_asset, m.settle_quantum, position.isolated_margin,
-                      (Leg(m, position, position.entry_price),), m.trigger)  # fmt: skip
+                      (Leg(m, position, entry_price),), m.trigger)  # fmt: skip
 
 
 def price(m: Market, text: str) -> int:
@@ -82,10 +83,9 @@ def test_bybit_long_20000_margins_and_liquidation() -> None:
 def test_bybit_usdc_initial_margin_includes_fee_to_close() -> None:
     """Bybit USDC: 0.5 BTC @ 50,000, 10x, mark 50,500, taker 0.055% -> IM 2,537.375."""
     m = market("bybit-btcperp-usdc-examples.toml")
-    position = Position(
-        m.symbol, Side.LONG, units(m, "0.5", "size"), price(m, "50000"), MarginMode.CROSS,
-        chosen_imr=Ratio.of(1, 10),
-    )  # fmt: skip
+    position = open_position(
+        m, Side.LONG, units(m, "0.5", "size"), price(m, "50000"), chosen_imr=Ratio.of(1, 10)
+    )
     assert get_initial_margin(m, position, price(m, "50500")) == units(m, "2537.375", "amount")
 
 
@@ -110,7 +110,7 @@ def test_binance_2024_maintenance_amounts_are_the_published_cum() -> None:
 def test_binance_coin_margined_notional_and_maintenance() -> None:
     """Binance COIN-M: 100 BTCUSD contracts (100 USD) at mark 25,000 -> 0.4 BTC, MM 0.0016."""
     m = market("binance-btcusd-coinm-2024.toml")
-    position = Position(m.symbol, Side.LONG, units(m, "100", "size"), price(m, "25000"))
+    position = open_position(m, Side.LONG, units(m, "100", "size"), price(m, "25000"))
     mark = price(m, "25000")
     assert get_value(m, position.size, mark) == units(m, "0.4", "amount")
     assert get_maintenance_margin(m, position, mark) == units(m, "0.0016", "amount")
@@ -120,8 +120,8 @@ def test_bitmex_step_tiers() -> None:
     """BitMEX: 180 XBT at base MM 0.50% -> MM 0.90 XBT; 230 XBT moves to 1.00% / 1.50%."""
     m = market("bitmex-xbtusd-step.toml")
     mark = price(m, "50000")
-    small = Position(m.symbol, Side.LONG, units(m, "9000000", "size"), mark)  # 180 XBT
-    large = Position(m.symbol, Side.LONG, units(m, "11500000", "size"), mark)  # 230 XBT
+    small = open_position(m, Side.LONG, units(m, "9000000", "size"), mark)  # 180 XBT
+    large = open_position(m, Side.LONG, units(m, "11500000", "size"), mark)  # 230 XBT
     assert get_value(m, small.size, mark) == units(m, "180", "amount")
     assert get_maintenance_margin(m, small, mark) == units(m, "0.9", "amount")
     assert get_maintenance_margin(m, large, mark) == units(m, "2.3", "amount")  # 1.00%
