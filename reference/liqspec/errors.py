@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["InputError", "LiqspecError", "Reason"]
+__all__ = ["EventRejectedError", "InputError", "LiqspecError", "Reason"]
 
 
 class Reason(enum.Enum):
@@ -36,12 +36,20 @@ class Reason(enum.Enum):
     RATES_DECREASING = ("rates-decreasing", "MARKET-9")
     MAINTENANCE_AMOUNT = ("maintenance-amount", "MARKET-10")
     DUPLICATE_MARKET = ("duplicate-market", "MARKET-11")
+    LIQUIDATION_PARAMS = ("liquidation-params", "MARKET-12")
     # accounts (spec/03-accounts.md)
     UNKNOWN_MARKET = ("unknown-market", "ACCOUNT-2")
     DUPLICATE_POSITION = ("duplicate-position", "ACCOUNT-3")
     CROSS_INCOMPATIBLE = ("cross-incompatible", "ACCOUNT-4")
     MISSING_MARK = ("missing-mark", "ACCOUNT-5")
     ISOLATED_MARGIN = ("isolated-margin", "ACCOUNT-6")
+    # events (spec/06-state.md)
+    UNKNOWN_ACCOUNT = ("unknown-account", "STATE-4")
+    NOT_POSITIVE_AMOUNT = ("not-positive-amount", "STATE-4")
+    INSUFFICIENT_MARGIN = ("insufficient-margin", "STATE-5")
+    PRICE_OUT_OF_DOMAIN = ("price-out-of-domain", "STATE-3")
+    BAD_BOOK = ("bad-book", "STATE-2")
+    TIME_BACKWARDS = ("time-backwards", "STATE-7")
 
     @property
     def identifier(self) -> str:
@@ -102,3 +110,12 @@ class InputError(LiqspecError):
             "rule": self.reason.rule,
             "reason": self.reason.identifier,
         }
+
+
+class EventRejectedError(LiqspecError):
+    """The transition function refused an event; the state is unchanged (STATE-8)."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{detail} [{reason.rule} {reason.identifier}]")

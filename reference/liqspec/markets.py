@@ -7,6 +7,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from liqspec.conventions import (
@@ -23,7 +24,11 @@ from liqspec.files import check_schema, load_document
 
 __all__ = [
     "ContractKind",
+    "Deleveraging",
+    "LiquidationParams",
     "Market",
+    "OnUnfilled",
+    "Policy",
     "Source",
     "Tier",
     "TierMode",
@@ -35,6 +40,7 @@ __all__ = [
     "format_size",
     "get_max_leverage",
     "get_value",
+    "liquidation_params_from",
     "load_market",
     "make_market",
     "market_from_document",
@@ -83,6 +89,46 @@ class Tier:
     maintenance_amount: int
 
 
+class Policy(enum.Enum):
+    """How much of a position one liquidation step targets (LIQ-4)."""
+
+    HEALTH = "health"
+    TIER_STEP = "tier-step"
+    CHUNK = "chunk"
+
+
+class OnUnfilled(enum.Enum):
+    """What a step does when the book fills nothing within the limit (LIQ-8)."""
+
+    TAKEOVER = "takeover"
+    WAIT = "wait"
+
+
+class Deleveraging(enum.Enum):
+    """Who covers a deficit the insurance fund cannot (INS-4, INS-5)."""
+
+    ADL = "adl"
+    SOCIALIZE = "socialize"
+
+
+@frozen
+class LiquidationParams:
+    """Liquidation parameters of a market (MARKET-12): amounts in quantums, time in clock units."""
+
+    policy: Policy = Policy.HEALTH
+    buffer: Ratio = Ratio(1, 50)
+    chunk: Ratio = Ratio(1, 5)
+    cooldown: int = 30
+    max_step_notional: int = 0
+    dust_notional: int = 0
+    fee: Ratio = Ratio(1, 1000)
+    impact_bound: Ratio = Ratio(1, 20)
+    on_unfilled: OnUnfilled = OnUnfilled.TAKEOVER
+    deleveraging: Deleveraging = Deleveraging.ADL
+    insurance_fund: str = ""
+    insurance_step_cap: int = 0
+
+
 @frozen
 class Source:
     """Where a market's numbers come from and the date they were read (MARKET-1)."""
@@ -119,6 +165,12 @@ class Market:
     close_fee_in_margin: bool
     value_factor: int
     source: Source
+    liquidation: LiquidationParams = LiquidationParams()
+
+    @property
+    def fund(self) -> str:
+        """The insurance fund this market draws on: its own id, or its settlement asset."""
+        return self.liquidation.insurance_fund or self.settle_asset
 
 
 _ONE, _ZERO = Ratio(1, 1), Ratio(0, 1)
@@ -172,6 +224,7 @@ def make_market(
     taker_fee: Ratio = _ZERO,
     close_fee_in_margin: bool = False,
     source: Source = _NO_SOURCE,
+    liquidation: LiquidationParams | None = None,
 ) -> Market:
     """Build and validate a market, deriving its value factor (MARKET-3)."""
     factor = compute_value_factor(contract, price_tick, lot_size, contract_value, settle_quantum)
@@ -194,6 +247,7 @@ def make_market(
         close_fee_in_margin=close_fee_in_margin,
         value_factor=factor.num // factor.den,
         source=source,
+        liquidation=liquidation or LiquidationParams(),
     )
     validate_market(market)
     return market
@@ -209,6 +263,23 @@ def validate_market(market: Market) -> None:
     _check_tier_bounds(market.tiers)
     _check_tier_rates(market.tiers)
     _check_maintenance_amounts(market)
+    _check_liquidation(market.liquidation)
+
+
+def _check_liquidation(params: LiquidationParams) -> None:
+    """MARKET-12: rates below 1, a positive chunk, non-negative amounts and cooldown."""
+    one = Ratio(1, 1)
+    for name in ("fee", "impact_bound"):
+        rate: Ratio = getattr(params, name)
+        if not rate < one:
+            raise InputError(Reason.LIQUIDATION_PARAMS, f"liquidation.{name}", str(rate), "below 1")
+    if params.chunk.num == 0 or one < params.chunk:
+        detail = "need 0 < chunk <= 1"
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.chunk", str(params.chunk), detail)
+    for name in ("cooldown", "max_step_notional", "dust_notional", "insurance_step_cap"):
+        value: int = getattr(params, name)
+        if value < 0:
+            raise InputError(Reason.LIQUIDATION_PARAMS, f"liquidation.{name}", value, "negative")
 
 
 def _check_units(market: Market) -> None:
@@ -409,6 +480,7 @@ def market_from_document(document: dict[str, Any]) -> Market:
     if tier_mode is TierMode.CONTINUOUS:
         tiers = _with_derived_amounts(tiers, document["tiers"])
     source = document["source"]
+    liquidation = liquidation_params_from(document.get("liquidation", {}), quantum)
     return make_market(
         symbol=spec["symbol"],
         contract=contract,
@@ -432,7 +504,32 @@ def market_from_document(document: dict[str, Any]) -> Market:
             as_of=source["as_of"],
             note=source.get("note", ""),
         ),
+        liquidation=liquidation,
     )
+
+
+def liquidation_params_from(
+    table: dict[str, Any], quantum: Ratio, base: LiquidationParams | None = None
+) -> LiquidationParams:
+    """Read a ``[liquidation]`` table over ``base`` (defaults if None) (MARKET-12)."""
+    params = base or LiquidationParams()
+    changes: dict[str, Any] = {}
+    for name in ("buffer", "chunk", "fee", "impact_bound"):
+        if name in table:
+            changes[name] = parse_ratio(table[name], f"liquidation.{name}")
+    for name in ("max_step_notional", "dust_notional", "insurance_step_cap"):
+        if name in table:
+            field = f"liquidation.{name}"
+            changes[name] = to_units(table[name], quantum, field, "settlement quantum")
+    if "cooldown" in table:
+        changes["cooldown"] = to_units(table["cooldown"], Ratio(1, 1), "liquidation.cooldown", "1")
+    enums = {"policy": Policy, "on_unfilled": OnUnfilled, "deleveraging": Deleveraging}
+    for name, kind in enums.items():
+        if name in table:
+            changes[name] = kind(table[name])
+    if "insurance_fund" in table:
+        changes["insurance_fund"] = table["insurance_fund"]
+    return attrs.evolve(params, **changes)
 
 
 def _positive(text: object, field: str) -> Ratio:

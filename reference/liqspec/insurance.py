@@ -1,0 +1,150 @@
+"""Insurance funds, auto-deleveraging and socialized loss (spec/08-insurance.md).
+
+A deficit is covered, in this order, by the market's insurance fund (never below zero, at most
+the per-step cap), then by ADL or socialization as the market says. Shares are exact: they
+telescope, so the amounts allocated sum to the allocated part of the deficit to the quantum.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import attrs
+
+from liqspec.accounts import Position
+from liqspec.margin import get_equity, get_unrealized_pnl, is_liquidatable
+from liqspec.markets import Deleveraging, Market
+from liqspec.records import Allocation, Deleveraged, FundChange, Record
+from liqspec.state import AccountState, State, close_part, get_unit, with_account
+
+__all__ = ["get_adl_ranking", "get_share", "settle_deficit"]
+
+
+def get_share(deficit: int, before: int, after: int, total: int) -> int:
+    """Return the share of ``deficit`` for the slice (before, after] of ``total`` (INS-3).
+
+    floor(D x after / T) - floor(D x before / T): shares of consecutive slices sum exactly
+    to floor(D x allocated / T), and to D once the whole of T is allocated.
+
+    pre: 0 <= before <= after <= total and total > 0 and deficit >= 0
+    post: 0 <= __return__ <= deficit
+
+    >>> [get_share(10, a, b, 3) for a, b in ((0, 1), (1, 2), (2, 3))]
+    [3, 3, 4]
+    """
+    return deficit * after // total - deficit * before // total
+
+
+def settle_deficit(
+    state: State, market: Market, bankrupt: Position, deficit: int, exclude: str
+) -> tuple[State, int, tuple[Record, ...]]:
+    """Cover ``deficit`` quantums: the fund first, then ADL or socialization (INS-1..INS-6).
+
+    Return the new state, the amount covered and the records.
+    """
+    records: list[Record] = []
+    fund = state.funds.get(market.fund, 0)
+    cap = market.liquidation.insurance_step_cap
+    paid = min(deficit, fund, cap) if cap else min(deficit, fund)
+    if paid:
+        state = attrs.evolve(state, funds={**state.funds, market.fund: fund - paid})
+        records.append(FundChange(market.fund, -paid, fund - paid, "deficit"))
+    remaining = deficit - paid
+    if remaining == 0:
+        return state, paid, tuple(records)
+    if market.liquidation.deleveraging is Deleveraging.ADL:
+        state, allocated, record = _deleverage(state, market, bankrupt, remaining, exclude)
+    else:
+        state, allocated, record = _socialize(state, market, remaining, exclude)
+    records.append(record)
+    return state, paid + allocated, tuple(records)
+
+
+def get_adl_ranking(
+    state: State, market: Market, side: int, exclude: str
+) -> list[tuple[Fraction, str]]:
+    """Rank ADL candidates: positions on ``side`` in profit, by PnL% x leverage, ties by id (INS-4).
+
+    PnL% x effective leverage = (PnL / notional) x (notional / equity) = PnL / equity.
+    """
+    ranking = []
+    for account in state.accounts.values():
+        position = _position_in(account, market.symbol)
+        if account.id == exclude or position is None or int(position.side) != side:
+            continue
+        unit = get_unit(state, account)
+        pnl = get_unrealized_pnl(market, position, state.markets[market.symbol].mark)
+        equity = get_equity(unit)
+        if pnl > 0 and equity > 0 and not is_liquidatable(unit):
+            ranking.append((Fraction(pnl, equity), account.id))
+    return sorted(ranking, key=lambda entry: (-entry[0], entry[1]))
+
+
+def _position_in(account: AccountState, symbol: str) -> Position | None:
+    return next((p for p in account.positions if p.market == symbol), None)
+
+
+def _reduce(
+    state: State, account: AccountState, symbol: str, lots: int, share: int
+) -> AccountState:
+    """Close ``lots`` of the account's position at the mark and debit ``share``."""
+    position = _position_in(account, symbol)
+    assert position is not None  # noqa: S101 - only called for holders
+    market = state.markets[symbol].market
+    realized, left = close_part(market, position, lots, state.markets[symbol].mark)
+    others = tuple(p for p in account.positions if p.market != symbol)
+    positions = tuple(sorted((*others, left) if left else others, key=lambda p: p.market))
+    return attrs.evolve(account, balance=account.balance + realized - share, positions=positions)
+
+
+def _deleverage(
+    state: State, market: Market, bankrupt: Position, deficit: int, exclude: str
+) -> tuple[State, int, Deleveraged]:
+    """INS-4: close opposite positions at the mark, in rank order, each paying its exact share.
+
+    A counterparty that its share would make liquidatable is passed over (INS-4).
+    """
+    total, allocated = bankrupt.size, 0
+    allocations = []
+    for score, account_id in get_adl_ranking(state, market, -int(bankrupt.side), exclude):
+        if allocated == total:
+            break
+        account = state.accounts[account_id]
+        position = _position_in(account, market.symbol)
+        assert position is not None  # noqa: S101 - ranked accounts hold one
+        lots = min(position.size, total - allocated)
+        share = get_share(deficit, allocated, allocated + lots, total)
+        reduced = _reduce(state, account, market.symbol, lots, share)
+        if is_liquidatable(get_unit(state, reduced)):
+            continue
+        state = with_account(state, reduced)
+        allocations.append(Allocation(account_id, str(score), lots, share))
+        allocated += lots
+    covered = deficit * allocated // total
+    return (
+        state,
+        covered,
+        Deleveraged(market.symbol, "adl", deficit, tuple(allocations), deficit - covered),
+    )
+
+
+def _socialize(
+    state: State, market: Market, deficit: int, exclude: str
+) -> tuple[State, int, Deleveraged]:
+    """INS-5: every other holder of the market pays pro rata to its size; no holder, no share."""
+    holders = sorted(
+        (account.id, position.size)
+        for account in state.accounts.values()
+        if account.id != exclude and (position := _position_in(account, market.symbol))
+    )
+    total = sum(size for _, size in holders)
+    if total == 0:
+        return state, 0, Deleveraged(market.symbol, "socialize", deficit, (), deficit)
+    allocations, done = [], 0
+    for account_id, size in holders:
+        share = get_share(deficit, done, done + size, total)
+        account = state.accounts[account_id]
+        state = with_account(state, attrs.evolve(account, balance=account.balance - share))
+        allocations.append(Allocation(account_id, "pro-rata", 0, share))
+        done += size
+    return state, deficit, Deleveraged(market.symbol, "socialize", deficit, tuple(allocations), 0)

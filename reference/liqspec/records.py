@@ -1,0 +1,219 @@
+"""Output records of the transition function (spec/09-outputs.md).
+
+Every record carries the numbers that justify it, in base units: prices in ticks, sizes in
+lots (signed where named ``position_*``), amounts in quantums of the market's or account's
+settlement asset. :func:`record_kind` gives each its stable kebab-case name.
+"""
+
+from __future__ import annotations
+
+import re
+
+from attrs import frozen
+
+__all__ = [
+    "Allocation",
+    "BadDebt",
+    "BookSet",
+    "ClockSet",
+    "Deleveraged",
+    "Deposited",
+    "Filled",
+    "FundChange",
+    "LiquidationEnded",
+    "LiquidationStarted",
+    "LiquidationStep",
+    "LiquidationWaiting",
+    "MarkSet",
+    "Record",
+    "Takeover",
+    "Withdrawn",
+    "record_kind",
+]
+
+
+@frozen
+class MarkSet:
+    """OUT-1: the mark of ``market`` moved from ``previous`` to ``price``."""
+
+    market: str
+    previous: int
+    price: int
+
+
+@frozen
+class BookSet:
+    """OUT-1: a new book snapshot with so many bid and ask levels."""
+
+    market: str
+    bids: int
+    asks: int
+
+
+@frozen
+class Deposited:
+    """OUT-1: ``amount`` paid into ``account``."""
+
+    account: str
+    amount: int
+
+
+@frozen
+class Withdrawn:
+    """OUT-1: ``amount`` paid out of ``account``."""
+
+    account: str
+    amount: int
+
+
+@frozen
+class Filled:
+    """OUT-1: an external trade; signed position size before and after."""
+
+    account: str
+    market: str
+    side: str
+    size: int
+    price: int
+    position_before: int
+    position_after: int
+
+
+@frozen
+class ClockSet:
+    """OUT-1: time moved from ``previous`` to ``time``."""
+
+    previous: int
+    time: int
+
+
+@frozen
+class LiquidationStarted:
+    """OUT-2: the account met the trigger: equity vs maintenance at these marks."""
+
+    account: str
+    equity: int
+    maintenance: int
+    trigger: str
+    marks: tuple[tuple[str, int], ...]
+
+
+@frozen
+class LiquidationStep:
+    """OUT-3: one step against the book, with every number behind it (LIQ-5..LIQ-7)."""
+
+    account: str
+    market: str
+    policy: str
+    side: str
+    target: int
+    bankruptcy_limit: int | None
+    impact_limit: int
+    limit_price: int
+    limit_reason: str
+    levels: tuple[tuple[int, int], ...]
+    executed: int
+    fee: int
+    surplus: int
+    equity_before: int
+    maintenance_before: int
+    equity_after: int
+    maintenance_after: int
+
+
+@frozen
+class LiquidationWaiting:
+    """OUT-3: a step that did nothing, and why (cooldown, no liquidity within the limit)."""
+
+    account: str
+    market: str
+    reason: str
+
+
+@frozen
+class Takeover:
+    """OUT-4: the insurance fund took ``size`` lots over at the bankruptcy quote ``price``."""
+
+    account: str
+    market: str
+    size: int
+    price: int
+    mark: int
+    fund: str
+    fund_delta: int
+
+
+@frozen
+class FundChange:
+    """OUT-5: an insurance fund moved by ``delta`` to ``balance``, and why."""
+
+    fund: str
+    delta: int
+    balance: int
+    cause: str
+
+
+@frozen
+class Allocation:
+    """OUT-6: one counterparty's part of a deficit: closed lots and cash share."""
+
+    account: str
+    score: str
+    size: int
+    share: int
+
+
+@frozen
+class Deleveraged:
+    """OUT-6: a deficit allocated by ADL or socialization; ``unallocated`` is left as bad debt."""
+
+    market: str
+    method: str
+    deficit: int
+    allocations: tuple[Allocation, ...]
+    unallocated: int
+
+
+@frozen
+class BadDebt:
+    """OUT-7: a deficit nobody covered stays on the account as a negative balance."""
+
+    account: str
+    amount: int
+
+
+@frozen
+class LiquidationEnded:
+    """OUT-8: equity reached the exit threshold (or no position is left)."""
+
+    account: str
+    equity: int
+    maintenance: int
+    threshold: int
+
+
+Record = (
+    MarkSet
+    | BookSet
+    | Deposited
+    | Withdrawn
+    | Filled
+    | ClockSet
+    | LiquidationStarted
+    | LiquidationStep
+    | LiquidationWaiting
+    | Takeover
+    | FundChange
+    | Deleveraged
+    | BadDebt
+    | LiquidationEnded
+)
+
+
+def record_kind(record: Record) -> str:
+    """Return the stable name of a record's kind.
+
+    >>> record_kind(MarkSet("BTCUSDT", 1, 2))
+    'mark-set'
+    """
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", type(record).__name__).lower()

@@ -1,0 +1,379 @@
+"""State, events and the transition function (spec/06-state.md).
+
+``process_event(state, event)`` returns the next state and the output records, or raises
+:class:`~liqspec.errors.EventRejectedError` with a named reason; the state passed in is never
+modified. After every applied event the liquidation procedure of spec/07-liquidation.md runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+from attrs import frozen
+
+from liqspec.accounts import Leg, MarginMode, MarginUnit, Position, Side
+from liqspec.conventions import Ratio
+from liqspec.errors import EventRejectedError, Reason
+from liqspec.margin import get_equity, get_initial_requirement
+from liqspec.markets import ContractKind, Market, Trigger, get_value
+from liqspec.records import (
+    BookSet,
+    ClockSet,
+    Deposited,
+    Filled,
+    MarkSet,
+    Record,
+    Withdrawn,
+)
+
+__all__ = [
+    "AccountState",
+    "Book",
+    "BookUpdate",
+    "Clock",
+    "Deposit",
+    "Event",
+    "Fill",
+    "Level",
+    "MarkUpdate",
+    "MarketState",
+    "State",
+    "Withdrawal",
+    "apply_fill",
+    "close_part",
+    "get_unit",
+    "process_event",
+]
+
+
+# --- state -------------------------------------------------------------------------------------
+
+
+@frozen
+class Level:
+    """One price level of a book snapshot: ``size`` lots at ``price`` ticks (STATE-2)."""
+
+    price: int
+    size: int
+
+
+@frozen
+class Book:
+    """A snapshot: bids best (highest) first, asks best (lowest) first (STATE-2)."""
+
+    bids: tuple[Level, ...] = ()
+    asks: tuple[Level, ...] = ()
+
+
+@frozen
+class MarketState:
+    """A market's parameters, its mark and its book (STATE-1)."""
+
+    market: Market
+    mark: int
+    book: Book = Book()
+
+
+@frozen
+class AccountState:
+    """A cross-margined account (STATE-1): wallet balance in quantums, positions by market."""
+
+    id: str
+    asset: str
+    balance: int
+    positions: tuple[Position, ...] = ()
+    liquidating: bool = False
+    cooldown_until: int = 0
+
+
+@frozen
+class State:
+    """Everything the engine knows (STATE-1). Mappings are never mutated once built."""
+
+    time: int
+    markets: Mapping[str, MarketState]
+    accounts: Mapping[str, AccountState]
+    funds: Mapping[str, int]
+
+
+def get_unit(state: State, account: AccountState) -> MarginUnit:
+    """Return the account's cross margin unit at the current marks (ACCOUNT-7)."""
+    legs = tuple(
+        Leg(state.markets[p.market].market, p, state.markets[p.market].mark)
+        for p in account.positions
+    )
+    trigger = legs[0].market.trigger if legs else Trigger.STRICT
+    quantum = legs[0].market.settle_quantum if legs else _quantum_of(state, account.asset)
+    return MarginUnit(account.id, account.asset, quantum, account.balance, legs, trigger)
+
+
+def _quantum_of(state: State, asset: str) -> Ratio:
+    for entry in state.markets.values():
+        if entry.market.settle_asset == asset:
+            return entry.market.settle_quantum
+    raise EventRejectedError(Reason.CROSS_INCOMPATIBLE, f"no market settles in {asset}")
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+@frozen
+class MarkUpdate:
+    """A new mark price for a market (STATE-3)."""
+
+    market: str
+    price: int
+
+
+@frozen
+class BookUpdate:
+    """A new order-book snapshot for a market (STATE-3)."""
+
+    market: str
+    book: Book
+
+
+@frozen
+class Deposit:
+    """Collateral paid in; opens the account if it is new (STATE-4)."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@frozen
+class Withdrawal:
+    """Collateral paid out (STATE-5)."""
+
+    account: str
+    amount: int
+
+
+@frozen
+class Fill:
+    """A trade outside the engine: the account bought (+1) or sold (-1) ``size`` lots (STATE-6)."""
+
+    account: str
+    market: str
+    side: Side
+    size: int
+    price: int
+
+
+@frozen
+class Clock:
+    """Time moves to ``time`` (STATE-7)."""
+
+    time: int
+
+
+Event = MarkUpdate | BookUpdate | Deposit | Withdrawal | Fill | Clock
+
+
+def process_event(state: State, event: Event) -> tuple[State, tuple[Record, ...]]:
+    """Apply one event, then run the liquidation procedure (STATE-8)."""
+    from liqspec.liquidation import process_liquidations  # noqa: PLC0415 - chapter 7 builds on 6
+
+    state, applied = _apply(state, event)
+    state, liquidations = process_liquidations(state)
+    return state, (applied, *liquidations)
+
+
+def _apply(state: State, event: Event) -> tuple[State, Record]:
+    match event:
+        case MarkUpdate():
+            return process_mark_update(state, event)
+        case BookUpdate():
+            return process_book_update(state, event)
+        case Deposit():
+            return process_deposit(state, event)
+        case Withdrawal():
+            return process_withdrawal(state, event)
+        case Fill():
+            return process_fill(state, event)
+        case Clock():
+            return process_clock(state, event)
+
+
+def _market(state: State, symbol: str) -> MarketState:
+    if symbol not in state.markets:
+        raise EventRejectedError(Reason.UNKNOWN_MARKET, f"no market {symbol!r}")
+    return state.markets[symbol]
+
+
+def _account(state: State, account_id: str) -> AccountState:
+    if account_id not in state.accounts:
+        raise EventRejectedError(Reason.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
+    return state.accounts[account_id]
+
+
+def with_market(state: State, entry: MarketState) -> State:
+    """Return ``state`` with one market state replaced."""
+    return attrs.evolve(state, markets={**state.markets, entry.market.symbol: entry})
+
+
+def with_account(state: State, account: AccountState) -> State:
+    """Return ``state`` with one account replaced."""
+    return attrs.evolve(state, accounts={**state.accounts, account.id: account})
+
+
+def process_mark_update(state: State, event: MarkUpdate) -> tuple[State, Record]:
+    """STATE-3: the mark MUST be a grid price of the market."""
+    entry = _market(state, event.market)
+    if not 1 <= event.price <= entry.market.max_price:
+        raise EventRejectedError(
+            Reason.PRICE_OUT_OF_DOMAIN, f"mark {event.price} outside 1..max_price"
+        )
+    previous = entry.mark
+    state = with_market(state, attrs.evolve(entry, mark=event.price))
+    return state, MarkSet(event.market, previous, event.price)
+
+
+def process_book_update(state: State, event: BookUpdate) -> tuple[State, Record]:
+    """STATE-2, STATE-3: levels strictly ordered, positive sizes, grid prices, not crossed."""
+    entry = _market(state, event.market)
+    check_book(event.book, entry.market.max_price)
+    state = with_market(state, attrs.evolve(entry, book=event.book))
+    return state, BookSet(event.market, len(event.book.bids), len(event.book.asks))
+
+
+def check_book(book: Book, max_price: int) -> None:
+    """Raise unless ``book`` is a valid snapshot (STATE-2)."""
+    for name, levels, step in (("bids", book.bids, -1), ("asks", book.asks, 1)):
+        for i, level in enumerate(levels):
+            if level.size <= 0 or not 1 <= level.price <= max_price:
+                raise EventRejectedError(
+                    Reason.BAD_BOOK, f"{name}[{i}] needs size > 0, price in domain"
+                )
+            if i and (level.price - levels[i - 1].price) * step <= 0:
+                raise EventRejectedError(
+                    Reason.BAD_BOOK, f"{name} must be strictly ordered, best first"
+                )
+    if book.bids and book.asks and book.bids[0].price >= book.asks[0].price:
+        raise EventRejectedError(Reason.BAD_BOOK, "crossed book: best bid >= best ask")
+
+
+def process_deposit(state: State, event: Deposit) -> tuple[State, Record]:
+    """STATE-4: a positive amount in the account's asset; a new id opens an account."""
+    if event.amount <= 0:
+        raise EventRejectedError(Reason.NOT_POSITIVE_AMOUNT, "deposit amount must be > 0")
+    account = state.accounts.get(event.account) or AccountState(event.account, event.asset, 0)
+    if account.asset != event.asset:
+        raise EventRejectedError(Reason.CROSS_INCOMPATIBLE, f"account holds {account.asset}")
+    _quantum_of(state, event.asset)
+    state = with_account(state, attrs.evolve(account, balance=account.balance + event.amount))
+    return state, Deposited(event.account, event.amount)
+
+
+def process_withdrawal(state: State, event: Withdrawal) -> tuple[State, Record]:
+    """STATE-5: at most the balance, and equity after it MUST cover the initial requirement."""
+    account = _account(state, event.account)
+    if event.amount <= 0:
+        raise EventRejectedError(Reason.NOT_POSITIVE_AMOUNT, "withdrawal amount must be > 0")
+    after = attrs.evolve(account, balance=account.balance - event.amount)
+    unit = get_unit(state, after)
+    if after.balance < 0 or get_equity(unit) < get_initial_requirement(unit):
+        raise EventRejectedError(Reason.INSUFFICIENT_MARGIN, "withdrawal would leave equity < IM")
+    return with_account(state, after), Withdrawn(event.account, event.amount)
+
+
+def process_fill(state: State, event: Fill) -> tuple[State, Record]:
+    """STATE-6: apply an external trade; a fill that adds exposure MUST leave equity >= IM."""
+    entry = _market(state, event.market)
+    account = _account(state, event.account)
+    market = entry.market
+    if market.settle_asset != account.asset:
+        raise EventRejectedError(Reason.CROSS_INCOMPATIBLE, f"{market.symbol} settles elsewhere")
+    trigger = get_unit(state, account).trigger
+    if account.positions and market.trigger is not trigger:
+        raise EventRejectedError(
+            Reason.CROSS_INCOMPATIBLE, "markets of one account share a trigger"
+        )
+    if event.size <= 0 or not 1 <= event.price <= market.max_price:
+        raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "size must be > 0, price in domain")
+    before = get_signed_size(account, market.symbol)
+    after_account = apply_fill(account, market, int(event.side) * event.size, event.price)
+    after = get_signed_size(after_account, market.symbol)
+    if abs(after) > abs(before) or after * before < 0:
+        unit = get_unit(state, after_account)
+        if get_equity(unit) < get_initial_requirement(unit):
+            raise EventRejectedError(Reason.INSUFFICIENT_MARGIN, "fill would leave equity < IM")
+    record = Filled(
+        account.id, market.symbol, event.side.name.lower(), event.size, event.price, before, after
+    )
+    return with_account(state, after_account), record
+
+
+def process_clock(state: State, event: Clock) -> tuple[State, Record]:
+    """STATE-7: time never goes backwards."""
+    if event.time < state.time:
+        raise EventRejectedError(Reason.TIME_BACKWARDS, f"time {event.time} < {state.time}")
+    return attrs.evolve(state, time=event.time), ClockSet(state.time, event.time)
+
+
+# --- positions ---------------------------------------------------------------------------------
+
+
+def get_signed_size(account: AccountState, symbol: str) -> int:
+    """Return s x q of the account's position in ``symbol``, or 0."""
+    for p in account.positions:
+        if p.market == symbol:
+            return int(p.side) * p.size
+    return 0
+
+
+def _direction(market: Market) -> int:
+    return 1 if market.contract is ContractKind.LINEAR else -1
+
+
+def close_part(
+    market: Market, position: Position, size: int, price: int
+) -> tuple[int, Position | None]:
+    """Close ``size`` lots at ``price``: return the realized PnL and what remains (STATE-9).
+
+    The closed part's value is W = V(q) - V(q - size) at ``price``; it takes the share
+    floor(E x size / q) of the entry value, the rest stays with the position, so no value is
+    created or lost by the split.
+    """
+    remaining = position.size - size
+    closed_value = get_value(market, position.size, price) - get_value(market, remaining, price)
+    closed_entry = position.entry_value * size // position.size
+    realized = int(position.side) * _direction(market) * (closed_value - closed_entry)
+    if remaining == 0:
+        return realized, None
+    left = attrs.evolve(position, size=remaining, entry_value=position.entry_value - closed_entry)
+    return realized, left
+
+
+def _open_part(
+    market: Market, position: Position | None, side: Side, size: int, price: int
+) -> Position:
+    """Add ``size`` lots at ``price``: E grows by V(q + size) - V(q) at ``price`` (STATE-9)."""
+    held = position.size if position else 0
+    added = get_value(market, held + size, price) - get_value(market, held, price)
+    if position is None:
+        return Position(market.symbol, side, size, added, MarginMode.CROSS)
+    return attrs.evolve(position, size=held + size, entry_value=position.entry_value + added)
+
+
+def apply_fill(account: AccountState, market: Market, signed_size: int, price: int) -> AccountState:
+    """Trade ``signed_size`` lots (+ buy, - sell) at ``price``: reduce, close or flip, then open."""
+    current = next((p for p in account.positions if p.market == market.symbol), None)
+    others = tuple(p for p in account.positions if p.market != market.symbol)
+    balance = account.balance
+    position = current
+    remaining = abs(signed_size)
+    side = Side.LONG if signed_size > 0 else Side.SHORT
+    if position is not None and position.side is not side:
+        closing = min(remaining, position.size)
+        realized, position = close_part(market, position, closing, price)
+        balance += realized
+        remaining -= closing
+    if remaining:
+        position = _open_part(market, position, side, remaining, price)
+    positions = others if position is None else (*others, position)
+    return attrs.evolve(
+        account, balance=balance, positions=tuple(sorted(positions, key=lambda p: p.market))
+    )
