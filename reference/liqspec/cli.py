@@ -21,7 +21,15 @@ from liqspec import __version__
 from liqspec.accounts import load_account
 from liqspec.errors import InputError, LiqspecError, Reason
 from liqspec.markets import Market, load_market
-from liqspec.report import account_report, market_report
+from liqspec.report import (
+    Units,
+    account_report,
+    event_report,
+    market_report,
+    record_report,
+    state_report,
+)
+from liqspec.scenarios import load_scenario, replay
 
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -63,6 +71,7 @@ def main() -> None:
 
     \b
     Examples:
+      liqspec run spec/scenarios/partial-restored-by-one-step.toml
       liqspec check-market spec/markets/binance-btcusdt-2024-10-24.toml
       liqspec margin --market spec/markets/binance-btcusdt-2024-10-24.toml \\
                      --account spec/accounts/demo-cross.toml --json
@@ -209,6 +218,100 @@ def _print_account(report: dict[str, Any]) -> None:
                 p["maintenance_margin"], p["liquidation_price"], p["bankruptcy_price"],
             )  # fmt: skip
         _console.print(table)
+
+
+@main.command("run")
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def run(scenario: Path, as_json: bool) -> None:
+    r"""Replay a SCENARIO file and print every output record.
+
+    A scenario (spec/06-state.md, STATE-10) gives markets, funds, marks, books, accounts and a
+    list of events. Each event goes through the transition function; the records it produces
+    (liquidation steps with the book levels consumed and the limit price and why, fees,
+    insurance fund changes, takeovers, ADL allocations with their ranking scores) are printed
+    in order, then the final balances. A rejected event is shown with its reason and leaves
+    the state unchanged.
+
+    \b
+    Example:
+      liqspec run spec/scenarios/partial-restored-by-one-step.toml
+    """
+
+    def replay_all() -> int:
+        loaded = load_scenario(scenario)
+        units = Units(loaded.state)
+        steps, final = [], loaded.state
+        for step, state in replay(loaded):
+            final = state
+            steps.append(
+                {
+                    "index": step.index,
+                    "event": event_report(step.event, units),
+                    "rejected": None
+                    if step.rejection is None
+                    else {
+                        "reason": step.rejection.reason.identifier,
+                        "rule": step.rejection.reason.rule,
+                        "detail": step.rejection.detail,
+                    },
+                    "records": [record_report(r, state, units) for r in step.records],
+                }
+            )
+        report = {
+            "scenario": loaded.name,
+            "description": loaded.description,
+            "steps": steps,
+            "final": state_report(final, units),
+        }
+        if as_json:
+            _print_json(report)
+        else:
+            _print_run(report)
+        return EXIT_OK
+
+    _guarded(as_json, replay_all)
+
+
+def _details(entry: dict[str, Any]) -> str:
+    return "  ".join(f"{k}={_compact(v)}" for k, v in entry.items() if k != "kind")
+
+
+def _compact(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _print_run(report: dict[str, Any]) -> None:
+    _console.print(f"[bold]{report['scenario']}[/bold]: {report['description']}")
+    table = Table(show_lines=False)
+    for name in ("#", "record", "details"):
+        table.add_column(name, overflow="fold")
+    for step in report["steps"]:
+        event = step["event"]
+        table.add_row(str(step["index"]), f"[bold]{event['kind']}[/bold]", _details(event))
+        if step["rejected"]:
+            rejected = step["rejected"]
+            detail = f"{rejected['detail']} [{rejected['rule']} {rejected['reason']}]"
+            table.add_row("", "[red]rejected[/red]", detail)
+        for record in step["records"]:
+            if record["kind"] in {"mark-set", "book-set", "clock-set", "deposited", "withdrawn"}:
+                continue
+            table.add_row("", record["kind"], _details(record))
+    _console.print(table)
+    final = report["final"]
+    _console.print(f"final (time {final['time']}): funds {_compact(final['funds'])}")
+    for account in final["accounts"]:
+        positions = ", ".join(
+            f"{p['side']} {p['size']} {p['market']}" for p in account["positions"]
+        )
+        _console.print(
+            f"  {account['account']}: balance {account['balance']}, equity {account['equity']},"
+            f" maintenance {account['maintenance']}; {positions or 'no position'}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -229,7 +229,7 @@ def get_target_size(state: State, account: AccountState, index: int, impact: int
     return target
 
 
-def _expected_fills(book: Book, selling: bool, impact: int, lots: int) -> Fills:  # noqa: FBT001
+def _expected_fills(book: Book, selling: bool, impact: int, lots: int) -> Fills:
     """LIQ-4: the book's fills for ``lots`` within the impact bound, the rest at the bound."""
     fills = _walk(book, selling, impact, lots)
     missing = lots - sum(size for _, size in fills)
@@ -242,9 +242,7 @@ def _restores(state: State, account: AccountState, index: int, impact: int, lots
     entry = state.markets[position.market]
     fills = _expected_fills(entry.book, position.side > 0, impact, lots)
     after = get_unit(state, _closing(state, account, index, fills))
-    fee = entry.market.liquidation.fee.apply_up(
-        _executed_value(entry.market, position.size, fills)
-    )
+    fee = entry.market.liquidation.fee.apply_up(_executed_value(entry.market, position.size, fills))
     return get_equity(after) - fee >= get_exit_threshold(after)
 
 

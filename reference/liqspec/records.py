@@ -210,8 +210,8 @@ Record = (
 )
 
 
-def record_kind(record: Record) -> str:
-    """Return the stable name of a record's kind.
+def record_kind(record: object) -> str:
+    """Return the stable kebab-case name of a record's (or an event's) kind.
 
     >>> record_kind(MarkSet("BTCUSDT", 1, 2))
     'mark-set'

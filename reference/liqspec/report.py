@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from liqspec.accounts import AccountFile, MarginUnit, get_entry_price, get_margin_units
+import attrs
+
+from liqspec.accounts import AccountFile, MarginUnit, Side, get_entry_price, get_margin_units
 from liqspec.conventions import Ratio, decimal_text
 from liqspec.margin import (
     get_equity,
@@ -40,8 +42,18 @@ from liqspec.prices import (
     get_exact_bankruptcy_price,
     get_liquidation_price,
 )
+from liqspec.records import Record, record_kind
+from liqspec.state import Book, Event, State, get_unit
 
-__all__ = ["account_report", "market_report", "percent"]
+__all__ = [
+    "Units",
+    "account_report",
+    "event_report",
+    "market_report",
+    "percent",
+    "record_report",
+    "state_report",
+]
 
 
 def percent(ratio: Ratio) -> str:
@@ -166,3 +178,117 @@ def account_report(portfolio: AccountFile, markets: Mapping[str, Market]) -> dic
         "liquidatable": any(is_liquidatable(unit) for unit in units),
         "units": [_unit_report(unit) for unit in units],
     }
+
+
+# --- scenario runs ---------------------------------------------------------------------------
+
+_PRICE_FIELDS = {
+    "previous", "price", "mark", "bankruptcy_limit", "impact_limit", "limit_price",
+}  # fmt: skip
+_SIZE_FIELDS = {"size", "target", "executed", "position_before", "position_after"}
+_AMOUNT_FIELDS = {
+    "amount", "equity", "maintenance", "equity_before", "equity_after", "maintenance_before",
+    "maintenance_after", "fee", "surplus", "fund_delta", "delta", "balance", "deficit",
+    "unallocated", "share", "threshold",
+}  # fmt: skip
+
+
+class Units:
+    """Resolves the market, account or fund a record names to the units of its numbers."""
+
+    def __init__(self, state: State) -> None:
+        self.markets = {symbol: entry.market for symbol, entry in state.markets.items()}
+        self.quantum: dict[str, Ratio] = {}
+        for market in self.markets.values():
+            self.quantum.setdefault(market.settle_asset, market.settle_quantum)
+            self.quantum.setdefault(market.fund, market.settle_quantum)
+
+    def amount(self, quantums: int, asset_or_fund: str) -> str:
+        """Render an amount of ``asset_or_fund``."""
+        q = self.quantum[asset_or_fund]
+        return decimal_text(quantums * q.num, q.den)
+
+
+def _field(name: str, value: object, market: Market | None, asset: str, units: Units) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if name in _PRICE_FIELDS and market is not None:
+            return format_price(market, value)
+        if name in _SIZE_FIELDS and market is not None:
+            return format_size(market, value)
+        if name in _AMOUNT_FIELDS:
+            return units.amount(value, asset)
+    return value
+
+
+def record_report(record: Record, state: State, units: Units) -> dict[str, Any]:
+    """Render one output record with decimal prices, sizes and amounts (OUT-9)."""
+    fields = attrs.asdict(record, recurse=False)
+    market = units.markets.get(str(fields.get("market", "")))
+    account = state.accounts.get(str(fields.get("account", "")))
+    asset = (
+        str(fields["fund"]) if "fund" in fields
+        else market.settle_asset if market
+        else account.asset if account
+        else next(iter(units.quantum))
+    )  # fmt: skip
+    shown: dict[str, Any] = {"kind": record_kind(record)}
+    for name, value in fields.items():
+        if name == "levels" and market is not None:
+            shown[name] = [[format_price(market, p), format_size(market, q)] for p, q in value]
+        elif name == "marks":
+            shown[name] = {s: format_price(units.markets[s], p) for s, p in value}
+        elif name == "allocations" and market is not None:
+            shown[name] = [
+                {"account": a.account, "score": a.score, "size": format_size(market, a.size),
+                 "share": units.amount(a.share, asset)}
+                for a in value
+            ]  # fmt: skip
+        else:
+            shown[name] = _field(name, value, market, asset, units)
+    return shown
+
+
+def event_report(event: Event, units: Units) -> dict[str, Any]:
+    """Render an input event like a record: its kind and its decimal fields."""
+    fields = attrs.asdict(event, recurse=False)
+    market = units.markets.get(str(fields.get("market", "")))
+    shown: dict[str, Any] = {"kind": record_kind(event)}
+    for name, value in fields.items():
+        if isinstance(value, Book) and market is not None:
+            shown["bids"] = [[format_price(market, x.price), format_size(market, x.size)]
+                             for x in value.bids]  # fmt: skip
+            shown["asks"] = [[format_price(market, x.price), format_size(market, x.size)]
+                             for x in value.asks]  # fmt: skip
+        elif isinstance(value, Side):
+            shown[name] = "buy" if value > 0 else "sell"
+        elif name == "amount":
+            shown[name] = units.amount(value, str(fields["asset"]))
+        else:
+            shown[name] = _field(name, value, market, "", units)
+    return shown
+
+
+def state_report(state: State, units: Units) -> dict[str, Any]:
+    """Describe balances, positions and funds of a state."""
+    accounts = []
+    for account in sorted(state.accounts.values(), key=lambda a: a.id):
+        unit = get_unit(state, account)
+        accounts.append(
+            {
+                "account": account.id,
+                "balance": units.amount(account.balance, account.asset),
+                "equity": units.amount(get_equity(unit), account.asset),
+                "maintenance": units.amount(get_maintenance_requirement(unit), account.asset),
+                "positions": [
+                    {
+                        "market": p.market,
+                        "side": p.side.name.lower(),
+                        "size": format_size(units.markets[p.market], p.size),
+                    }
+                    for p in account.positions
+                ],
+                "liquidating": account.liquidating,
+            }
+        )
+    funds = {fund: units.amount(balance, fund) for fund, balance in sorted(state.funds.items())}
+    return {"time": state.time, "accounts": accounts, "funds": funds}

@@ -148,6 +148,7 @@ class Withdrawal:
     """Collateral paid out (STATE-5)."""
 
     account: str
+    asset: str
     amount: int
 
 
@@ -272,6 +273,8 @@ def process_withdrawal(state: State, event: Withdrawal) -> tuple[State, Record]:
     account = _account(state, event.account)
     if event.amount <= 0:
         raise EventRejectedError(Reason.NOT_POSITIVE_AMOUNT, "withdrawal amount must be > 0")
+    if event.asset != account.asset:
+        raise EventRejectedError(Reason.CROSS_INCOMPATIBLE, f"account holds {account.asset}")
     after = attrs.evolve(account, balance=account.balance - event.amount)
     unit = get_unit(state, after)
     if after.balance < 0 or get_equity(unit) < get_initial_requirement(unit):

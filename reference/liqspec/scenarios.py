@@ -1,0 +1,243 @@
+"""Scenario files: an initial state and a sequence of events (spec/06-state.md#STATE-10).
+
+A scenario names its market files (paths relative to the scenario), may override their
+``[liquidation]`` tables, and gives funds, marks, books, accounts and events in decimal text.
+:func:`replay` feeds the events to :func:`~liqspec.state.process_event` one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+from liqspec.accounts import Side, open_position
+from liqspec.conventions import Ratio, to_units
+from liqspec.errors import EventRejectedError, InputError, Reason
+from liqspec.files import check_schema, load_document
+from liqspec.markets import Market, liquidation_params_from, load_market
+from liqspec.records import Record
+from liqspec.state import (
+    AccountState,
+    Book,
+    BookUpdate,
+    Clock,
+    Deposit,
+    Event,
+    Fill,
+    Level,
+    MarketState,
+    MarkUpdate,
+    State,
+    Withdrawal,
+    check_book,
+    process_event,
+)
+
+__all__ = ["Scenario", "Step", "load_scenario", "replay"]
+
+
+@frozen
+class Scenario:
+    """A named initial state and its events."""
+
+    name: str
+    description: str
+    state: State
+    events: tuple[Event, ...]
+
+
+@frozen
+class Step:
+    """One replayed event: its records, or the rejection that left the state unchanged."""
+
+    index: int
+    event: Event
+    records: tuple[Record, ...]
+    rejection: EventRejectedError | None
+
+
+def replay(scenario: Scenario) -> Iterator[tuple[Step, State]]:
+    """Yield each step and the state after it (STATE-8)."""
+    state = scenario.state
+    for index, event in enumerate(scenario.events):
+        try:
+            state, records = process_event(state, event)
+        except EventRejectedError as rejection:
+            yield Step(index, event, (), rejection), state
+        else:
+            yield Step(index, event, records, None), state
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file (STATE-10); errors name the file and field."""
+    try:
+        return _scenario(load_document(path), path.parent)
+    except InputError as exc:
+        raise exc.located(exc.source or str(path)) from None
+
+
+def _scenario(document: dict[str, Any], folder: Path) -> Scenario:
+    check_schema(document, "scenario")
+    spec = document["scenario"]
+    markets = _markets(spec["markets"], folder, document.get("liquidation", {}))
+    states = {}
+    for symbol, market in markets.items():
+        field = f"marks.{symbol}"
+        if symbol not in document["marks"]:
+            raise InputError(Reason.MISSING_MARK, field, None, "every market needs a mark")
+        mark = _price(market, document["marks"][symbol], field)
+        book = _book(market, document.get("books", {}).get(symbol, {}), f"books.{symbol}")
+        states[symbol] = MarketState(market, mark, book)
+    unknown = sorted(set(document["marks"]) - set(markets))
+    if unknown:
+        raise InputError(Reason.UNKNOWN_MARKET, f"marks.{unknown[0]}", unknown[0], "not loaded")
+    funds = {fund: _amount(markets, fund, text, f"funds.{fund}") for fund, text in
+             document.get("funds", {}).items()}  # fmt: skip
+    accounts = {}
+    for i, row in enumerate(document.get("accounts", [])):
+        account = _account(markets, row, f"accounts[{i}]")
+        if account.id in accounts:
+            raise InputError(Reason.DUPLICATE_POSITION, f"accounts[{i}].id", account.id, "twice")
+        accounts[account.id] = account
+    time = to_units(spec.get("time", "0"), Ratio(1, 1), "scenario.time", "1")
+    state = State(time, states, accounts, funds)
+    events = tuple(_event(markets, row, f"events[{i}]") for i, row in enumerate(document["events"]))
+    return Scenario(spec["name"], spec["description"], state, events)
+
+
+def _markets(paths: list[str], folder: Path, overrides: dict[str, Any]) -> dict[str, Market]:
+    markets: dict[str, Market] = {}
+    for i, text in enumerate(paths):
+        market = load_market(folder / text)
+        if market.symbol in markets:
+            detail = "two market files define this symbol"
+            raise InputError(Reason.DUPLICATE_MARKET, f"scenario.markets[{i}]", text, detail)
+        markets[market.symbol] = market
+    for symbol, table in overrides.items():
+        if symbol not in markets:
+            raise InputError(Reason.UNKNOWN_MARKET, f"liquidation.{symbol}", symbol, "not loaded")
+        market = markets[symbol]
+        params = liquidation_params_from(table, market.settle_quantum, market.liquidation)
+        markets[symbol] = attrs.evolve(market, liquidation=params)
+    return markets
+
+
+def _market_of(markets: dict[str, Market], symbol: str, field: str) -> Market:
+    if symbol not in markets:
+        raise InputError(Reason.UNKNOWN_MARKET, field, symbol, "not among the scenario's markets")
+    return markets[symbol]
+
+
+def _price(market: Market, text: object, field: str) -> int:
+    price = to_units(text, market.price_tick, field, "price tick")
+    if not 1 <= price <= market.max_price:
+        raise InputError(Reason.OUT_OF_RANGE, field, text, "outside 1..max_price")
+    return price
+
+
+def _size(market: Market, text: object, field: str) -> int:
+    size = to_units(text, market.lot_size, field, "lot size")
+    if size <= 0:
+        raise InputError(Reason.OUT_OF_RANGE, field, text, "must be positive")
+    return size
+
+
+def _quantum(markets: dict[str, Market], asset: str, field: str) -> Ratio:
+    for market in markets.values():
+        if asset in {market.settle_asset, market.fund}:
+            return market.settle_quantum
+    raise InputError(Reason.CROSS_INCOMPATIBLE, field, asset, "no market settles in this asset")
+
+
+def _amount(markets: dict[str, Market], asset: str, text: object, field: str) -> int:
+    return to_units(text, _quantum(markets, asset, field), field, "settlement quantum")
+
+
+def _book(market: Market, table: dict[str, Any], field: str) -> Book:
+    sides = {}
+    for name in ("bids", "asks"):
+        sides[name] = tuple(
+            Level(
+                _price(market, price, f"{field}.{name}[{i}][0]"),
+                _size(market, size, f"{field}.{name}[{i}][1]"),
+            )
+            for i, (price, size) in enumerate(table.get(name, []))
+        )
+    book = Book(**sides)
+    try:
+        check_book(book, market.max_price)
+    except EventRejectedError as exc:
+        raise InputError(Reason.OUT_OF_RANGE, field, "book", exc.detail) from None
+    return book
+
+
+def _account(markets: dict[str, Market], row: dict[str, Any], where: str) -> AccountState:
+    asset = row["asset"]
+    balance = _amount(markets, asset, row["balance"], f"{where}.balance")
+    positions = []
+    for j, spec in enumerate(row.get("positions", [])):
+        field = f"{where}.positions[{j}]"
+        market = _market_of(markets, spec["market"], f"{field}.market")
+        if market.settle_asset != asset:
+            detail = f"{market.symbol} settles in {market.settle_asset}"
+            raise InputError(Reason.CROSS_INCOMPATIBLE, f"{field}.market", market.symbol, detail)
+        side = Side[spec["side"].upper()]
+        size = _size(market, spec["size"], f"{field}.size")
+        entry = _price(market, spec["entry_price"], f"{field}.entry_price")
+        positions.append(open_position(market, side, size, entry))
+    if len({p.market for p in positions}) != len(positions):
+        raise InputError(
+            Reason.DUPLICATE_POSITION, f"{where}.positions", row["id"], "one per market"
+        )
+    if len({markets[p.market].trigger for p in positions}) > 1:
+        raise InputError(
+            Reason.CROSS_INCOMPATIBLE, f"{where}.positions", row["id"], "triggers differ"
+        )
+    ordered = tuple(sorted(positions, key=lambda p: p.market))
+    return AccountState(row["id"], asset, balance, ordered)
+
+
+def _required(row: dict[str, Any], where: str, *keys: str) -> None:
+    for key in keys:
+        if key not in row:
+            detail = f"required for a {row['kind']} event"
+            raise InputError(Reason.MISSING_KEY, f"{where}.{key}", None, detail)
+
+
+def _event(markets: dict[str, Market], row: dict[str, Any], where: str) -> Event:
+    kind = row["kind"]
+    allowed = {
+        "mark": ("market", "price"), "book": ("market", "bids", "asks"),
+        "deposit": ("account", "asset", "amount"), "withdraw": ("account", "asset", "amount"),
+        "fill": ("account", "market", "side", "size", "price"), "clock": ("time",),
+    }[kind]  # fmt: skip
+    extra = sorted(set(row) - {"kind", *allowed})
+    if extra:
+        raise InputError(
+            Reason.UNKNOWN_KEY, f"{where}.{extra[0]}", row[extra[0]], f"not for {kind}"
+        )
+    _required(row, where, *(key for key in allowed if key not in {"bids", "asks"}))
+    if kind == "clock":
+        return Clock(to_units(row["time"], Ratio(1, 1), f"{where}.time", "1"))
+    if kind in {"deposit", "withdraw"}:
+        return _money_event(markets, row, where)
+    market = _market_of(markets, row["market"], f"{where}.market")
+    if kind == "mark":
+        return MarkUpdate(market.symbol, _price(market, row["price"], f"{where}.price"))
+    if kind == "book":
+        return BookUpdate(market.symbol, _book(market, row, where))
+    side = Side.LONG if row["side"] == "buy" else Side.SHORT
+    size = _size(market, row["size"], f"{where}.size")
+    price = _price(market, row["price"], f"{where}.price")
+    return Fill(row["account"], market.symbol, side, size, price)
+
+
+def _money_event(markets: dict[str, Market], row: dict[str, Any], where: str) -> Event:
+    amount = _amount(markets, row["asset"], row["amount"], f"{where}.amount")
+    if row["kind"] == "deposit":
+        return Deposit(row["account"], row["asset"], amount)
+    return Withdrawal(row["account"], row["asset"], amount)
