@@ -38,7 +38,9 @@ def get_share(deficit: int, before: int, after: int, total: int) -> int:
 def settle_deficit(
     state: State, market: Market, bankrupt: Position, deficit: int, exclude: str
 ) -> tuple[State, int, tuple[Record, ...]]:
-    """Cover ``deficit`` quantums: the fund first, then ADL or socialization (INS-1..INS-6).
+    """Cover ``deficit``: the fund (INS-2), then ADL or socialization (INS-4, INS-5).
+
+    What stays uncovered is bad debt for the caller (INS-6).
 
     Return the new state, the amount covered and the records.
     """

@@ -40,6 +40,7 @@ __all__ = [
     "MarketState",
     "State",
     "Withdrawal",
+    "apply_event",
     "apply_fill",
     "close_part",
     "get_unit",
@@ -177,12 +178,13 @@ def process_event(state: State, event: Event) -> tuple[State, tuple[Record, ...]
     """Apply one event, then run the liquidation procedure (STATE-8)."""
     from liqspec.liquidation import process_liquidations  # noqa: PLC0415 - chapter 7 builds on 6
 
-    state, applied = _apply(state, event)
+    state, applied = apply_event(state, event)
     state, liquidations = process_liquidations(state)
     return state, (applied, *liquidations)
 
 
-def _apply(state: State, event: Event) -> tuple[State, Record]:
+def apply_event(state: State, event: Event) -> tuple[State, Record]:
+    """Validate and apply one event, without the liquidation procedure (STATE-8, step 1)."""
     match event:
         case MarkUpdate():
             return process_mark_update(state, event)
