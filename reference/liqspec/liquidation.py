@@ -392,7 +392,8 @@ def _execute(
     records: list[Record] = [
         LiquidationStep(
             account=account.id, market=market.symbol, policy=params.policy.value,
-            side="sell" if selling else "buy", target=target, bankruptcy_limit=quote,
+            side="sell" if selling else "buy", position_before=int(position.side) * position.size,
+            target=target, bankruptcy_limit=quote,
             impact_limit=impact, limit_price=limit, limit_reason=reason, levels=fills,
             executed=sum(size for _, size in fills), fee=fee, surplus=surplus,
             equity_before=equity_before, maintenance_before=maintenance_before,
@@ -426,9 +427,15 @@ def _take_over(state: State, account: AccountState, index: int) -> tuple[State, 
     direction = int(position.side) * (1 if market.contract is ContractKind.LINEAR else -1)
     at_mark = get_value(market, position.size, entry.mark)
     gain = direction * (at_mark - get_value(market, position.size, price))
+    before, after = get_unit(state, account), get_unit(state, closed)
     records: list[Record] = [
-        Takeover(account.id, market.symbol, position.size, price, entry.mark, market.fund, gain)
-    ]
+        Takeover(
+            account.id, market.symbol, position.size, price, entry.mark, market.fund, gain,
+            equity_before=get_equity(before), equity_after=get_equity(after),
+            maintenance_before=get_maintenance_requirement(before),
+            maintenance_after=get_maintenance_requirement(after),
+        )
+    ]  # fmt: skip
     state = with_account(state, closed)
     if gain > 0:
         state, change = _credit_fund(state, market.fund, gain, "takeover")

@@ -106,6 +106,7 @@ class LiquidationStep:
     market: str
     policy: str
     side: str
+    position_before: int
     target: int
     bankruptcy_limit: int | None
     impact_limit: int
@@ -141,6 +142,10 @@ class Takeover:
     mark: int
     fund: str
     fund_delta: int
+    equity_before: int
+    maintenance_before: int
+    equity_after: int
+    maintenance_after: int
 
 
 @frozen

@@ -186,6 +186,7 @@ _PRICE_FIELDS = {
     "previous", "price", "mark", "bankruptcy_limit", "impact_limit", "limit_price",
 }  # fmt: skip
 _SIZE_FIELDS = {"size", "target", "executed", "position_before", "position_after"}
+
 _AMOUNT_FIELDS = {
     "amount", "equity", "maintenance", "equity_before", "equity_after", "maintenance_before",
     "maintenance_after", "fee", "surplus", "fund_delta", "delta", "balance", "deficit",

@@ -305,9 +305,8 @@ def process_fill(state: State, event: Fill) -> tuple[State, Record]:
         unit = get_unit(state, after_account)
         if get_equity(unit) < get_initial_requirement(unit):
             raise EventRejectedError(Reason.INSUFFICIENT_MARGIN, "fill would leave equity < IM")
-    record = Filled(
-        account.id, market.symbol, event.side.name.lower(), event.size, event.price, before, after
-    )
+    side = "buy" if event.side > 0 else "sell"
+    record = Filled(account.id, market.symbol, side, event.size, event.price, before, after)
     return with_account(state, after_account), record
 
 

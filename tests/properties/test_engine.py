@@ -1,0 +1,303 @@
+"""The transition function under random event sequences (spec/06-08).
+
+A Hypothesis state machine drives marks, books, deposits, withdrawals, fills and the clock
+over several accounts and three markets (two linear USDT, one inverse BTC), with each
+market's liquidation policy drawn at the start, and checks after every event:
+
+- determinism: the same event on the same state gives the same state and records;
+- conservation per asset (spec/08-insurance.md): value changes only by deposits, withdrawals
+  and fills against parties outside the state;
+- insurance funds never negative (INS-2);
+- no healthy account starts a liquidation, and only accounts in liquidation get steps (LIQ-1);
+- no step or takeover lowers E/MM, and the fee stays within the surplus (LIQ-6, LIQ-8);
+- during liquidation positions only shrink and never change side;
+- ADL and socialized shares sum to the deficit (INS-3), ADL counterparties stay healthy;
+- a rejected event is rejected by both entry points (STATE-8).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import attrs
+import hypothesis
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from liqspec import (
+    ContractKind,
+    Market,
+    Ratio,
+    Side,
+    get_equity,
+    get_maintenance_requirement,
+    get_value,
+    is_liquidatable,
+    load_market,
+)
+from liqspec.errors import EventRejectedError
+from liqspec.liquidation import is_in_liquidation
+from liqspec.markets import Deleveraging, OnUnfilled, Policy
+from liqspec.records import (
+    Deleveraged,
+    LiquidationStarted,
+    LiquidationStep,
+    LiquidationWaiting,
+    Record,
+    Takeover,
+)
+from liqspec.state import (
+    AccountState,
+    Book,
+    BookUpdate,
+    Clock,
+    Deposit,
+    Event,
+    Fill,
+    Level,
+    MarketState,
+    MarkUpdate,
+    State,
+    Withdrawal,
+    apply_event,
+    get_unit,
+    process_event,
+)
+from tests.data import MARKETS
+
+BASE = {
+    "BTCUSDT": (load_market(MARKETS / "binance-btcusdt-2024-10-24.toml"), 600_000),
+    "CYBERUSDT": (load_market(MARKETS / "binance-cyberusdt-2023-08-31.toml"), 4_500),
+    "BTCUSD_PERP": (load_market(MARKETS / "binance-btcusd-coinm-2024.toml"), 600_000),
+}
+ACCOUNTS = {"u0": "USDT", "u1": "USDT", "u2": "USDT", "u3": "USDT", "b0": "BTC", "b1": "BTC"}
+
+
+BOOK_GAPS = st.lists(st.integers(1, 60), min_size=0, max_size=4)
+BOOK_SIZES = st.lists(st.integers(1, 3_000), min_size=4, max_size=4)
+
+
+def around(mark: int, gaps: list[int], sizes: list[int]) -> Book:
+    """A book around ``mark``: bids below it at the given gaps (0.05% each), one ask above."""
+    step = max(1, mark // 2_000)
+    bids, price = [], mark
+    for gap, size in zip(gaps, sizes, strict=False):
+        price -= gap * step
+        if price >= 1:
+            bids.append(Level(price, size))
+    return Book(tuple(bids), (Level(mark + step, sizes[0]),))
+
+
+def signed_value(market: Market, signed_size: int, price: int) -> int:
+    size = abs(signed_size)
+    value = get_value(market, size, price)
+    return value if signed_size >= 0 else -value
+
+
+def external_delta(market: Market, before: int, after: int, price: int, mark: int) -> int:
+    """Value a fill at ``price`` brings in from outside, measured at ``mark`` (spec 8)."""
+    direction = 1 if market.contract is ContractKind.LINEAR else -1
+    at_mark = signed_value(market, after, mark) - signed_value(market, before, mark)
+    at_price = signed_value(market, after, price) - signed_value(market, before, price)
+    return direction * (at_mark - at_price)
+
+
+def value_by_asset(state: State) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for account in state.accounts.values():
+        totals[account.asset] += get_equity(get_unit(state, account))
+    for fund, balance in state.funds.items():
+        totals[fund] += balance
+    return dict(totals)
+
+
+def signed_positions(state: State) -> dict[tuple[str, str], int]:
+    return {
+        (account.id, p.market): int(p.side) * p.size
+        for account in state.accounts.values()
+        for p in account.positions
+    }
+
+
+def not_lower(equity_before: int, mm_before: int, equity_after: int, mm_after: int) -> bool:
+    return equity_after * mm_before >= equity_before * mm_after
+
+
+class Engine(RuleBasedStateMachine):
+    """Random event sequences against the reference transition function."""
+
+    state: State
+
+    @initialize(
+        policies=st.lists(st.sampled_from(Policy), min_size=3, max_size=3),
+        unfilled=st.sampled_from(OnUnfilled),
+        deleveraging=st.sampled_from(Deleveraging),
+        funds=st.tuples(st.integers(0, 10**12), st.integers(0, 10**7)),
+        fee=st.sampled_from([Ratio.of(1, 1000), Ratio.of(1, 100), Ratio.of(1, 20)]),
+    )
+    def start(
+        self,
+        policies: list[Policy],
+        unfilled: OnUnfilled,
+        deleveraging: Deleveraging,
+        funds: tuple[int, int],
+        fee: Ratio,
+    ) -> None:
+        markets = {}
+        for (symbol, (market, mark)), policy in zip(BASE.items(), policies, strict=True):
+            params = attrs.evolve(
+                market.liquidation,
+                policy=policy,
+                on_unfilled=unfilled,
+                deleveraging=deleveraging,
+                cooldown=5,
+                fee=fee,
+            )
+            book = around(mark, [1, 2, 4, 8], [2_000, 2_000, 4_000, 8_000])
+            markets[symbol] = MarketState(attrs.evolve(market, liquidation=params), mark, book)
+        start = {"USDT": 20_000 * 10**8, "BTC": 10**8}  # 20,000 USDT; 1 BTC
+        accounts = {name: AccountState(name, a, start[a]) for name, a in ACCOUNTS.items()}
+        self.state = State(0, markets, accounts, {"USDT": funds[0], "BTC": funds[1]})
+
+    # --- events --------------------------------------------------------------------------------
+
+    def step(self, event: Event) -> None:
+        before = self.state
+        try:
+            middle, _ = apply_event(before, event)
+        except EventRejectedError as rejected:
+            try:
+                process_event(before, event)
+            except EventRejectedError as again:
+                assert again.reason is rejected.reason
+                return
+            raise AssertionError(
+                f"apply_event rejected {event} but process_event did not"
+            ) from None
+        after, records = process_event(before, event)
+        assert process_event(before, event) == (after, records)  # determinism
+        for record in records:
+            hypothesis.event(type(record).__name__)
+        self.check_conservation(before, after, event, records)
+        self.check_liquidation(middle, after, records)
+        self.state = after
+
+    @rule(
+        market=st.sampled_from(sorted(BASE)),
+        move=st.integers(-150, 100) | st.integers(-600, 400),
+        book=st.none() | st.tuples(BOOK_GAPS, BOOK_SIZES),
+    )
+    def move_mark(self, market: str, move: int, book: tuple[list[int], list[int]] | None) -> None:
+        """Move the mark by move/100 percent; maybe post a book around the new mark first."""
+        mark = self.state.markets[market].mark
+        new_mark = max(1, mark + mark * move // 10_000)
+        if book is not None:
+            self.step(BookUpdate(market, around(new_mark, *book)))
+        self.step(MarkUpdate(market, new_mark))
+
+    @rule(market=st.sampled_from(sorted(BASE)), gaps=BOOK_GAPS, sizes=BOOK_SIZES)
+    def new_book(self, market: str, gaps: list[int], sizes: list[int]) -> None:
+        self.step(BookUpdate(market, around(self.state.markets[market].mark, gaps, sizes)))
+
+    @rule(account=st.sampled_from(sorted(ACCOUNTS)), amount=st.integers(1, 10**12))
+    def deposit(self, account: str, amount: int) -> None:
+        asset = ACCOUNTS[account]
+        self.step(Deposit(account, asset, amount if asset == "USDT" else amount // 10**4 + 1))
+
+    @rule(account=st.sampled_from(sorted(ACCOUNTS)), amount=st.integers(1, 10**12))
+    def withdraw(self, account: str, amount: int) -> None:
+        self.step(Withdrawal(account, ACCOUNTS[account], amount))
+
+    @rule(
+        account=st.sampled_from(sorted(ACCOUNTS)),
+        market=st.sampled_from(sorted(BASE)),
+        side=st.sampled_from(Side),
+        leverage=st.integers(1, 80),
+        offset=st.integers(-30, 30),
+    )
+    def fill(self, account: str, market: str, side: Side, leverage: int, offset: int) -> None:
+        """Trade about ``leverage`` x equity of notional (or a few lots if that is nothing)."""
+        entry = self.state.markets[market]
+        mark = entry.mark
+        price = max(1, mark + offset * max(1, mark // 10_000))
+        equity = get_equity(get_unit(self.state, self.state.accounts[account]))
+        per_lot = max(1, get_value(entry.market, 1, mark))
+        size = max(1, leverage * max(0, equity) // per_lot)
+        self.step(Fill(account, market, side, size, price))
+
+    @rule(advance=st.integers(0, 10))
+    def clock(self, advance: int) -> None:
+        self.step(Clock(self.state.time + advance))
+
+    # --- checks --------------------------------------------------------------------------------
+
+    def check_conservation(
+        self, before: State, after: State, event: Event, records: tuple[Record, ...]
+    ) -> None:
+        marks = {s: attrs.evolve(m, mark=after.markets[s].mark) for s, m in before.markets.items()}
+        expected = value_by_asset(attrs.evolve(before, markets=marks))
+        for asset in {a.asset for a in after.accounts.values()} | set(after.funds):
+            expected.setdefault(asset, 0)
+        if isinstance(event, Deposit):
+            expected[event.asset] += event.amount
+        if isinstance(event, Withdrawal):
+            expected[event.asset] -= event.amount
+        if isinstance(event, Fill):
+            market = before.markets[event.market].market
+            held = signed_positions(before).get((event.account, event.market), 0)
+            moved = held + int(event.side) * event.size
+            mark = after.markets[event.market].mark
+            expected[market.settle_asset] += external_delta(market, held, moved, event.price, mark)
+        for record in records:
+            if isinstance(record, LiquidationStep):
+                market = after.markets[record.market].market
+                held, sign = record.position_before, (-1 if record.position_before > 0 else 1)
+                mark = after.markets[record.market].mark
+                for price, lots in record.levels:
+                    moved = held + sign * lots
+                    delta = external_delta(market, held, moved, price, mark)
+                    expected[market.settle_asset] += delta
+                    held = moved
+        actual = value_by_asset(after)
+        for asset, value in expected.items():
+            assert actual.get(asset, 0) == value, (asset, actual.get(asset, 0), value)
+
+    def check_liquidation(self, middle: State, after: State, records: tuple[Record, ...]) -> None:
+        for record in records:
+            if isinstance(record, LiquidationStarted):
+                account = middle.accounts[record.account]
+                assert is_liquidatable(get_unit(middle, account))
+            if isinstance(record, LiquidationStep | Takeover | LiquidationWaiting):
+                account = middle.accounts[record.account]
+                assert is_in_liquidation(get_unit(middle, account), account)
+            if isinstance(record, LiquidationStep):
+                assert 0 < record.executed <= record.target
+                assert 0 <= record.fee <= max(0, record.surplus)
+                assert not_lower(
+                    record.equity_before, record.maintenance_before,
+                    record.equity_after, record.maintenance_after,
+                )  # fmt: skip
+            if isinstance(record, Takeover):
+                assert not_lower(
+                    record.equity_before, record.maintenance_before,
+                    record.equity_after, record.maintenance_after,
+                ) or record.price == middle.markets[record.market].mark  # fmt: skip
+            if isinstance(record, Deleveraged):
+                shares = sum(a.share for a in record.allocations)
+                assert shares + record.unallocated == record.deficit
+                assert all(a.share >= 0 for a in record.allocations)
+        held, now = signed_positions(middle), signed_positions(after)
+        for key, size in now.items():
+            start = held.get(key, 0)
+            assert abs(size) <= abs(start) and size * start > 0, (key, start, size)
+
+    @invariant()
+    def funds_are_never_negative(self) -> None:
+        assert all(balance >= 0 for balance in self.state.funds.values())
+
+
+# Four times the active profile's examples (tests/conftest.py): a run costs about a millisecond
+# per event, and liquidations need several events to set up.
+Engine.TestCase.settings = settings(max_examples=4 * settings().max_examples)
+TestEngine = Engine.TestCase
