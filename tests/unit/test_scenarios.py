@@ -1,0 +1,87 @@
+"""Bundled scenarios replay; `liqspec run` reports; bad scenario files exit 2 (STATE-10)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from liqspec.cli import main
+from liqspec.scenarios import load_scenario, replay
+from tests.data import ROOT
+
+SCENARIOS = sorted((ROOT / "spec" / "scenarios").glob("*.toml"))
+
+
+def run_json(path: Path) -> dict[str, object]:
+    result = CliRunner().invoke(main, ["run", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    report: dict[str, object] = json.loads(result.output)
+    return report
+
+
+def test_the_five_scenarios_of_the_issue_are_bundled() -> None:
+    assert {p.stem for p in SCENARIOS} >= {
+        "partial-restored-by-one-step", "thin-book-several-steps", "takeover-at-bankruptcy",
+        "adl-after-fund-exhausted", "socialized-loss",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_every_scenario_replays_without_rejection(path: Path) -> None:
+    steps = [step for step, _ in replay(load_scenario(path))]
+    assert steps
+    assert all(step.rejection is None for step in steps)
+    assert any(step.records[1:] for step in steps)  # something beyond the event itself happened
+
+
+def test_adl_scenario_shows_ranking_and_exact_allocation() -> None:
+    report = run_json(ROOT / "spec" / "scenarios" / "adl-after-fund-exhausted.toml")
+    records = [r for step in report["steps"] for r in step["records"]]  # type: ignore[attr-defined]
+    (adl,) = [r for r in records if r["kind"] == "deleveraged"]
+    # erin: long 1 @ 60,000 with 700 -> bankruptcy price 59,300; at mark 58,900 the deficit is
+    # 400; the fund holds 50, so 350 goes to ADL.
+    assert adl["deficit"] == "350"
+    # frank: short 0.6 @ 61,000 -> PnL 1,260, equity 4,260; grace: short 0.8 @ 60,500 -> PnL
+    # 1,280, equity 21,280. Score PnL / equity: 1260/4260 = 21/71 > 1280/21280 = 8/133.
+    assert [(a["account"], a["score"]) for a in adl["allocations"]] == [
+        ("frank", "21/71"), ("grace", "8/133"),
+    ]  # fmt: skip
+    # frank closes 0.6 of the 1 BTC: floor(350 x 0.6) = 210; grace the last 0.4: 350 - 210.
+    assert [(a["size"], a["share"]) for a in adl["allocations"]] == [("0.6", "210"), ("0.4", "140")]
+    assert adl["unallocated"] == "0"
+
+
+def test_run_table_lists_the_records() -> None:
+    result = CliRunner().invoke(
+        main, ["run", str(ROOT / "spec/scenarios/takeover-at-bankruptcy.toml")]
+    )
+    assert result.exit_code == 0
+    assert "takeover" in result.output
+    assert "fund-change" in result.output
+
+
+@pytest.mark.parametrize(
+    ("edit", "rule"),
+    [
+        (('price = "59500"', "price = 59500.5"), "CONV-1"),
+        (('market = "BTCUSDT"\nprice', 'market = "ETHUSDT"\nprice'), "ACCOUNT-2"),
+        (('kind = "mark"', 'kind = "teleport"'), "CONV-12"),
+        (('balance = "700"', 'balance = "700.000000001"'), "CONV-3"),
+        (("bids = []", 'bids = [["60020", "1"]]'), "CONV-12"),
+    ],
+    ids=["float", "unknown-market", "unknown-kind", "off-grid", "crossed-book"],
+)
+def test_bad_scenario_files_exit_2(tmp_path: Path, edit: tuple[str, str], rule: str) -> None:
+    source = (ROOT / "spec/scenarios/takeover-at-bankruptcy.toml").read_text()
+    assert edit[0] in source
+    path = tmp_path / "scenario.toml"
+    path.write_text(
+        source.replace(edit[0], edit[1]).replace("../markets/", f"{ROOT}/spec/markets/")
+    )
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 2
+    assert f"[{rule} " in result.output
+    assert "Traceback" not in result.output
