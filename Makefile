@@ -39,8 +39,9 @@ test-long: $(STAMP)  ## longer Hypothesis and CrossHair budgets
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/properties
 	CROSSHAIR_BUDGET=long $(BIN)/python tests/symbolic/run_crosshair.py
 
-bench: $(STAMP)
+bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_margin.py
+	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

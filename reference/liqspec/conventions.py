@@ -67,8 +67,8 @@ def _symbolic() -> SymbolicBackend:
     return _backend
 
 
-def _concrete(*values: object) -> bool:
-    return all(isinstance(v, int) for v in values)
+def _concrete(num: object, den: object) -> bool:
+    return isinstance(num, int) and isinstance(den, int)
 
 
 def ite(cond: bool, then: int, other: int) -> int:

@@ -22,9 +22,9 @@ from liqspec.margin import (
     get_maintenance_margin,
     get_maintenance_requirement,
     get_tier_index,
-    is_liquidatable,
+    is_below_maintenance,
 )
-from liqspec.markets import ContractKind, Market, OnUnfilled, Policy, get_value
+from liqspec.markets import ContractKind, Market, OnUnfilled, Policy, Trigger, get_value
 from liqspec.records import (
     BadDebt,
     FundChange,
@@ -75,21 +75,28 @@ def get_exit_threshold(unit: MarginUnit) -> int:
 
 def is_in_liquidation(unit: MarginUnit, account: AccountState) -> bool:
     """Return whether the account gets a step: trigger, or below the exit threshold (LIQ-1, 2)."""
+    return _in_liquidation(unit, account, get_equity(unit), get_maintenance_requirement(unit))
+
+
+def _in_liquidation(unit: MarginUnit, account: AccountState, equity: int, maintenance: int) -> bool:
     if not unit.legs:
         return False
-    if is_liquidatable(unit):
+    strict = unit.trigger is Trigger.STRICT
+    if is_below_maintenance(equity, maintenance, strict=strict):
         return True
-    return account.liquidating and get_equity(unit) < get_exit_threshold(unit)
+    return account.liquidating and equity < get_exit_threshold(unit)
 
 
 def get_liquidation_queue(state: State) -> list[str]:
     """Return the accounts in liquidation, lowest equity/MM first, ties by id (LIQ-3)."""
     queue = []
     for account in state.accounts.values():
+        if not account.positions:
+            continue
         unit = get_unit(state, account)
-        if is_in_liquidation(unit, account):
-            health = Fraction(get_equity(unit), get_maintenance_requirement(unit))
-            queue.append((health, account.id))
+        equity, maintenance = get_equity(unit), get_maintenance_requirement(unit)
+        if _in_liquidation(unit, account, equity, maintenance):
+            queue.append((Fraction(equity, maintenance), account.id))
     return [account_id for _, account_id in sorted(queue)]
 
 
