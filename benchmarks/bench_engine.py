@@ -85,9 +85,8 @@ def main() -> None:
     fell_to = format_price(MARKET, state.markets["BTCUSDT"].mark)
     print(f"accounts: {args.accounts:,}; events: {args.events}; mark fell to {fell_to}")
     print(f"liquidation steps: {steps:,}; takeovers: {takeovers:,}")
-    print(
-        f"events per second: {args.events / elapsed:,.2f} ({elapsed / args.events * 1000:,.1f} ms per event)"
-    )
+    per_event_ms = elapsed / args.events * 1000
+    print(f"events per second: {args.events / elapsed:,.2f} ({per_event_ms:,.1f} ms per event)")
 
 
 if __name__ == "__main__":
