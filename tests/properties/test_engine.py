@@ -295,7 +295,7 @@ class Engine(RuleBasedStateMachine):
         assert all(balance >= 0 for balance in self.state.funds.values())
 
 
-# Four times the active profile's examples (tests/conftest.py): a run costs about a millisecond
-# per event, and liquidations need several events to set up.
-Engine.TestCase.settings = settings(max_examples=4 * settings().max_examples)
+# Four times the active profile's examples (tests/conftest.py), at most 3,000: a run costs about
+# a millisecond per event, and liquidations need several events to set up.
+Engine.TestCase.settings = settings(max_examples=min(4 * settings().max_examples, 3_000))
 TestEngine = Engine.TestCase
