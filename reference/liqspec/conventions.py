@@ -11,6 +11,7 @@ backend is installed by the proofs package; the engine itself never imports z3.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from math import gcd
 from typing import Any, Protocol, cast
 
@@ -26,6 +27,7 @@ __all__ = [
     "div_floor",
     "install_symbolic_backend",
     "ite",
+    "last_true",
     "parse_decimal",
     "parse_ratio",
     "ratio_from_leverage",
@@ -129,6 +131,28 @@ def div_ceil(num: int, den: int) -> int:
     if _concrete(num, den):
         return -((-num) // den)
     return cast("int", _symbolic().div_ceil(num, den))  # pragma: no cover - symbolic path
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+def last_true(holds: Callable[[int], bool], inside: int, outside: int) -> int:
+    """Bisect from ``inside`` (where ``holds``) toward ``outside`` (where it does not).
+
+    Return the last integer, going from ``inside`` toward ``outside``, at which ``holds`` is
+    true. ``holds`` must be monotone between the two (true, then false). The one search of the
+    engine: prices on the grid (PRICE-3, LIQ-6) and lot counts (LIQ-4).
+
+    >>> last_true(lambda n: n * n <= 50, 0, 100), last_true(lambda n: n >= 7, 100, 0)
+    (7, 7)
+    """
+    while abs(outside - inside) > 1:
+        middle = (inside + outside) // 2
+        if holds(middle):
+            inside = middle
+        else:
+            outside = middle
+    return inside
 
 
 # --- rates -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from fractions import Fraction
 import attrs
 
 from liqspec.accounts import MarginUnit, Position
-from liqspec.conventions import Ratio, div_ceil, div_floor
+from liqspec.conventions import Ratio, div_ceil, div_floor, last_true
 from liqspec.insurance import settle_deficit
 from liqspec.margin import (
     get_equity,
@@ -163,13 +163,7 @@ def get_bankruptcy_quote(state: State, account: AccountState, index: int, size: 
         return None
     if acceptable(worst):
         return worst
-    while abs(worst - best) > 1:
-        middle = (best + worst) // 2
-        if acceptable(middle):
-            best = middle
-        else:
-            worst = middle
-    return best
+    return last_true(acceptable, best, worst)
 
 
 def get_impact_limit(market: Market, mark: int, selling: bool) -> int:
@@ -195,17 +189,10 @@ def bound_price(mark: int, bound: Ratio, selling: bool) -> int:
 
 
 def _smallest(holds: Callable[[int], bool], size: int) -> int:
-    """Return the least q in 1..size with ``holds(q)``, or ``size`` (bisection)."""
+    """Return the least q in 1..size with ``holds(q)``, or ``size`` if there is none."""
     if not holds(size):
         return size
-    low, high = 0, size
-    while high - low > 1:
-        middle = (low + high) // 2
-        if holds(middle):
-            high = middle
-        else:
-            low = middle
-    return high
+    return last_true(lambda lots: lots > 0 and holds(lots), size, 0)
 
 
 def get_target_size(state: State, account: AccountState, index: int, impact: int) -> int:
@@ -358,14 +345,8 @@ def _acceptable_prefix(state: State, account: AccountState, index: int, fills: F
     total = sum(size for _, size in fills)
     if total == 0 or acceptable(total):
         return fills
-    low, high = 0, total
-    while high - low > 1:
-        middle = (low + high) // 2
-        if acceptable(middle):
-            low = middle
-        else:
-            high = middle
-    return _first_lots(fills, low) if low and acceptable(low) else ()
+    kept = last_true(acceptable, 0, total)
+    return _first_lots(fills, kept) if kept and acceptable(kept) else ()
 
 
 def _execute(

@@ -20,7 +20,7 @@ from fractions import Fraction
 from attrs import frozen
 
 from liqspec.accounts import MarginUnit
-from liqspec.conventions import div_ceil
+from liqspec.conventions import div_ceil, last_true
 from liqspec.margin import get_maintenance_margin, get_unrealized_pnl, is_below_maintenance
 from liqspec.markets import ContractKind, Market, Trigger, Valuation
 
@@ -125,21 +125,6 @@ def get_tier_price_ranges(market: Market, size: int) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
-def _boundary(holds: Callable[[int], bool], inside: int, outside: int) -> int:
-    """Bisect between a price where ``holds`` is true and one where it is false.
-
-    Return the last price, going from ``inside`` toward ``outside``, where it still holds.
-    ``holds`` must be monotone between the two.
-    """
-    while abs(outside - inside) > 1:
-        middle = (inside + outside) // 2
-        if holds(middle):
-            inside = middle
-        else:
-            outside = middle
-    return inside
-
-
 def get_liquidation_price(unit: MarginUnit, index: int) -> PriceResult:
     """Return the liquidation price of leg ``index``, the others held at their marks (PRICE-2).
 
@@ -158,7 +143,7 @@ def get_liquidation_price(unit: MarginUnit, index: int) -> PriceResult:
             return _NEVER if start == adverse_end else PriceResult(PriceStatus.AT, start - side)
         if liquidatable(end):
             continue
-        return PriceResult(PriceStatus.AT, _boundary(liquidatable, start, end))
+        return PriceResult(PriceStatus.AT, last_true(liquidatable, start, end))
     return _ALWAYS
 
 
@@ -176,7 +161,7 @@ def get_bankruptcy_price(unit: MarginUnit, index: int) -> PriceResult:
         return _NEVER
     if bankrupt(safe_end):
         return _ALWAYS
-    return PriceResult(PriceStatus.AT, _boundary(bankrupt, adverse_end, safe_end) + side)
+    return PriceResult(PriceStatus.AT, last_true(bankrupt, adverse_end, safe_end) + side)
 
 
 def get_exact_bankruptcy_price(unit: MarginUnit, index: int) -> Fraction | None:
