@@ -63,7 +63,7 @@ def _print_json(document: dict[str, Any]) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="liqspec")
 def main() -> None:
-    r"""Liqspec: the reference liquidation engine, as a command line.
+    """Liqspec: the reference liquidation engine, as a command line.
 
     Every number is exact: amounts and prices are printed as decimal text in their asset,
     computed with integers in the market's base units (ticks, lots, quantums). The rules are
@@ -224,7 +224,7 @@ def _print_account(report: dict[str, Any]) -> None:
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def run(scenario: Path, as_json: bool) -> None:
-    r"""Replay a SCENARIO file and print every output record.
+    """Replay a SCENARIO file and print every output record.
 
     A scenario (spec/06-state.md, STATE-10) gives markets, funds, marks, books, accounts and a
     list of events. Each event goes through the transition function; the records it produces
