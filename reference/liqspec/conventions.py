@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from math import gcd
+from math import gcd, isqrt
 from typing import Any, Protocol, cast
 
 from attrs import frozen
@@ -26,6 +26,7 @@ __all__ = [
     "div_ceil",
     "div_floor",
     "install_symbolic_backend",
+    "isqrt_ceil",
     "ite",
     "last_true",
     "parse_decimal",
@@ -131,6 +132,21 @@ def div_ceil(num: int, den: int) -> int:
     if _concrete(num, den):
         return -((-num) // den)
     return cast("int", _symbolic().div_ceil(num, den))  # pragma: no cover - symbolic path
+
+
+def isqrt_ceil(value: int) -> int:
+    """Return the least r >= 0 with r x r >= value (CONV-13): a root rounded up.
+
+    pre: value >= 0
+    post: __return__ >= 0
+    post: __return__ * __return__ >= value
+    post: __return__ == 0 or (__return__ - 1) * (__return__ - 1) < value
+
+    >>> isqrt_ceil(0), isqrt_ceil(16), isqrt_ceil(17)
+    (0, 4, 5)
+    """
+    root = isqrt(value)
+    return root if root * root == value else root + 1
 
 
 # --- search ------------------------------------------------------------------------------------

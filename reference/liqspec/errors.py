@@ -37,6 +37,9 @@ class Reason(enum.Enum):
     MAINTENANCE_AMOUNT = ("maintenance-amount", "MARKET-10")
     DUPLICATE_MARKET = ("duplicate-market", "MARKET-11")
     LIQUIDATION_PARAMS = ("liquidation-params", "MARKET-12")
+    MARK_PARAMS = ("mark-params", "MARKET-13")
+    BREAKER_PARAMS = ("breaker-params", "MARKET-14")
+    RISK_PARAMS = ("risk-params", "MARKET-15")
     # accounts (spec/03-accounts.md)
     UNKNOWN_MARKET = ("unknown-market", "ACCOUNT-2")
     DUPLICATE_POSITION = ("duplicate-position", "ACCOUNT-3")
@@ -50,6 +53,11 @@ class Reason(enum.Enum):
     PRICE_OUT_OF_DOMAIN = ("price-out-of-domain", "STATE-3")
     BAD_BOOK = ("bad-book", "STATE-2")
     TIME_BACKWARDS = ("time-backwards", "STATE-7")
+    MARK_DERIVED = ("mark-derived", "MARK-1")
+    OUTSIDE_BAND = ("outside-band", "BRK-1")
+    HALTED = ("halted", "BRK-3")
+    WITHDRAWALS_BLOCKED = ("withdrawals-blocked", "BRK-5")
+    INVALID_PARAMETERS = ("invalid-parameters", "RISK-5")
 
     @property
     def identifier(self) -> str:

@@ -131,10 +131,11 @@ def get_maintenance_margin(market: Market, position: Position, price: int) -> in
 
 
 def get_initial_margin(market: Market, position: Position, price: int) -> int:
-    """Return the position's initial margin at ``price``, in quantums (MARGIN-6)."""
+    """Return the position's initial margin at ``price``, in quantums (MARGIN-6, RISK-4)."""
     notional = get_notional(market, position, price)
     rate = get_initial_rate(market, position, notional)
-    return rate.apply_up(notional) + get_close_fee_estimate(market, position)
+    scaled = market.risk_multiplier.apply_up(rate.apply_up(notional))
+    return scaled + get_close_fee_estimate(market, position)
 
 
 # --- one margin unit ---------------------------------------------------------------------------

@@ -23,17 +23,23 @@ from liqspec.errors import InputError, Reason
 from liqspec.files import check_schema, load_document
 
 __all__ = [
+    "BreakerParams",
     "ContractKind",
     "Deleveraging",
+    "HaltAction",
     "LiquidationParams",
+    "MarkParams",
+    "MarkSource",
     "Market",
     "OnUnfilled",
     "Policy",
+    "RiskParams",
     "Source",
     "Tier",
     "TierMode",
     "Trigger",
     "Valuation",
+    "breaker_params_from",
     "derive_maintenance_amounts",
     "format_amount",
     "format_price",
@@ -43,7 +49,9 @@ __all__ = [
     "liquidation_params_from",
     "load_market",
     "make_market",
+    "mark_params_from",
     "market_from_document",
+    "risk_params_from",
     "validate_market",
 ]
 
@@ -129,6 +137,62 @@ class LiquidationParams:
     insurance_step_cap: int = 0
 
 
+class MarkSource(enum.Enum):
+    """How a market's mark price is obtained (MARK-1)."""
+
+    EVENT = "event"
+    MEDIAN = "median"
+    CLAMPED = "clamped"
+
+
+class HaltAction(enum.Enum):
+    """What liquidation does while a breaker halts or gates the market (BRK-6)."""
+
+    PAUSE = "pause"
+    TAKEOVER_ONLY = "takeover-only"
+    CONTINUE = "continue"
+
+
+@frozen
+class MarkParams:
+    """Mark price parameters (MARKET-13, MARK-1..MARK-4)."""
+
+    source: MarkSource = MarkSource.EVENT
+    basis_window: int = 5
+    fair_band: Ratio = Ratio(1, 10)
+
+
+@frozen
+class BreakerParams:
+    """Circuit breaker parameters (MARKET-14, BRK-1..BRK-7); zero switches a breaker off."""
+
+    band: Ratio = Ratio(0, 1)
+    band_reference: str = "mark"
+    halt_levels: tuple[Ratio, ...] = ()
+    halt_durations: tuple[int, ...] = ()
+    dynamic_move: Ratio = Ratio(0, 1)
+    dynamic_window: int = 0
+    dynamic_pause: int = 0
+    divergence: Ratio = Ratio(0, 1)
+    stale_after: int = 0
+    while_halted: HaltAction = HaltAction.PAUSE
+    withdrawal_block: int = 0
+
+
+@frozen
+class RiskParams:
+    """Dynamic risk adjustment parameters (MARKET-15, RISK-1..RISK-6); window 0 = off."""
+
+    vol_window: int = 0
+    vol_threshold: int = 0
+    slope: Ratio = Ratio(0, 1)
+    max_multiplier: Ratio = Ratio(1, 1)
+    max_step: Ratio = Ratio(1, 10)
+    hysteresis: Ratio = Ratio(1, 100)
+    interval: int = 60
+    phase_in: int = 0
+
+
 @frozen
 class Source:
     """Where a market's numbers come from and the date they were read (MARKET-1)."""
@@ -166,6 +230,10 @@ class Market:
     value_factor: int
     source: Source
     liquidation: LiquidationParams = LiquidationParams()
+    mark: MarkParams = MarkParams()
+    breakers: BreakerParams = BreakerParams()
+    risk: RiskParams = RiskParams()
+    risk_multiplier: Ratio = Ratio(1, 1)
 
     @property
     def fund(self) -> str:
@@ -264,6 +332,75 @@ def validate_market(market: Market) -> None:
     _check_tier_rates(market.tiers)
     _check_maintenance_amounts(market)
     _check_liquidation(market.liquidation)
+    _check_mark(market.mark)
+    _check_breakers(market.breakers)
+    _check_risk(market)
+
+
+def _check_mark(params: MarkParams) -> None:
+    """MARKET-13: a basis window of at least one sample, a fair band below 1."""
+    if params.basis_window < 1:
+        raise InputError(Reason.MARK_PARAMS, "mark.basis_window", params.basis_window, ">= 1")
+    if not params.fair_band < Ratio(1, 1):
+        raise InputError(Reason.MARK_PARAMS, "mark.fair_band", str(params.fair_band), "below 1")
+
+
+def _check_breakers(params: BreakerParams) -> None:
+    """MARKET-14: rates below 1, halt levels increasing with one duration each, times >= 0."""
+    one = Ratio(1, 1)
+    for name in ("band", "dynamic_move", "divergence"):
+        if not getattr(params, name) < one:
+            raise InputError(
+                Reason.BREAKER_PARAMS, f"breakers.{name}", str(getattr(params, name)), "below 1"
+            )
+    levels = params.halt_levels
+    if len(levels) != len(params.halt_durations):
+        detail = "one duration per halt level"
+        raise InputError(
+            Reason.BREAKER_PARAMS, "breakers.halt_durations", len(params.halt_durations), detail
+        )
+    for i, level in enumerate(levels):
+        if level.num == 0 or not level < one or (i and not levels[i - 1] < level):
+            detail = "levels strictly increasing, each between 0 and 1"
+            raise InputError(
+                Reason.BREAKER_PARAMS, f"breakers.halt_levels[{i}]", str(level), detail
+            )
+    times = ("dynamic_window", "dynamic_pause", "stale_after", "withdrawal_block")
+    for name in times:
+        if getattr(params, name) < 0:
+            raise InputError(
+                Reason.BREAKER_PARAMS, f"breakers.{name}", getattr(params, name), ">= 0"
+            )
+    if any(d < 0 for d in params.halt_durations):
+        raise InputError(Reason.BREAKER_PARAMS, "breakers.halt_durations", "-", ">= 0")
+    if params.band_reference not in {"mark", "index"}:
+        detail = "mark or index"
+        raise InputError(
+            Reason.BREAKER_PARAMS, "breakers.band_reference", params.band_reference, detail
+        )
+
+
+def _check_risk(market: Market) -> None:
+    """MARKET-15: 1 <= multiplier <= max, and max x the highest mmr stays below 1."""
+    params, one = market.risk, Ratio(1, 1)
+    top = market.tiers[-1].mmr
+    if params.max_multiplier < one or not _times(params.max_multiplier, top) < one:
+        detail = f"need 1 <= max_multiplier and max_multiplier x {top} < 1"
+        raise InputError(
+            Reason.RISK_PARAMS, "risk.max_multiplier", str(params.max_multiplier), detail
+        )
+    if market.risk_multiplier < one or params.max_multiplier < market.risk_multiplier:
+        detail = "need 1 <= multiplier <= max_multiplier"
+        raise InputError(Reason.RISK_PARAMS, "risk_multiplier", str(market.risk_multiplier), detail)
+    for name in ("vol_window", "vol_threshold", "interval", "phase_in"):
+        if getattr(params, name) < 0:
+            raise InputError(Reason.RISK_PARAMS, f"risk.{name}", getattr(params, name), ">= 0")
+    if params.max_step.num == 0:
+        raise InputError(Reason.RISK_PARAMS, "risk.max_step", "0", "must be > 0")
+
+
+def _times(a: Ratio, b: Ratio) -> Ratio:
+    return Ratio.of(a.num * b.num, a.den * b.den)
 
 
 def _check_liquidation(params: LiquidationParams) -> None:
@@ -481,7 +618,7 @@ def market_from_document(document: dict[str, Any]) -> Market:
         tiers = _with_derived_amounts(tiers, document["tiers"])
     source = document["source"]
     liquidation = liquidation_params_from(document.get("liquidation", {}), quantum)
-    return make_market(
+    market = make_market(
         symbol=spec["symbol"],
         contract=contract,
         base_asset=spec["base_asset"],
@@ -506,6 +643,14 @@ def market_from_document(document: dict[str, Any]) -> Market:
         ),
         liquidation=liquidation,
     )
+    market = attrs.evolve(
+        market,
+        mark=mark_params_from(document.get("mark", {})),
+        breakers=breaker_params_from(document.get("breakers", {})),
+        risk=risk_params_from(document.get("risk", {})),
+    )
+    validate_market(market)
+    return market
 
 
 def liquidation_params_from(
@@ -530,6 +675,59 @@ def liquidation_params_from(
     if "insurance_fund" in table:
         changes["insurance_fund"] = table["insurance_fund"]
     return attrs.evolve(params, **changes)
+
+
+def mark_params_from(table: dict[str, Any], base: MarkParams | None = None) -> MarkParams:
+    """Read a ``[mark]`` table over ``base`` (MARKET-13)."""
+    changes: dict[str, Any] = {}
+    if "source" in table:
+        changes["source"] = MarkSource(table["source"])
+    if "basis_window" in table:
+        changes["basis_window"] = _count(table["basis_window"], "mark.basis_window")
+    if "fair_band" in table:
+        changes["fair_band"] = parse_ratio(table["fair_band"], "mark.fair_band")
+    return attrs.evolve(base or MarkParams(), **changes)
+
+
+def breaker_params_from(table: dict[str, Any], base: BreakerParams | None = None) -> BreakerParams:
+    """Read a ``[breakers]`` table over ``base`` (MARKET-14)."""
+    changes: dict[str, Any] = {}
+    for name in ("band", "dynamic_move", "divergence"):
+        if name in table:
+            changes[name] = parse_ratio(table[name], f"breakers.{name}")
+    for name in ("dynamic_window", "dynamic_pause", "stale_after", "withdrawal_block"):
+        if name in table:
+            changes[name] = _count(table[name], f"breakers.{name}")
+    if "halt_levels" in table:
+        changes["halt_levels"] = tuple(
+            parse_ratio(v, f"breakers.halt_levels[{i}]") for i, v in enumerate(table["halt_levels"])
+        )
+    if "halt_durations" in table:
+        changes["halt_durations"] = tuple(
+            _count(v, f"breakers.halt_durations[{i}]")
+            for i, v in enumerate(table["halt_durations"])
+        )
+    if "while_halted" in table:
+        changes["while_halted"] = HaltAction(table["while_halted"])
+    if "band_reference" in table:
+        changes["band_reference"] = table["band_reference"]
+    return attrs.evolve(base or BreakerParams(), **changes)
+
+
+def risk_params_from(table: dict[str, Any], base: RiskParams | None = None) -> RiskParams:
+    """Read a ``[risk]`` table over ``base`` (MARKET-15)."""
+    changes: dict[str, Any] = {}
+    for name in ("vol_window", "vol_threshold", "interval", "phase_in"):
+        if name in table:
+            changes[name] = _count(table[name], f"risk.{name}")
+    for name in ("slope", "max_multiplier", "max_step", "hysteresis"):
+        if name in table:
+            changes[name] = parse_ratio(table[name], f"risk.{name}")
+    return attrs.evolve(base or RiskParams(), **changes)
+
+
+def _count(text: object, field: str) -> int:
+    return to_units(text, Ratio(1, 1), field, "whole number")
 
 
 def _positive(text: object, field: str) -> Ratio:

@@ -15,18 +15,26 @@ __all__ = [
     "Allocation",
     "BadDebt",
     "BookSet",
+    "BreakerTripped",
     "ClockSet",
     "Deleveraged",
     "Deposited",
     "Filled",
     "FundChange",
+    "IndexSet",
     "LiquidationEnded",
     "LiquidationStarted",
     "LiquidationStep",
     "LiquidationWaiting",
+    "MarkDerived",
     "MarkSet",
+    "ParametersChanged",
     "Record",
+    "ReferenceSet",
+    "RiskAdjusted",
     "Takeover",
+    "TradeSet",
+    "WithdrawalsBlocked",
     "Withdrawn",
     "record_kind",
 ]
@@ -77,6 +85,31 @@ class Filled:
     price: int
     position_before: int
     position_after: int
+
+
+@frozen
+class IndexSet:
+    """OUT-1: a new index price and funding basis (exact, as text)."""
+
+    market: str
+    price: int
+    basis: str
+
+
+@frozen
+class TradeSet:
+    """OUT-1: the last traded price."""
+
+    market: str
+    price: int
+
+
+@frozen
+class ReferenceSet:
+    """OUT-1: a new reference price for the halt levels."""
+
+    market: str
+    price: int
 
 
 @frozen
@@ -197,6 +230,60 @@ class LiquidationEnded:
     threshold: int
 
 
+@frozen
+class MarkDerived:
+    """OUT-10: a derived mark, with its inputs and candidates (exact ticks as text)."""
+
+    market: str
+    source: str
+    index: int
+    basis: str
+    candidates: tuple[str, ...]
+    mark: int
+
+
+@frozen
+class BreakerTripped:
+    """OUT-11: a halt level or the dynamic breaker tripped: reference, mark, move, until when."""
+
+    market: str
+    breaker: str
+    reference: int
+    mark: int
+    move: str
+    until: int
+
+
+@frozen
+class WithdrawalsBlocked:
+    """OUT-12: withdrawals in ``asset`` blocked until ``until`` after negative equity was seen."""
+
+    asset: str
+    account: str
+    equity: int
+    until: int
+
+
+@frozen
+class RiskAdjusted:
+    """OUT-13: the volatility estimate (ppm), target, old and new multiplier, effective time."""
+
+    market: str
+    volatility_ppm: int
+    target: str
+    old: str
+    new: str
+    effective: int
+
+
+@frozen
+class ParametersChanged:
+    """OUT-13: an operator's parameter change; MM increases phase in until ``effective``."""
+
+    market: str
+    effective: int
+
+
 Record = (
     MarkSet
     | BookSet
@@ -212,6 +299,14 @@ Record = (
     | Deleveraged
     | BadDebt
     | LiquidationEnded
+    | IndexSet
+    | TradeSet
+    | ReferenceSet
+    | MarkDerived
+    | BreakerTripped
+    | WithdrawalsBlocked
+    | RiskAdjusted
+    | ParametersChanged
 )
 
 

@@ -7,25 +7,36 @@ modified. After every applied event the liquidation procedure of spec/07-liquida
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from typing import Any
 
 import attrs
 from attrs import frozen
 
 from liqspec.accounts import Leg, MarginMode, MarginUnit, Position, Side
+from liqspec.breakers import get_band, is_halted, process_breakers, record_mark
 from liqspec.conventions import Ratio
-from liqspec.errors import EventRejectedError, Reason
+from liqspec.errors import EventRejectedError, InputError, Reason
 from liqspec.margin import get_equity, get_initial_requirement
 from liqspec.markets import ContractKind, Market, Trigger, get_value
+from liqspec.markprice import derive_mark
 from liqspec.records import (
     BookSet,
     ClockSet,
     Deposited,
     Filled,
+    IndexSet,
+    MarkDerived,
     MarkSet,
+    ParametersChanged,
     Record,
+    ReferenceSet,
+    TradeSet,
+    WithdrawalsBlocked,
     Withdrawn,
 )
+from liqspec.risk import apply_parameters, phase_in_market, process_risk
 
 __all__ = [
     "AccountState",
@@ -35,10 +46,14 @@ __all__ = [
     "Deposit",
     "Event",
     "Fill",
+    "IndexUpdate",
     "Level",
     "MarkUpdate",
     "MarketState",
+    "ParameterChange",
+    "ReferenceUpdate",
     "State",
+    "TradeUpdate",
     "Withdrawal",
     "apply_event",
     "apply_fill",
@@ -69,11 +84,28 @@ class Book:
 
 @frozen
 class MarketState:
-    """A market's parameters, its mark and its book (STATE-1)."""
+    """A market's parameters, mark, book and the inputs of chapters 10-12 (STATE-1).
+
+    ``index``/``last_trade`` 0 mean unknown; ``history`` holds (time, mark) pairs;
+    ``previous``/``phase_*`` describe a phase-in (RISK-6).
+    """
 
     market: Market
     mark: int
     book: Book = Book()
+    index: int = 0
+    basis: Fraction = Fraction(0)
+    last_trade: int = 0
+    basis_samples: tuple[Fraction, ...] = ()
+    mark_time: int = 0
+    history: tuple[tuple[int, int], ...] = ()
+    reference: int = 0
+    tripped: int = 0
+    halt_until: int = 0
+    last_adjust: int = 0
+    previous: Market | None = None
+    phase_start: int = 0
+    phase_end: int = 0
 
 
 @frozen
@@ -86,6 +118,7 @@ class AccountState:
     positions: tuple[Position, ...] = ()
     liquidating: bool = False
     cooldown_until: int = 0
+    last_action: int = -1
 
 
 @frozen
@@ -96,17 +129,30 @@ class State:
     markets: Mapping[str, MarketState]
     accounts: Mapping[str, AccountState]
     funds: Mapping[str, int]
+    withdrawals_blocked: Mapping[str, int] = attrs.field(factory=dict)
 
 
 def get_unit(state: State, account: AccountState) -> MarginUnit:
     """Return the account's cross margin unit at the current marks (ACCOUNT-7)."""
     legs = tuple(
-        Leg(state.markets[p.market].market, p, state.markets[p.market].mark)
+        Leg(_rules_for(state, account, p), p, state.markets[p.market].mark)
         for p in account.positions
     )
     trigger = legs[0].market.trigger if legs else Trigger.STRICT
     quantum = legs[0].market.settle_quantum if legs else _quantum_of(state, account.asset)
     return MarginUnit(account.id, account.asset, quantum, account.balance, legs, trigger)
+
+
+def _rules_for(state: State, account: AccountState, position: Position) -> Market:
+    """Return the parameters that margin this position (RISK-6).
+
+    The current ones; during a phase-in, for an account that has not acted since it began,
+    the set with the lower maintenance margin.
+    """
+    entry = state.markets[position.market]
+    if entry.previous is None:
+        return entry.market
+    return phase_in_market(entry, account, position, state.time)
 
 
 def _quantum_of(state: State, asset: str) -> Ratio:
@@ -171,33 +217,126 @@ class Clock:
     time: int
 
 
-Event = MarkUpdate | BookUpdate | Deposit | Withdrawal | Fill | Clock
+@frozen
+class IndexUpdate:
+    """A new index price and funding basis for a market (MARK-1)."""
+
+    market: str
+    price: int
+    basis: Fraction
+
+
+@frozen
+class TradeUpdate:
+    """The last traded price of a market (MARK-1)."""
+
+    market: str
+    price: int
+
+
+@frozen
+class ReferenceUpdate:
+    """A new reference price for the halt levels; clears the levels tripped so far (BRK-3)."""
+
+    market: str
+    price: int
+
+
+@frozen
+class ParameterChange:
+    """An operator replaces a market's parameters (RISK-5)."""
+
+    market: Market
+
+
+Event = (
+    MarkUpdate
+    | BookUpdate
+    | Deposit
+    | Withdrawal
+    | Fill
+    | Clock
+    | IndexUpdate
+    | TradeUpdate
+    | ReferenceUpdate
+    | ParameterChange
+)
 
 
 def process_event(state: State, event: Event) -> tuple[State, tuple[Record, ...]]:
-    """Apply one event, then run the liquidation procedure (STATE-8)."""
+    """Apply one event, the market rules, then liquidation and the withdrawal gate (STATE-8)."""
     from liqspec.liquidation import process_liquidations  # noqa: PLC0415 - chapter 7 builds on 6
 
+    before = state
     state, applied = apply_event(state, event)
+    state, market_records = process_markets(before, state, event)
     state, liquidations = process_liquidations(state)
-    return state, (applied, *liquidations)
+    state, gates = process_withdrawal_gate(state)
+    return state, (applied, *market_records, *liquidations, *gates)
+
+
+def process_markets(before: State, state: State, event: Event) -> tuple[State, tuple[Record, ...]]:
+    """STATE-8 step 2: derive marks, record them, trip breakers, adjust risk, per market."""
+    records: list[Record] = []
+    for symbol in sorted(state.markets):
+        entry = state.markets[symbol]
+        derived = derive_mark(entry)
+        if derived is not None and (derived != entry.mark or entry.mark_time < 0):
+            records.append(_derived_record(entry, derived))
+            records.append(MarkSet(symbol, entry.mark, derived))
+            entry = attrs.evolve(entry, mark=derived)
+        moved = entry.mark != before.markets[symbol].mark or isinstance(event, MarkUpdate)
+        if moved and (not isinstance(event, MarkUpdate) or event.market == symbol):
+            keep = entry.market.risk.vol_window + 1
+            entry = record_mark(entry, state.time, keep)
+            entry, tripped = process_breakers(entry, state.time)
+            records.extend(tripped)
+        entry, adjusted = process_risk(entry, state.time)
+        records.extend(adjusted)
+        if entry is not state.markets[symbol]:
+            state = with_market(state, entry)
+    return state, tuple(records)
+
+
+def _derived_record(entry: MarketState, derived: int) -> Record:
+    from liqspec.markprice import get_median_candidates  # noqa: PLC0415
+
+    candidates = get_median_candidates(
+        entry.index, entry.basis, entry.basis_samples, entry.last_trade
+    )
+    return MarkDerived(
+        entry.market.symbol, entry.market.mark.source.value, entry.index, str(entry.basis),
+        tuple(str(c) for c in candidates), derived,
+    )  # fmt: skip
+
+
+def process_withdrawal_gate(state: State) -> tuple[State, tuple[Record, ...]]:
+    """BRK-5: negative equity anywhere blocks withdrawals of its asset for a while."""
+    records: list[Record] = []
+    blocks = dict(state.withdrawals_blocked)
+    periods: dict[str, int] = {}
+    for entry in state.markets.values():
+        period = entry.market.breakers.withdrawal_block
+        asset = entry.market.settle_asset
+        periods[asset] = max(periods.get(asset, 0), period)
+    for account in sorted(state.accounts.values(), key=lambda a: a.id):
+        period = periods.get(account.asset, 0)
+        if not period:
+            continue
+        equity = get_equity(get_unit(state, account))
+        until = state.time + period
+        if equity < 0 and blocks.get(account.asset, -1) < until:
+            blocks[account.asset] = until
+            records.append(WithdrawalsBlocked(account.asset, account.id, equity, until))
+    if records:
+        state = attrs.evolve(state, withdrawals_blocked=blocks)
+    return state, tuple(records)
 
 
 def apply_event(state: State, event: Event) -> tuple[State, Record]:
     """Validate and apply one event, without the liquidation procedure (STATE-8, step 1)."""
-    match event:
-        case MarkUpdate():
-            return process_mark_update(state, event)
-        case BookUpdate():
-            return process_book_update(state, event)
-        case Deposit():
-            return process_deposit(state, event)
-        case Withdrawal():
-            return process_withdrawal(state, event)
-        case Fill():
-            return process_fill(state, event)
-        case Clock():
-            return process_clock(state, event)
+    handler: Callable[[State, Any], tuple[State, Record]] = _HANDLERS[type(event)]
+    return handler(state, event)
 
 
 def _market(state: State, symbol: str) -> MarketState:
@@ -238,7 +377,13 @@ def process_book_update(state: State, event: BookUpdate) -> tuple[State, Record]
     """STATE-2, STATE-3: levels strictly ordered, positive sizes, grid prices, not crossed."""
     entry = _market(state, event.market)
     check_book(event.book, entry.market.max_price)
-    state = with_market(state, attrs.evolve(entry, book=event.book))
+    entry = attrs.evolve(entry, book=event.book)
+    book = event.book
+    if entry.index and book.bids and book.asks:
+        sample = Fraction(book.bids[0].price + book.asks[0].price, 2) - entry.index
+        kept = (*entry.basis_samples, sample)[-entry.market.mark.basis_window :]
+        entry = attrs.evolve(entry, basis_samples=kept)
+    state = with_market(state, entry)
     return state, BookSet(event.market, len(event.book.bids), len(event.book.asks))
 
 
@@ -277,7 +422,10 @@ def process_withdrawal(state: State, event: Withdrawal) -> tuple[State, Record]:
         raise EventRejectedError(Reason.NOT_POSITIVE_AMOUNT, "withdrawal amount must be > 0")
     if event.asset != account.asset:
         raise EventRejectedError(Reason.CROSS_INCOMPATIBLE, f"account holds {account.asset}")
-    after = attrs.evolve(account, balance=account.balance - event.amount)
+    if state.time < state.withdrawals_blocked.get(event.asset, -1):
+        until = state.withdrawals_blocked[event.asset]
+        raise EventRejectedError(Reason.WITHDRAWALS_BLOCKED, f"{event.asset} blocked until {until}")
+    after = attrs.evolve(account, balance=account.balance - event.amount, last_action=state.time)
     unit = get_unit(state, after)
     if after.balance < 0 or get_equity(unit) < get_initial_requirement(unit):
         raise EventRejectedError(Reason.INSUFFICIENT_MARGIN, "withdrawal would leave equity < IM")
@@ -298,10 +446,18 @@ def process_fill(state: State, event: Fill) -> tuple[State, Record]:
         )
     if event.size <= 0 or not 1 <= event.price <= market.max_price:
         raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "size must be > 0, price in domain")
+    if is_halted(entry, state.time):
+        raise EventRejectedError(Reason.HALTED, f"{market.symbol} halted until {entry.halt_until}")
+    band = get_band(entry)
+    if band is not None and not band[0] <= event.price <= band[1]:
+        raise EventRejectedError(
+            Reason.OUTSIDE_BAND, f"price outside the band {band[0]}..{band[1]}"
+        )
     before = get_signed_size(account, market.symbol)
     after_account = apply_fill(account, market, int(event.side) * event.size, event.price)
     after = get_signed_size(after_account, market.symbol)
     if abs(after) > abs(before) or after * before < 0:
+        after_account = attrs.evolve(after_account, last_action=state.time)
         unit = get_unit(state, after_account)
         if get_equity(unit) < get_initial_requirement(unit):
             raise EventRejectedError(Reason.INSUFFICIENT_MARGIN, "fill would leave equity < IM")
@@ -315,6 +471,58 @@ def process_clock(state: State, event: Clock) -> tuple[State, Record]:
     if event.time < state.time:
         raise EventRejectedError(Reason.TIME_BACKWARDS, f"time {event.time} < {state.time}")
     return attrs.evolve(state, time=event.time), ClockSet(state.time, event.time)
+
+
+def process_index_update(state: State, event: IndexUpdate) -> tuple[State, Record]:
+    """MARK-1: a new index (a grid price) and funding basis (|basis| < 1)."""
+    entry = _market(state, event.market)
+    if not 1 <= event.price <= entry.market.max_price or not -1 < event.basis < 1:
+        raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "index in domain, |basis| < 1")
+    state = with_market(state, attrs.evolve(entry, index=event.price, basis=event.basis))
+    return state, IndexSet(event.market, event.price, str(event.basis))
+
+
+def process_trade_update(state: State, event: TradeUpdate) -> tuple[State, Record]:
+    """MARK-1: the last traded price (a grid price)."""
+    entry = _market(state, event.market)
+    if not 1 <= event.price <= entry.market.max_price:
+        raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "trade price outside the domain")
+    state = with_market(state, attrs.evolve(entry, last_trade=event.price))
+    return state, TradeSet(event.market, event.price)
+
+
+def process_reference_update(state: State, event: ReferenceUpdate) -> tuple[State, Record]:
+    """BRK-3: a new reference price; halt levels start over and running halts end."""
+    entry = _market(state, event.market)
+    if not 1 <= event.price <= entry.market.max_price:
+        raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "reference outside the domain")
+    entry = attrs.evolve(entry, reference=event.price, tripped=0, halt_until=0)
+    return with_market(state, entry), ReferenceSet(event.market, event.price)
+
+
+def process_parameter_change(state: State, event: ParameterChange) -> tuple[State, Record]:
+    """RISK-5: new parameters pass every market rule; MM increases phase in (RISK-6)."""
+    entry = _market(state, event.market.symbol)
+    try:
+        entry = apply_parameters(entry, event.market, state.time)
+    except InputError as error:
+        raise EventRejectedError(Reason.INVALID_PARAMETERS, str(error)) from None
+    effective = entry.phase_end if entry.previous is not None else state.time
+    return with_market(state, entry), ParametersChanged(event.market.symbol, effective)
+
+
+_HANDLERS: dict[type, Callable[[State, Any], tuple[State, Record]]] = {
+    MarkUpdate: process_mark_update,
+    BookUpdate: process_book_update,
+    Deposit: process_deposit,
+    Withdrawal: process_withdrawal,
+    Fill: process_fill,
+    Clock: process_clock,
+    IndexUpdate: process_index_update,
+    TradeUpdate: process_trade_update,
+    ReferenceUpdate: process_reference_update,
+    ParameterChange: process_parameter_change,
+}
 
 
 # --- positions ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import re
 
 from tests.data import ROOT
 
-ANCHOR = re.compile(r"\b(?:CONV|MARKET|ACCOUNT|MARGIN|PRICE|STATE|LIQ|INS|OUT)-\d+\b")
+ANCHOR = re.compile(r"\b(?:CONV|MARKET|ACCOUNT|MARGIN|PRICE|STATE|LIQ|INS|OUT|MARK|BRK|RISK)-\d+\b")
 
 
 def defined_rules() -> set[str]:

@@ -1,0 +1,126 @@
+"""Dynamic risk adjustment: volatility, the margin multiplier, phase-in (spec/12-risk.md)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+import attrs
+
+from liqspec.conventions import Ratio, div_ceil, isqrt_ceil
+from liqspec.markets import Market, RiskParams, validate_market
+from liqspec.records import RiskAdjusted
+
+if TYPE_CHECKING:
+    from liqspec.accounts import Position
+    from liqspec.state import AccountState, MarketState
+
+__all__ = [
+    "apply_parameters",
+    "get_next_multiplier",
+    "get_target_multiplier",
+    "get_volatility",
+    "is_grandfathered",
+    "process_risk",
+]
+
+
+def get_volatility(history: tuple[tuple[int, int], ...], window: int) -> int | None:
+    """RISK-1: realized volatility of the last ``window`` mark returns, in ppm, rounded up.
+
+    vol = ceil_sqrt(ceil(10^12 x sum(((p_i - p_{i-1}) / p_{i-1})^2) / window)); None while
+    fewer than window + 1 marks are known.
+
+    >>> get_volatility(((0, 100), (1, 101), (2, 100)), 2)  # returns +1%, -0.99%
+    9951
+    """
+    marks = [price for _, price in history]
+    if window < 1 or len(marks) < window + 1:
+        return None
+    recent = marks[-(window + 1) :]
+    squares = sum(
+        (Fraction(now - before, before) ** 2 for before, now in pairwise(recent)),
+        Fraction(0),
+    )
+    scaled = squares * 10**12 / window
+    return isqrt_ceil(div_ceil(scaled.numerator, scaled.denominator))
+
+
+def get_target_multiplier(params: RiskParams, volatility: int) -> Fraction:
+    """RISK-2: 1 + slope x max(0, vol - threshold), capped at max_multiplier; non-decreasing."""
+    excess = max(0, volatility - params.vol_threshold)
+    raw = 1 + Fraction(params.slope.num, params.slope.den) * excess
+    return min(raw, Fraction(params.max_multiplier.num, params.max_multiplier.den))
+
+
+def get_next_multiplier(params: RiskParams, current: Fraction, target: Fraction) -> Fraction:
+    """RISK-3: move toward the target by at most max_step, and only past the hysteresis band."""
+    gap = target - current
+    if abs(gap) <= Fraction(params.hysteresis.num, params.hysteresis.den):
+        return current
+    step = Fraction(params.max_step.num, params.max_step.den)
+    moved = current + max(-step, min(step, gap))
+    top = Fraction(params.max_multiplier.num, params.max_multiplier.den)
+    return max(Fraction(1), min(top, moved))
+
+
+def apply_parameters(entry: MarketState, market: Market, time: int) -> MarketState:
+    """RISK-5: install new parameters; the old ones stay for the phase-in window."""
+    validate_market(market)
+    window = market.risk.phase_in
+    if not window:
+        return attrs.evolve(entry, market=market, previous=None)
+    return attrs.evolve(
+        entry, market=market, previous=entry.market, phase_start=time, phase_end=time + window
+    )
+
+
+def process_risk(entry: MarketState, time: int) -> tuple[MarketState, tuple[RiskAdjusted, ...]]:
+    """RISK-1..RISK-5: at most once per interval, re-estimate and adjust the multiplier."""
+    params = entry.market.risk
+    if not params.vol_window or time < entry.last_adjust + params.interval:
+        return entry, ()
+    volatility = get_volatility(entry.history, params.vol_window)
+    if volatility is None:
+        return entry, ()
+    entry = attrs.evolve(entry, last_adjust=time)
+    old = entry.market.risk_multiplier
+    current = Fraction(old.num, old.den)
+    target = get_target_multiplier(params, volatility)
+    new = get_next_multiplier(params, current, target)
+    if new == current:
+        return entry, ()
+    market = attrs.evolve(entry.market, risk_multiplier=Ratio.of(new.numerator, new.denominator))
+    entry = (
+        apply_parameters(entry, market, time)
+        if new > current
+        else attrs.evolve(entry, market=market)
+    )
+    record = RiskAdjusted(
+        entry.market.symbol, volatility, str(target), str(current), str(new),
+        entry.phase_end if new > current else time,
+    )  # fmt: skip
+    return entry, (record,)
+
+
+def is_grandfathered(entry: MarketState, account: AccountState, time: int) -> bool:
+    """RISK-6: during phase-in, an account that has not acted since it began keeps the old rules."""
+    return (
+        entry.previous is not None
+        and time < entry.phase_end
+        and account.last_action < entry.phase_start
+    )
+
+
+def phase_in_market(
+    entry: MarketState, account: AccountState, position: Position, time: int
+) -> Market:
+    """RISK-6: for a grandfathered account, the parameter set with the lower MM."""
+    from liqspec.margin import get_maintenance_margin  # noqa: PLC0415 - margin sits below risk
+
+    if entry.previous is None or not is_grandfathered(entry, account, time):
+        return entry.market
+    old = get_maintenance_margin(entry.previous, position, entry.mark)
+    new = get_maintenance_margin(entry.market, position, entry.mark)
+    return entry.previous if old < new else entry.market
