@@ -15,6 +15,7 @@ from fractions import Fraction
 import attrs
 
 from liqspec.accounts import MarginUnit, Position
+from liqspec.breakers import get_band, get_blocking
 from liqspec.conventions import Ratio, div_ceil, div_floor, last_true
 from liqspec.insurance import settle_deficit
 from liqspec.margin import (
@@ -24,7 +25,15 @@ from liqspec.margin import (
     get_tier_index,
     is_below_maintenance,
 )
-from liqspec.markets import ContractKind, Market, OnUnfilled, Policy, Trigger, get_value
+from liqspec.markets import (
+    ContractKind,
+    HaltAction,
+    Market,
+    OnUnfilled,
+    Policy,
+    Trigger,
+    get_value,
+)
 from liqspec.records import (
     BadDebt,
     FundChange,
@@ -302,13 +311,21 @@ def process_liquidation_step(state: State, account_id: str) -> tuple[State, tupl
     if params.policy is Policy.CHUNK and state.time < account.cooldown_until:
         records.append(LiquidationWaiting(account.id, market.symbol, "cooldown"))
         return state, tuple(records)
+    blocked = get_blocking(entry, state.time)
+    action = market.breakers.while_halted
+    if blocked and action is HaltAction.PAUSE:
+        records.append(LiquidationWaiting(account.id, market.symbol, blocked))
+        return state, tuple(records)
     selling = position.side > 0
-    impact = get_impact_limit(market, entry.mark, selling)
+    impact, bound = get_impact_limit(market, entry.mark, selling), "impact-bound"
+    band = get_band(entry)
+    if band is not None and (band[0] > impact if selling else band[1] < impact):
+        impact, bound = (band[0] if selling else band[1]), "price-band"
     target = get_target_size(state, account, index, impact)
     quote = get_bankruptcy_quote(state, account, index, target)
     fills: Fills = ()
-    limit, reason = impact, "impact-bound"
-    if quote is not None:
+    limit, reason = impact, bound
+    if quote is not None and not (blocked and action is HaltAction.TAKEOVER_ONLY):
         if (quote > impact) if selling else (quote < impact):
             limit, reason = quote, "bankruptcy-quote"
         fills = _acceptable_prefix(state, account, index, _walk(entry.book, selling, limit, target))
@@ -318,7 +335,11 @@ def process_liquidation_step(state: State, account_id: str) -> tuple[State, tupl
             state, account, index=index, fills=fills, target=target, limits=limits
         )
         records.extend(step)
-    elif get_equity(unit) < 0 or params.on_unfilled is OnUnfilled.TAKEOVER:
+    elif (
+        get_equity(unit) < 0
+        or params.on_unfilled is OnUnfilled.TAKEOVER
+        or (blocked and action is HaltAction.TAKEOVER_ONLY)
+    ):
         state, step = _take_over(state, account, index)
         records.extend(step)
     else:

@@ -183,7 +183,8 @@ def account_report(portfolio: AccountFile, markets: Mapping[str, Market]) -> dic
 # --- scenario runs ---------------------------------------------------------------------------
 
 _PRICE_FIELDS = {
-    "previous", "price", "mark", "bankruptcy_limit", "impact_limit", "limit_price",
+    "previous", "price", "mark", "bankruptcy_limit", "impact_limit", "limit_price", "index",
+    "reference",
 }  # fmt: skip
 _SIZE_FIELDS = {"size", "target", "executed", "position_before", "position_after"}
 
@@ -236,6 +237,8 @@ def record_report(record: Record, state: State, units: Units) -> dict[str, Any]:
     for name, value in fields.items():
         if name == "levels" and market is not None:
             shown[name] = [[format_price(market, p), format_size(market, q)] for p, q in value]
+        elif name == "candidates" and market is not None:
+            shown[name] = [_exact_price(market, Fraction(text)) for text in value]
         elif name == "marks":
             shown[name] = {s: format_price(units.markets[s], p) for s, p in value}
         elif name == "allocations" and market is not None:
@@ -264,6 +267,11 @@ def event_report(event: Event, units: Units) -> dict[str, Any]:
             shown[name] = "buy" if value > 0 else "sell"
         elif name == "amount":
             shown[name] = units.amount(value, str(fields["asset"]))
+        elif isinstance(value, Market):
+            shown[name] = value.symbol
+            shown["risk_multiplier"] = str(value.risk_multiplier)
+        elif isinstance(value, Fraction):
+            shown[name] = str(value)
         else:
             shown[name] = _field(name, value, market, "", units)
     return shown

@@ -7,7 +7,8 @@ A scenario names its market files (paths relative to the scenario), may override
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,18 @@ import attrs
 from attrs import frozen
 
 from liqspec.accounts import Side, open_position
-from liqspec.conventions import Ratio, to_units
+from liqspec.conventions import Ratio, parse_decimal, to_units
 from liqspec.errors import EventRejectedError, InputError, Reason
 from liqspec.files import check_schema, load_document
-from liqspec.markets import Market, liquidation_params_from, load_market
+from liqspec.markets import (
+    Market,
+    breaker_params_from,
+    liquidation_params_from,
+    load_market,
+    mark_params_from,
+    risk_params_from,
+    validate_market,
+)
 from liqspec.records import Record
 from liqspec.state import (
     AccountState,
@@ -28,10 +37,14 @@ from liqspec.state import (
     Deposit,
     Event,
     Fill,
+    IndexUpdate,
     Level,
     MarketState,
     MarkUpdate,
+    ParameterChange,
+    ReferenceUpdate,
     State,
+    TradeUpdate,
     Withdrawal,
     check_book,
     process_event,
@@ -83,7 +96,7 @@ def load_scenario(path: Path) -> Scenario:
 def _scenario(document: dict[str, Any], folder: Path) -> Scenario:
     check_schema(document, "scenario")
     spec = document["scenario"]
-    markets = _markets(spec["markets"], folder, document.get("liquidation", {}))
+    markets = _markets(spec["markets"], folder, document)
     states = {}
     for symbol, market in markets.items():
         field = f"marks.{symbol}"
@@ -91,7 +104,7 @@ def _scenario(document: dict[str, Any], folder: Path) -> Scenario:
             raise InputError(Reason.MISSING_MARK, field, None, "every market needs a mark")
         mark = _price(market, document["marks"][symbol], field)
         book = _book(market, document.get("books", {}).get(symbol, {}), f"books.{symbol}")
-        states[symbol] = MarketState(market, mark, book)
+        states[symbol] = MarketState(market, mark, book, reference=mark)
     unknown = sorted(set(document["marks"]) - set(markets))
     if unknown:
         raise InputError(Reason.UNKNOWN_MARKET, f"marks.{unknown[0]}", unknown[0], "not loaded")
@@ -105,11 +118,13 @@ def _scenario(document: dict[str, Any], folder: Path) -> Scenario:
         accounts[account.id] = account
     time = to_units(spec.get("time", "0"), Ratio(1, 1), "scenario.time", "1")
     state = State(time, states, accounts, funds)
-    events = tuple(_event(markets, row, f"events[{i}]") for i, row in enumerate(document["events"]))
+    events = tuple(
+        _event(markets, row, f"events[{i}]", folder) for i, row in enumerate(document["events"])
+    )
     return Scenario(spec["name"], spec["description"], state, events)
 
 
-def _markets(paths: list[str], folder: Path, overrides: dict[str, Any]) -> dict[str, Market]:
+def _markets(paths: list[str], folder: Path, document: dict[str, Any]) -> dict[str, Market]:
     markets: dict[str, Market] = {}
     for i, text in enumerate(paths):
         market = load_market(folder / text)
@@ -117,13 +132,25 @@ def _markets(paths: list[str], folder: Path, overrides: dict[str, Any]) -> dict[
             detail = "two market files define this symbol"
             raise InputError(Reason.DUPLICATE_MARKET, f"scenario.markets[{i}]", text, detail)
         markets[market.symbol] = market
-    for symbol, table in overrides.items():
-        if symbol not in markets:
-            raise InputError(Reason.UNKNOWN_MARKET, f"liquidation.{symbol}", symbol, "not loaded")
-        market = markets[symbol]
-        params = liquidation_params_from(table, market.settle_quantum, market.liquidation)
-        markets[symbol] = attrs.evolve(market, liquidation=params)
+    for section in ("liquidation", "mark", "breakers", "risk"):
+        for symbol, table in document.get(section, {}).items():
+            if symbol not in markets:
+                field = f"{section}.{symbol}"
+                raise InputError(Reason.UNKNOWN_MARKET, field, symbol, "not loaded")
+            markets[symbol] = _override(markets[symbol], section, table)
+            validate_market(markets[symbol])
     return markets
+
+
+def _override(market: Market, section: str, table: dict[str, Any]) -> Market:
+    if section == "liquidation":
+        params = liquidation_params_from(table, market.settle_quantum, market.liquidation)
+        return attrs.evolve(market, liquidation=params)
+    if section == "mark":
+        return attrs.evolve(market, mark=mark_params_from(table, market.mark))
+    if section == "breakers":
+        return attrs.evolve(market, breakers=breaker_params_from(table, market.breakers))
+    return attrs.evolve(market, risk=risk_params_from(table, market.risk))
 
 
 def _market_of(markets: dict[str, Market], symbol: str, field: str) -> Market:
@@ -208,32 +235,68 @@ def _required(row: dict[str, Any], where: str, *keys: str) -> None:
             raise InputError(Reason.MISSING_KEY, f"{where}.{key}", None, detail)
 
 
-def _event(markets: dict[str, Market], row: dict[str, Any], where: str) -> Event:
+_EVENT_KEYS = {
+    "mark": ("market", "price"), "book": ("market", "bids", "asks"),
+    "deposit": ("account", "asset", "amount"), "withdraw": ("account", "asset", "amount"),
+    "fill": ("account", "market", "side", "size", "price"), "clock": ("time",),
+    "index": ("market", "price", "basis"), "trade": ("market", "price"),
+    "reference": ("market", "price"), "parameters": ("market", "file"),
+}  # fmt: skip
+_PRICE_EVENTS: dict[str, Callable[[str, int], Event]] = {
+    "mark": MarkUpdate,
+    "trade": TradeUpdate,
+    "reference": ReferenceUpdate,
+}
+
+
+def _event(markets: dict[str, Market], row: dict[str, Any], where: str, folder: Path) -> Event:
+    """STATE-10: one event table; only its kind's keys, all of them (but a book's sides)."""
     kind = row["kind"]
-    allowed = {
-        "mark": ("market", "price"), "book": ("market", "bids", "asks"),
-        "deposit": ("account", "asset", "amount"), "withdraw": ("account", "asset", "amount"),
-        "fill": ("account", "market", "side", "size", "price"), "clock": ("time",),
-    }[kind]  # fmt: skip
+    allowed = _EVENT_KEYS[kind]
     extra = sorted(set(row) - {"kind", *allowed})
     if extra:
-        raise InputError(
-            Reason.UNKNOWN_KEY, f"{where}.{extra[0]}", row[extra[0]], f"not for {kind}"
-        )
+        detail = f"not for {kind}"
+        raise InputError(Reason.UNKNOWN_KEY, f"{where}.{extra[0]}", row[extra[0]], detail)
     _required(row, where, *(key for key in allowed if key not in {"bids", "asks"}))
     if kind == "clock":
         return Clock(to_units(row["time"], Ratio(1, 1), f"{where}.time", "1"))
     if kind in {"deposit", "withdraw"}:
         return _money_event(markets, row, where)
     market = _market_of(markets, row["market"], f"{where}.market")
-    if kind == "mark":
-        return MarkUpdate(market.symbol, _price(market, row["price"], f"{where}.price"))
+    if kind in _PRICE_EVENTS:
+        return _PRICE_EVENTS[kind](market.symbol, _price(market, row["price"], f"{where}.price"))
+    return _market_event(market, row, where, folder)
+
+
+def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path) -> Event:
+    kind = row["kind"]
+    if kind == "parameters":
+        return _parameters(market, row, where, folder)
+    if kind == "index":
+        num, den = parse_decimal(row["basis"], f"{where}.basis")
+        price = _price(market, row["price"], f"{where}.price")
+        return IndexUpdate(market.symbol, price, Fraction(num, den))
     if kind == "book":
         return BookUpdate(market.symbol, _book(market, row, where))
     side = Side.LONG if row["side"] == "buy" else Side.SHORT
     size = _size(market, row["size"], f"{where}.size")
-    price = _price(market, row["price"], f"{where}.price")
-    return Fill(row["account"], market.symbol, side, size, price)
+    return Fill(
+        row["account"], market.symbol, side, size, _price(market, row["price"], f"{where}.price")
+    )
+
+
+def _parameters(market: Market, row: dict[str, Any], where: str, folder: Path) -> Event:
+    """RISK-5: replacement parameters from a market file of the same symbol."""
+    try:
+        replacement = load_market(folder / row["file"])
+    except InputError as error:
+        raise InputError(
+            error.reason, f"{where}.file: {error.field}", error.value, error.detail
+        ) from None
+    if replacement.symbol != market.symbol:
+        detail = f"the file defines {replacement.symbol}"
+        raise InputError(Reason.UNKNOWN_MARKET, f"{where}.file", row["file"], detail)
+    return ParameterChange(replacement)
 
 
 def _money_event(markets: dict[str, Market], row: dict[str, Any], where: str) -> Event:
