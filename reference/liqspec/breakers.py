@@ -71,13 +71,12 @@ def get_blocking(entry: MarketState, time: int) -> str | None:
 
 
 def record_mark(entry: MarketState, time: int, keep: int) -> MarketState:
-    """Append the mark to the history; keep the dynamic window and the last ``keep`` marks."""
+    """Append the mark; keep, in order, the dynamic window and the last ``keep`` marks (BRK-4)."""
     history = (*entry.history, (time, entry.mark))
     window = entry.market.breakers.dynamic_window
-    recent = tuple(h for h in history if h[0] >= time - window)
-    kept = history[-keep:] if keep else ()
-    merged = tuple(sorted(set(recent) | set(kept)))
-    return attrs.evolve(entry, history=merged, mark_time=time)
+    first_kept = len(history) - keep
+    kept = tuple(h for i, h in enumerate(history) if h[0] >= time - window or i >= first_kept)
+    return attrs.evolve(entry, history=kept, mark_time=time)
 
 
 def process_breakers(

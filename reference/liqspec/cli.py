@@ -285,6 +285,13 @@ def _compact(value: object) -> str:
     return str(value)
 
 
+_ECHOES = {
+    "mark-set", "book-set", "clock-set", "deposited", "withdrawn", "index-set", "trade-set",
+    "reference-set", "filled",
+}  # fmt: skip
+"""Records that repeat their event: shown in JSON, left out of the table."""
+
+
 def _print_run(report: dict[str, Any]) -> None:
     _console.print(f"[bold]{report['scenario']}[/bold]: {report['description']}")
     table = Table(show_lines=False)
@@ -298,7 +305,11 @@ def _print_run(report: dict[str, Any]) -> None:
             detail = f"{rejected['detail']} [{rejected['rule']} {rejected['reason']}]"
             table.add_row("", "[red]rejected[/red]", detail)
         for record in step["records"]:
-            if record["kind"] in {"mark-set", "book-set", "clock-set", "deposited", "withdrawn"}:
+            if (
+                (record["kind"] in _ECHOES
+                and record["kind"] != "mark-set")
+                or (record["kind"] == "mark-set" and event["kind"] == "mark-update")
+            ):
                 continue
             table.add_row("", record["kind"], _details(record))
     _console.print(table)

@@ -318,7 +318,7 @@ def process_liquidation_step(state: State, account_id: str) -> tuple[State, tupl
         return state, tuple(records)
     selling = position.side > 0
     impact, bound = get_impact_limit(market, entry.mark, selling), "impact-bound"
-    band = get_band(entry)
+    band = get_band(entry)  # BRK-2: no liquidation fill outside the band
     if band is not None and (band[0] > impact if selling else band[1] < impact):
         impact, bound = (band[0] if selling else band[1]), "price-band"
     target = get_target_size(state, account, index, impact)

@@ -125,9 +125,13 @@ def get_close_fee_estimate(market: Market, position: Position) -> int:
 
 
 def get_maintenance_margin(market: Market, position: Position, price: int) -> int:
-    """Return the position's maintenance margin at ``price``, in quantums (MARGIN-8)."""
+    """Return the position's maintenance margin at ``price``, in quantums (MARGIN-8).
+
+    The tier maintenance is scaled by the market's risk multiplier, rounded up (RISK-4).
+    """
     notional = get_notional(market, position, price)
-    return get_maintenance_for_notional(market, notional) + get_close_fee_estimate(market, position)
+    scaled = market.risk_multiplier.apply_up(get_maintenance_for_notional(market, notional))
+    return scaled + get_close_fee_estimate(market, position)
 
 
 def get_initial_margin(market: Market, position: Position, price: int) -> int:

@@ -62,7 +62,7 @@ def derive_mark(entry: MarketState) -> int | None:
         return None
     if market.mark.source is MarkSource.MEDIAN:
         value = sorted(get_median_candidates(index, basis, samples, last))[1]
-    else:
+    else:  # MARK-3
         fair = get_fair_price(index, basis)
         value = Fraction(last) if last else fair
         if best is not None:

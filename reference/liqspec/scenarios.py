@@ -61,6 +61,8 @@ class Scenario:
     description: str
     state: State
     events: tuple[Event, ...]
+    expected: tuple[str | None, ...] = ()
+    """Per event, the rejection reason the file expects (``expect``), or None."""
 
 
 @frozen
@@ -104,7 +106,7 @@ def _scenario(document: dict[str, Any], folder: Path) -> Scenario:
             raise InputError(Reason.MISSING_MARK, field, None, "every market needs a mark")
         mark = _price(market, document["marks"][symbol], field)
         book = _book(market, document.get("books", {}).get(symbol, {}), f"books.{symbol}")
-        states[symbol] = MarketState(market, mark, book, reference=mark)
+        states[symbol] = MarketState(market, mark, book, reference=mark, history=((0, mark),))
     unknown = sorted(set(document["marks"]) - set(markets))
     if unknown:
         raise InputError(Reason.UNKNOWN_MARKET, f"marks.{unknown[0]}", unknown[0], "not loaded")
@@ -118,10 +120,10 @@ def _scenario(document: dict[str, Any], folder: Path) -> Scenario:
         accounts[account.id] = account
     time = to_units(spec.get("time", "0"), Ratio(1, 1), "scenario.time", "1")
     state = State(time, states, accounts, funds)
-    events = tuple(
-        _event(markets, row, f"events[{i}]", folder) for i, row in enumerate(document["events"])
-    )
-    return Scenario(spec["name"], spec["description"], state, events)
+    rows = document["events"]
+    events = tuple(_event(markets, row, f"events[{i}]", folder) for i, row in enumerate(rows))
+    expected = tuple(row.get("expect") for row in rows)
+    return Scenario(spec["name"], spec["description"], state, events, expected)
 
 
 def _markets(paths: list[str], folder: Path, document: dict[str, Any]) -> dict[str, Market]:
@@ -253,7 +255,7 @@ def _event(markets: dict[str, Market], row: dict[str, Any], where: str, folder: 
     """STATE-10: one event table; only its kind's keys, all of them (but a book's sides)."""
     kind = row["kind"]
     allowed = _EVENT_KEYS[kind]
-    extra = sorted(set(row) - {"kind", *allowed})
+    extra = sorted(set(row) - {"kind", "expect", *allowed})
     if extra:
         detail = f"not for {kind}"
         raise InputError(Reason.UNKNOWN_KEY, f"{where}.{extra[0]}", row[extra[0]], detail)

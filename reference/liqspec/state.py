@@ -15,7 +15,7 @@ import attrs
 from attrs import frozen
 
 from liqspec.accounts import Leg, MarginMode, MarginUnit, Position, Side
-from liqspec.breakers import get_band, is_halted, process_breakers, record_mark
+from liqspec.breakers import UNTIL_RESET, get_band, is_halted, process_breakers, record_mark
 from liqspec.conventions import Ratio
 from liqspec.errors import EventRejectedError, InputError, Reason
 from liqspec.margin import get_equity, get_initial_requirement
@@ -271,7 +271,7 @@ def process_event(state: State, event: Event) -> tuple[State, tuple[Record, ...]
     state, applied = apply_event(state, event)
     state, market_records = process_markets(before, state, event)
     state, liquidations = process_liquidations(state)
-    state, gates = process_withdrawal_gate(state)
+    state, gates = process_withdrawal_gate(before, state)
     return state, (applied, *market_records, *liquidations, *gates)
 
 
@@ -310,8 +310,8 @@ def _derived_record(entry: MarketState, derived: int) -> Record:
     )  # fmt: skip
 
 
-def process_withdrawal_gate(state: State) -> tuple[State, tuple[Record, ...]]:
-    """BRK-5: negative equity anywhere blocks withdrawals of its asset for a while."""
+def process_withdrawal_gate(before: State, state: State) -> tuple[State, tuple[Record, ...]]:
+    """BRK-5: an account newly seen with negative equity blocks its asset's withdrawals."""
     records: list[Record] = []
     blocks = dict(state.withdrawals_blocked)
     periods: dict[str, int] = {}
@@ -325,7 +325,9 @@ def process_withdrawal_gate(state: State) -> tuple[State, tuple[Record, ...]]:
             continue
         equity = get_equity(get_unit(state, account))
         until = state.time + period
-        if equity < 0 and blocks.get(account.asset, -1) < until:
+        earlier = before.accounts.get(account.id)
+        was_negative = earlier is not None and get_equity(get_unit(before, earlier)) < 0
+        if equity < 0 and not was_negative and blocks.get(account.asset, -1) < until:
             blocks[account.asset] = until
             records.append(WithdrawalsBlocked(account.asset, account.id, equity, until))
     if records:
@@ -447,7 +449,8 @@ def process_fill(state: State, event: Fill) -> tuple[State, Record]:
     if event.size <= 0 or not 1 <= event.price <= market.max_price:
         raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "size must be > 0, price in domain")
     if is_halted(entry, state.time):
-        raise EventRejectedError(Reason.HALTED, f"{market.symbol} halted until {entry.halt_until}")
+        until = "the next reference price" if entry.halt_until >= UNTIL_RESET else entry.halt_until
+        raise EventRejectedError(Reason.HALTED, f"{market.symbol} halted until {until}")
     band = get_band(entry)
     if band is not None and not band[0] <= event.price <= band[1]:
         raise EventRejectedError(
