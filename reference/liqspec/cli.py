@@ -305,10 +305,8 @@ def _print_run(report: dict[str, Any]) -> None:
             detail = f"{rejected['detail']} [{rejected['rule']} {rejected['reason']}]"
             table.add_row("", "[red]rejected[/red]", detail)
         for record in step["records"]:
-            if (
-                (record["kind"] in _ECHOES
-                and record["kind"] != "mark-set")
-                or (record["kind"] == "mark-set" and event["kind"] == "mark-update")
+            if (record["kind"] in _ECHOES and record["kind"] != "mark-set") or (
+                record["kind"] == "mark-set" and event["kind"] == "mark-update"
             ):
                 continue
             table.add_row("", record["kind"], _details(record))

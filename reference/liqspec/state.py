@@ -19,7 +19,7 @@ from liqspec.breakers import UNTIL_RESET, get_band, is_halted, process_breakers,
 from liqspec.conventions import Ratio
 from liqspec.errors import EventRejectedError, InputError, Reason
 from liqspec.margin import get_equity, get_initial_requirement
-from liqspec.markets import ContractKind, Market, Trigger, get_value
+from liqspec.markets import ContractKind, Market, MarkSource, Trigger, format_price, get_value
 from liqspec.markprice import derive_mark
 from liqspec.records import (
     BookSet,
@@ -364,12 +364,15 @@ def with_account(state: State, account: AccountState) -> State:
 
 
 def process_mark_update(state: State, event: MarkUpdate) -> tuple[State, Record]:
-    """STATE-3: the mark MUST be a grid price of the market."""
+    """STATE-3: the mark MUST be a grid price; MARK-1: only for markets fed by mark events."""
     entry = _market(state, event.market)
     if not 1 <= event.price <= entry.market.max_price:
         raise EventRejectedError(
             Reason.PRICE_OUT_OF_DOMAIN, f"mark {event.price} outside 1..max_price"
         )
+    if entry.market.mark.source is not MarkSource.EVENT:
+        detail = f"{event.market} derives its mark ({entry.market.mark.source.value})"
+        raise EventRejectedError(Reason.MARK_DERIVED, detail)
     previous = entry.mark
     state = with_market(state, attrs.evolve(entry, mark=event.price))
     return state, MarkSet(event.market, previous, event.price)
@@ -453,9 +456,8 @@ def process_fill(state: State, event: Fill) -> tuple[State, Record]:
         raise EventRejectedError(Reason.HALTED, f"{market.symbol} halted until {until}")
     band = get_band(entry)
     if band is not None and not band[0] <= event.price <= band[1]:
-        raise EventRejectedError(
-            Reason.OUTSIDE_BAND, f"price outside the band {band[0]}..{band[1]}"
-        )
+        low, high = format_price(market, band[0]), format_price(market, band[1])
+        raise EventRejectedError(Reason.OUTSIDE_BAND, f"price outside the band {low}..{high}")
     before = get_signed_size(account, market.symbol)
     after_account = apply_fill(account, market, int(event.side) * event.size, event.price)
     after = get_signed_size(after_account, market.symbol)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liqspec import InputError, Ratio, Reason
-from liqspec.conventions import decimal_text, parse_decimal, to_units
+from liqspec.conventions import decimal_text, isqrt_ceil, parse_decimal, to_units
 
 
 @given(st.integers(-(10**30), 10**30), st.integers(0, 12))
@@ -44,3 +44,12 @@ def test_every_reason_names_one_rule() -> None:
         prefix, _, number = reason.rule.partition("-")
         assert prefix in {"CONV", "MARKET", "ACCOUNT", "STATE", "MARK", "BRK", "RISK"}
         assert number.isdigit()
+
+
+@given(st.integers(0, 10**40))
+def test_isqrt_ceil_is_the_least_root_above(value: int) -> None:
+    """CONV-13: the least r >= 0 with r x r >= value."""
+    root = isqrt_ceil(value)
+    assert root >= 0
+    assert root * root >= value
+    assert root == 0 or (root - 1) * (root - 1) < value
