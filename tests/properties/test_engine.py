@@ -18,6 +18,7 @@ market's liquidation policy drawn at the start, and checks after every event:
 from __future__ import annotations
 
 from collections import defaultdict
+from fractions import Fraction
 
 import attrs
 import hypothesis
@@ -36,15 +37,27 @@ from liqspec import (
     is_liquidatable,
     load_market,
 )
+from liqspec.breakers import get_band, is_halted
 from liqspec.errors import EventRejectedError
 from liqspec.liquidation import is_in_liquidation
-from liqspec.markets import Deleveraging, OnUnfilled, Policy
+from liqspec.markets import (
+    BreakerParams,
+    Deleveraging,
+    HaltAction,
+    OnUnfilled,
+    Policy,
+    RiskParams,
+    validate_market,
+)
 from liqspec.records import (
+    BreakerTripped,
     Deleveraged,
+    Filled,
     LiquidationStarted,
     LiquidationStep,
     LiquidationWaiting,
     Record,
+    RiskAdjusted,
     Takeover,
 )
 from liqspec.state import (
@@ -55,14 +68,17 @@ from liqspec.state import (
     Deposit,
     Event,
     Fill,
+    IndexUpdate,
     Level,
     MarketState,
     MarkUpdate,
+    ReferenceUpdate,
     State,
     Withdrawal,
     apply_event,
     get_unit,
     process_event,
+    process_markets,
 )
 from tests.data import MARKETS
 
@@ -74,6 +90,19 @@ BASE = {
 ACCOUNTS = {"u0": "USDT", "u1": "USDT", "u2": "USDT", "u3": "USDT", "b0": "BTC", "b1": "BTC"}
 
 
+BREAKERS = BreakerParams(
+    band=Ratio.of(3, 100),
+    halt_levels=(Ratio.of(4, 100), Ratio.of(8, 100)),
+    halt_durations=(5, 0),
+    dynamic_move=Ratio.of(2, 100),
+    dynamic_window=10,
+    dynamic_pause=5,
+    divergence=Ratio.of(5, 100),
+)
+RISK = RiskParams(
+    vol_window=3, vol_threshold=1_000, slope=Ratio.of(1, 20_000), max_multiplier=Ratio.of(3, 2),
+    max_step=Ratio.of(1, 10), hysteresis=Ratio.of(1, 100), interval=5, phase_in=10,
+)  # fmt: skip
 BOOK_GAPS = st.lists(st.integers(1, 60), min_size=0, max_size=4)
 BOOK_SIZES = st.lists(st.integers(1, 3_000), min_size=4, max_size=4)
 
@@ -135,6 +164,7 @@ class Engine(RuleBasedStateMachine):
         deleveraging=st.sampled_from(Deleveraging),
         funds=st.tuples(st.integers(0, 10**12), st.integers(0, 10**7)),
         fee=st.sampled_from([Ratio.of(1, 1000), Ratio.of(1, 100), Ratio.of(1, 20)]),
+        halted=st.sampled_from(HaltAction),
     )
     def start(
         self,
@@ -143,11 +173,12 @@ class Engine(RuleBasedStateMachine):
         deleveraging: Deleveraging,
         funds: tuple[int, int],
         fee: Ratio,
+        halted: HaltAction,
     ) -> None:
         markets = {}
-        for (symbol, (market, mark)), policy in zip(BASE.items(), policies, strict=True):
+        for (symbol, (base, mark)), policy in zip(BASE.items(), policies, strict=True):
             params = attrs.evolve(
-                market.liquidation,
+                base.liquidation,
                 policy=policy,
                 on_unfilled=unfilled,
                 deleveraging=deleveraging,
@@ -155,7 +186,12 @@ class Engine(RuleBasedStateMachine):
                 fee=fee,
             )
             book = around(mark, [1, 2, 4, 8], [2_000, 2_000, 4_000, 8_000])
-            markets[symbol] = MarketState(attrs.evolve(market, liquidation=params), mark, book)
+            market = attrs.evolve(base, liquidation=params)
+            if symbol == "BTCUSDT":
+                breakers = attrs.evolve(BREAKERS, while_halted=halted)
+                market = attrs.evolve(market, breakers=breakers, risk=RISK)
+            validate_market(market)
+            markets[symbol] = MarketState(market, mark, book, reference=mark, history=((0, mark),))
         start = {"USDT": 20_000 * 10**8, "BTC": 10**8}  # 20,000 USDT; 1 BTC
         accounts = {name: AccountState(name, a, start[a]) for name, a in ACCOUNTS.items()}
         self.state = State(0, markets, accounts, {"USDT": funds[0], "BTC": funds[1]})
@@ -174,6 +210,9 @@ class Engine(RuleBasedStateMachine):
             return
         after, records = process_event(before, event)
         assert process_event(before, event) == (after, records)  # determinism
+        ruled, _ = process_markets(before, middle, event)
+        assert (ruled.accounts, ruled.funds) == (middle.accounts, middle.funds)  # BRK-7
+        self.check_breakers(before, after, records)
         for record in records:
             hypothesis.event(type(record).__name__)
         self.check_conservation(before, after, event, records)
@@ -289,6 +328,34 @@ class Engine(RuleBasedStateMachine):
             start = held.get(key, 0)
             assert abs(size) <= abs(start), (key, start, size)
             assert size * start > 0, (key, start, size)
+
+    def check_breakers(self, before: State, after: State, records: tuple[Record, ...]) -> None:
+        """BRK-1, BRK-2, BRK-6: no fill outside the band; none while halted (unless told)."""
+        for record in records:
+            if isinstance(record, Filled):
+                entry = before.markets[record.market]
+                assert not is_halted(entry, before.time)
+                band = get_band(entry)
+                assert band is None or band[0] <= record.price <= band[1]
+            if isinstance(record, LiquidationStep):
+                entry = after.markets[record.market]
+                band = get_band(entry)
+                for price, _ in record.levels:
+                    assert band is None or band[0] <= price <= band[1]
+                if entry.market.breakers.while_halted is not HaltAction.CONTINUE:
+                    assert not is_halted(entry, after.time)
+            if isinstance(record, RiskAdjusted | BreakerTripped):
+                validate_market(after.markets[record.market].market)
+
+    @rule(index_move=st.integers(-300, 300), basis=st.integers(-20, 20))
+    def index(self, index_move: int, basis: int) -> None:
+        mark = self.state.markets["BTCUSDT"].mark
+        price = max(1, mark + mark * index_move // 10_000)
+        self.step(IndexUpdate("BTCUSDT", price, Fraction(basis, 10_000)))
+
+    @rule()
+    def new_reference(self) -> None:
+        self.step(ReferenceUpdate("BTCUSDT", self.state.markets["BTCUSDT"].mark))
 
     @invariant()
     def funds_are_never_negative(self) -> None:
