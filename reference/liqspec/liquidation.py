@@ -232,9 +232,11 @@ def get_target_size(state: State, account: AccountState, index: int, impact: int
     return target
 
 
-def _expected_fills(book: Book, selling: bool, impact: int, lots: int) -> Fills:
+def _expected_fills(
+    book: Book, selling: bool, impact: int, lots: int, band: tuple[int, int] | None
+) -> Fills:
     """LIQ-4: the book's fills for ``lots`` within the impact bound, the rest at the bound."""
-    fills = _walk(book, selling, impact, lots)
+    fills = _walk(book, selling, impact, lots, band)
     missing = lots - sum(size for _, size in fills)
     return (*fills, (impact, missing)) if missing else fills
 
@@ -243,7 +245,7 @@ def _restores(state: State, account: AccountState, index: int, impact: int, lots
     """LIQ-4: closing ``lots`` at the expected fills, after the fee, reaches the exit threshold."""
     position = account.positions[index]
     entry = state.markets[position.market]
-    fills = _expected_fills(entry.book, position.side > 0, impact, lots)
+    fills = _expected_fills(entry.book, position.side > 0, impact, lots, get_band(entry))
     after = get_unit(state, _closing(state, account, index, fills))
     fee = entry.market.liquidation.fee.apply_up(_executed_value(entry.market, position.size, fills))
     return get_equity(after) - fee >= get_exit_threshold(after)
@@ -252,12 +254,19 @@ def _restores(state: State, account: AccountState, index: int, impact: int, lots
 # --- one step ----------------------------------------------------------------------------------
 
 
-def _walk(book: Book, selling: bool, limit: int, target: int) -> Fills:
-    """LIQ-7: take levels best first while within ``limit``, up to ``target`` lots."""
+def _walk(
+    book: Book, selling: bool, limit: int, target: int, band: tuple[int, int] | None
+) -> Fills:
+    """LIQ-7: take levels best first while within ``limit``, up to ``target`` lots.
+
+    Levels outside the price band, on either side, are passed over (BRK-2).
+    """
     fills, remaining = [], target
     for level in book.bids if selling else book.asks:
         if remaining == 0 or (level.price < limit if selling else level.price > limit):
             break
+        if band is not None and not band[0] <= level.price <= band[1]:
+            continue
         take = min(level.size, remaining)
         fills.append((level.price, take))
         remaining -= take
@@ -328,7 +337,8 @@ def process_liquidation_step(state: State, account_id: str) -> tuple[State, tupl
     if quote is not None and not (blocked and action is HaltAction.TAKEOVER_ONLY):
         if (quote > impact) if selling else (quote < impact):
             limit, reason = quote, "bankruptcy-quote"
-        fills = _acceptable_prefix(state, account, index, _walk(entry.book, selling, limit, target))
+        walked = _walk(entry.book, selling, limit, target, band)
+        fills = _acceptable_prefix(state, account, index, walked)
     if fills:
         limits = (quote, impact, limit, reason)
         state, step = _execute(

@@ -279,3 +279,15 @@ def test_invalid_parameter_change_is_rejected() -> None:
     with pytest.raises(EventRejectedError) as caught:
         process_event(state, ParameterChange(broken))
     assert caught.value.reason is Reason.INVALID_PARAMETERS
+
+
+def test_stale_bids_above_the_band_are_passed_over() -> None:
+    """BRK-2 regression (found by the long profile): a stale bid above the band's top."""
+    state = one_long(with_params(breakers={"band": Ratio.of(1, 100)}), "1900")  # equity 200
+    stale = Book((Level(px("59970"), 200), Level(px("58200"), 5000)), (Level(px("60010"), 1),))
+    state, _ = process_event(state, BookUpdate("BTCUSDT", stale))
+    state, records = process_event(state, MarkUpdate("BTCUSDT", px("58300")))  # band top 58,883
+    steps = kinds(records, LiquidationStep)
+    assert steps
+    for step in steps:
+        assert [price for price, _ in step.levels] == [px("58200")]
