@@ -12,12 +12,13 @@ from fractions import Fraction
 import attrs
 
 from liqspec.accounts import Position
+from liqspec.conventions import div_floor, ite, smin
 from liqspec.margin import get_equity, get_unrealized_pnl, is_liquidatable
 from liqspec.markets import Deleveraging, Market
 from liqspec.records import Allocation, Deleveraged, FundChange, Record
 from liqspec.state import AccountState, State, close_part, get_unit, with_account
 
-__all__ = ["get_adl_ranking", "get_share", "settle_deficit"]
+__all__ = ["get_adl_ranking", "get_fund_payment", "get_share", "settle_deficit"]
 
 
 def get_share(deficit: int, before: int, after: int, total: int) -> int:
@@ -32,7 +33,17 @@ def get_share(deficit: int, before: int, after: int, total: int) -> int:
     >>> [get_share(10, a, b, 3) for a, b in ((0, 1), (1, 2), (2, 3))]
     [3, 3, 4]
     """
-    return deficit * after // total - deficit * before // total
+    return div_floor(deficit * after, total) - div_floor(deficit * before, total)
+
+
+def get_fund_payment(deficit: int, fund: int, cap: int) -> int:
+    """INS-2: min(deficit, fund, cap), or min(deficit, fund) when the cap is 0.
+
+    >>> get_fund_payment(500, 300, 0), get_fund_payment(500, 300, 100)
+    (300, 100)
+    """
+    capped = ite(cap > 0, smin(deficit, cap), deficit)
+    return smin(capped, fund)
 
 
 def settle_deficit(
@@ -46,8 +57,7 @@ def settle_deficit(
     """
     records: list[Record] = []
     fund = state.funds.get(market.fund, 0)
-    cap = market.liquidation.insurance_step_cap
-    paid = min(deficit, fund, cap) if cap else min(deficit, fund)
+    paid = get_fund_payment(deficit, fund, market.liquidation.insurance_step_cap)
     if paid:
         state = attrs.evolve(state, funds={**state.funds, market.fund: fund - paid})
         records.append(FundChange(market.fund, -paid, fund - paid, "deficit"))

@@ -16,7 +16,7 @@ import attrs
 
 from liqspec.accounts import MarginUnit, Position
 from liqspec.breakers import get_band, get_blocking
-from liqspec.conventions import Ratio, div_ceil, div_floor, last_true
+from liqspec.conventions import Ratio, div_ceil, div_floor, last_true, smax, smin
 from liqspec.insurance import settle_deficit
 from liqspec.margin import (
     get_equity,
@@ -59,6 +59,7 @@ __all__ = [
     "get_bankruptcy_quote",
     "get_exit_threshold",
     "get_impact_limit",
+    "get_liquidation_fee",
     "get_liquidation_queue",
     "get_target_size",
     "is_acceptable",
@@ -177,16 +178,17 @@ def get_bankruptcy_quote(state: State, account: AccountState, index: int, size: 
 
 def get_impact_limit(market: Market, mark: int, selling: bool) -> int:
     """LIQ-7: the impact bound of the market, within the price domain."""
-    price = bound_price(mark, market.liquidation.impact_bound, selling)
+    price = bound_price(mark, market.liquidation.impact_bound, selling=selling)
     return min(max(price, 1), market.max_price)
 
 
-def bound_price(mark: int, bound: Ratio, selling: bool) -> int:
+def bound_price(mark: int, bound: Ratio, *, selling: bool) -> int:
     """Return ceil(mark x (1 - bound)) for a sell, floor(mark x (1 + bound)) for a buy (LIQ-7).
 
     Rounded inward, so the limit never lets a fill move price further than the bound.
 
-    >>> bound_price(1001, Ratio.of(1, 20), True), bound_price(1001, Ratio.of(1, 20), False)
+    >>> five = Ratio.of(1, 20)
+    >>> bound_price(1001, five, selling=True), bound_price(1001, five, selling=False)
     (951, 1051)
     """
     if selling:
@@ -401,7 +403,7 @@ def _execute(
     equity_after, maintenance_after = get_equity(after), get_maintenance_requirement(after)
     surplus = equity_after - div_ceil(equity_before * maintenance_after, maintenance_before)
     nominal = params.fee.apply_up(_executed_value(market, position.size, fills))
-    fee = max(0, min(nominal, surplus))
+    fee = get_liquidation_fee(nominal, surplus)
     closed = attrs.evolve(closed, balance=closed.balance - fee)
     if params.policy is Policy.CHUNK:
         closed = attrs.evolve(closed, cooldown_until=state.time + params.cooldown)
@@ -423,6 +425,15 @@ def _execute(
         state, change = _credit_fund(state, market.fund, fee, "liquidation-fee")
         records.append(change)
     return state, tuple(records)
+
+
+def get_liquidation_fee(nominal: int, surplus: int) -> int:
+    """LIQ-8: the nominal fee, but never more than the surplus and never negative.
+
+    >>> get_liquidation_fee(10, 4), get_liquidation_fee(10, -3), get_liquidation_fee(2, 4)
+    (4, 0, 2)
+    """
+    return smax(0, smin(nominal, surplus))
 
 
 def _credit_fund(state: State, fund: str, amount: int, cause: str) -> tuple[State, FundChange]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from itertools import pairwise
 from pathlib import Path
@@ -293,8 +294,13 @@ def make_market(
     close_fee_in_margin: bool = False,
     source: Source = _NO_SOURCE,
     liquidation: LiquidationParams | None = None,
+    check: bool = True,
 ) -> Market:
-    """Build and validate a market, deriving its value factor (MARKET-3)."""
+    """Build a market, deriving its value factor (MARKET-3); validate it unless ``check`` is off.
+
+    Unchecked markets exist for the proofs and the gate, which report broken rules as
+    counterexamples instead of refusing the file (spec/invariants.md).
+    """
     factor = compute_value_factor(contract, price_tick, lot_size, contract_value, settle_quantum)
     market = Market(
         symbol=symbol,
@@ -317,7 +323,8 @@ def make_market(
         source=source,
         liquidation=liquidation or LiquidationParams(),
     )
-    validate_market(market)
+    if check:
+        validate_market(market)
     return market
 
 
@@ -587,15 +594,18 @@ def get_max_leverage(tier: Tier) -> Ratio:
 # --- the market file ---------------------------------------------------------------------------
 
 
-def load_market(path: Path) -> Market:
-    """Read, check and validate a market file (MARKET-1); errors name ``path``."""
+def load_market(path: Path, *, check: bool = True) -> Market:
+    """Read, check and validate a market file (MARKET-1); errors name ``path``.
+
+    With ``check`` off only the structure and the units are enforced (for prove and gate).
+    """
     try:
-        return market_from_document(load_document(path))
+        return market_from_document(load_document(path), check=check)
     except InputError as exc:
         raise exc.located(str(path)) from None
 
 
-def market_from_document(document: dict[str, Any]) -> Market:
+def market_from_document(document: dict[str, Any], *, check: bool = True) -> Market:
     """Build a validated :class:`Market` from a parsed market document (MARKET-1)."""
     check_schema(document, "market")
     spec = document["market"]
@@ -612,10 +622,13 @@ def market_from_document(document: dict[str, Any]) -> Market:
         )
     tier_mode = TierMode(spec["tier_mode"])
     tiers = tuple(_tier(row, i, quantum) for i, row in enumerate(document["tiers"]))
-    _check_tier_bounds(tiers)
-    _check_tier_rates(tiers)  # the recursion below needs non-decreasing rates
+    if check:
+        _check_tier_bounds(tiers)
+        _check_tier_rates(tiers)  # the recursion below needs non-decreasing rates
     if tier_mode is TierMode.CONTINUOUS:
-        tiers = _with_derived_amounts(tiers, document["tiers"])
+        # decreasing rates (reachable unchecked only) leave the amounts as given
+        with contextlib.suppress(ValueError):
+            tiers = _with_derived_amounts(tiers, document["tiers"])
     source = document["source"]
     liquidation = liquidation_params_from(document.get("liquidation", {}), quantum)
     market = make_market(
@@ -642,6 +655,7 @@ def market_from_document(document: dict[str, Any]) -> Market:
             note=source.get("note", ""),
         ),
         liquidation=liquidation,
+        check=False,
     )
     market = attrs.evolve(
         market,
@@ -649,7 +663,10 @@ def market_from_document(document: dict[str, Any]) -> Market:
         breakers=breaker_params_from(document.get("breakers", {})),
         risk=risk_params_from(document.get("risk", {})),
     )
-    validate_market(market)
+    if check:
+        validate_market(market)
+    else:
+        _check_units(market)
     return market
 
 

@@ -1,0 +1,391 @@
+"""The invariant catalogue: theorems and per-market checks (spec/invariants.md).
+
+Every proof evaluates the reference's own functions on z3 integer terms (through
+:mod:`liqproofs.symbolic`); where a rule is written with Fractions in the reference, a small
+z3 model of it is proved and a Hypothesis test (tests/symbolic/test_models.py) demands that
+model and reference agree on random inputs. A counterexample to a per-market check is replayed
+through the reference, concretely, before it is reported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import z3
+from attrs import frozen
+
+from liqproofs.prove import Counterexample, Outcome, Proved, Unknown, prove
+from liqproofs.symbolic import symbolic_backend
+from liqspec.conventions import div_ceil, div_floor
+from liqspec.errors import InputError
+from liqspec.insurance import get_fund_payment, get_share
+from liqspec.liquidation import bound_price, get_liquidation_fee
+from liqspec.margin import (
+    get_maintenance_for_notional,
+    is_below_maintenance,
+    select_by_tier,
+)
+from liqspec.markets import Market, TierMode, validate_market
+
+__all__ = ["CATALOGUE", "Check", "Invariant", "Result", "run_market", "run_theorems"]
+
+
+@frozen
+class Invariant:
+    """One entry of spec/invariants.md."""
+
+    id: str
+    statement: str
+    scope: str  # "theorem" (every valid parameter set) or "market" (one concrete market)
+
+
+@frozen
+class Result:
+    """The outcome of one proof, with its timing and, for a counterexample, the replay."""
+
+    invariant: Invariant
+    subject: str
+    outcome: Outcome
+    seconds: float
+    replay: str = ""
+
+    @property
+    def holds(self) -> bool:
+        """Whether the invariant was proved."""
+        return isinstance(self.outcome, Proved)
+
+
+Check = Callable[[], tuple[Outcome, str]]
+MarketCheck = Callable[[Market], tuple[Outcome, str]]
+
+
+def _ints(*names: str) -> list[Any]:
+    return [z3.Int(name) for name in names]
+
+
+def _value(outcome: Outcome, name: str) -> int:
+    assert isinstance(outcome, Counterexample)  # noqa: S101 - only called on counterexamples
+    return int(dict(outcome.values)[name])
+
+
+# --- theorems (any parameters) -----------------------------------------------------------------
+
+
+def _trigger() -> tuple[Outcome, str]:
+    """INV-TRIGGER: equity >= MM is never liquidatable (strict); equity > MM (inclusive)."""
+    equity, maintenance = _ints("equity", "maintenance")
+    with symbolic_backend():
+        strict = is_below_maintenance(equity, maintenance, strict=True)
+        inclusive = is_below_maintenance(equity, maintenance, strict=False)
+    claim = z3.And(
+        z3.Implies(equity >= maintenance, z3.Not(strict)),
+        z3.Implies(equity > maintenance, z3.Not(inclusive)),
+    )
+    return prove([maintenance >= 0], claim), ""
+
+
+def _rounding() -> tuple[Outcome, str]:
+    """INV-ROUNDING: div_floor and div_ceil land in their rounding intervals (CONV-5, CONV-6)."""
+    a, b = _ints("a", "b")
+    with symbolic_backend():
+        low, high = div_floor(a, b), div_ceil(a, b)
+    claim = z3.And(low * b <= a, a < (low + 1) * b, (high - 1) * b < a, a <= high * b)
+    return prove([b > 0], claim), ""
+
+
+def _fee() -> tuple[Outcome, str]:
+    """INV-FEE: 0 <= fee <= nominal, and fee <= surplus whenever the surplus is >= 0 (LIQ-8)."""
+    nominal, surplus = _ints("nominal", "surplus")
+    with symbolic_backend():
+        fee = get_liquidation_fee(nominal, surplus)
+    claim = z3.And(fee >= 0, fee <= nominal, z3.Implies(surplus >= 0, fee <= surplus))
+    return prove([nominal >= 0], claim), ""
+
+
+def _ratio() -> tuple[Outcome, str]:
+    """INV-RATIO: a fill within the bankruptcy quote, after the fee, never lowers E/MM (LIQ-6)."""
+    eb, mb, ea, ma, nominal = _ints(
+        "equity_before", "mm_before", "equity_after", "mm_after", "nominal"
+    )
+    with symbolic_backend():
+        surplus = ea - div_ceil(eb * ma, mb)
+        fee = get_liquidation_fee(nominal, surplus)
+    acceptable = ea * mb >= eb * ma
+    hypotheses = [mb > 0, ma >= 0, ma <= mb, nominal >= 0, acceptable]
+    return prove(hypotheses, (ea - fee) * mb >= eb * ma), ""
+
+
+def _fund() -> tuple[Outcome, str]:
+    """INV-FUND: the fund's payment never overdraws it, nor exceeds deficit or cap (INS-2)."""
+    deficit, fund, cap = _ints("deficit", "fund", "cap")
+    with symbolic_backend():
+        paid = get_fund_payment(deficit, fund, cap)
+    claim = z3.And(paid >= 0, fund - paid >= 0, paid <= deficit, z3.Implies(cap > 0, paid <= cap))
+    return prove([deficit >= 0, fund >= 0, cap >= 0], claim), ""
+
+
+def _shares() -> tuple[Outcome, str]:
+    """INV-ADL-EXACT: shares of consecutive slices sum exactly to the deficit (INS-3)."""
+    deficit, total, a, b = _ints("deficit", "total", "a", "b")
+    with symbolic_backend():
+        parts = [get_share(deficit, 0, a, total), get_share(deficit, a, b, total),
+                 get_share(deficit, b, total, total)]  # fmt: skip
+    hypotheses = [total > 0, deficit >= 0, a >= 0, a <= b, b <= total]
+    claim = z3.And(sum(parts) == deficit, *(p >= 0 for p in parts))
+    return prove(hypotheses, claim), ""
+
+
+def _close() -> tuple[Outcome, str]:
+    """INV-CONSERVE-CLOSE: closing d lots at P leaves equity at P unchanged (STATE-9, model)."""
+    q, d, entry, price, k, s = _ints("q", "d", "entry_value", "price", "k", "side")
+    split = z3.Int("closed_entry")
+
+    def value(lots: Any) -> Any:  # linear value (MARGIN-1)
+        return lots * k * price
+
+    realized = s * ((value(q) - value(q - d)) - split)
+    after = realized + s * (value(q - d) - (entry - split))
+    before = s * (value(q) - entry)
+    hypotheses = [q >= 1, d >= 1, d <= q, k >= 1, price >= 1, z3.Or(s == 1, s == -1)]
+    return prove(hypotheses, after == before), ""
+
+
+def _phase_in() -> tuple[Outcome, str]:
+    """INV-PHASE-IN: healthy under the old rules => not liquidatable with min(old, new) (RISK-6)."""
+    equity, old, new = _ints("equity", "mm_old", "mm_new")
+    used = z3.If(old <= new, old, new)
+    with symbolic_backend():
+        liquidatable = is_below_maintenance(equity, used, strict=True)
+    return prove([old >= 0, new >= 0, equity >= old], z3.Not(liquidatable)), ""
+
+
+def _adjust() -> tuple[Outcome, str]:
+    """INV-ADJUST: target monotone and bounded; steps rate-limited (RISK-2, RISK-3, model)."""
+    v1, v2, threshold = _ints("vol_1", "vol_2", "threshold")
+    slope, top, step, band, current = z3.Reals("slope max_multiplier max_step hysteresis current")
+
+    def target(vol: Any) -> Any:
+        raw = 1 + slope * z3.If(vol > threshold, vol - threshold, 0)
+        return z3.If(raw < top, raw, top)
+
+    gap = target(v1) - current
+    moved = current + z3.If(gap > step, step, z3.If(gap < -step, -step, gap))
+    new = z3.If(
+        z3.If(gap >= 0, gap, -gap) <= band,
+        current,
+        z3.If(moved < 1, 1, z3.If(moved > top, top, moved)),
+    )
+    hypotheses = [slope >= 0, top >= 1, step > 0, band >= 0, current >= 1, current <= top,
+                  v1 >= 0, v2 >= v1, threshold >= 0]  # fmt: skip
+    claim = z3.And(target(v1) >= 1, target(v1) <= target(v2), target(v2) <= top,
+                   new - current <= step, current - new <= step, new >= 1, new <= top)  # fmt: skip
+    return prove(hypotheses, claim), ""
+
+
+# --- per-market checks -------------------------------------------------------------------------
+
+
+def _mm(market: Market, notional: Any) -> Any:
+    """MM of a notional with the risk multiplier, as the reference computes it (RISK-4)."""
+    return market.risk_multiplier.apply_up(get_maintenance_for_notional(market, notional))
+
+
+def _parameters(market: Market) -> tuple[Outcome, str]:
+    """INV-PARAMETERS: the market satisfies every market rule (MARKET-2..15)."""
+    try:
+        validate_market(market)
+    except InputError as error:
+        witness = Counterexample((("field", error.field), ("rule", error.reason.rule)))
+        return witness, f"validate_market: {error}"
+    return Proved(), ""
+
+
+def _mm_monotone(market: Market) -> tuple[Outcome, str]:
+    """INV-MM-MONOTONE: one more quantum of notional never lowers MM (MARGIN-4, MARGIN-5)."""
+    (n,) = _ints("notional")
+    with symbolic_backend():
+        here, there = _mm(market, n), _mm(market, n + 1)
+    outcome = prove([n >= 0], here <= there)
+    return outcome, _replay_mm(market, outcome, lambda a, b: a > b, "MM(N) > MM(N+1)")
+
+
+def _replay_mm(
+    market: Market, outcome: Outcome, broken: Callable[[int, int], bool], what: str
+) -> str:
+    if not isinstance(outcome, Counterexample):
+        return ""
+    n = _value(outcome, "notional")
+    here, there = _mm(market, n), _mm(market, n + 1)
+    verdict = "confirmed" if broken(here, there) else "NOT confirmed"
+    return f"replayed: N = {n} quantums: MM(N) = {here}, MM(N+1) = {there}; {what} {verdict}"
+
+
+def _mm_slope(market: Market) -> tuple[Outcome, str]:
+    """INV-MM-SLOPE: MM rises by at most d over d quantums (within a tier for step tiers).
+
+    With INV-MM-MONOTONE this makes equity - MM monotone in price on each tier range, the
+    lemma behind every liquidation price (PRICE-3, PRICE-4).
+    """
+    n, d = _ints("notional", "step")
+    with symbolic_backend():
+        here, there = _mm(market, n), _mm(market, n + d)
+    base = [n >= 0, d >= 1]
+    if market.tier_mode is TierMode.CONTINUOUS:
+        ranges = [base]
+    else:
+        ranges = [[*base, n >= t.floor, n + d < t.cap] for t in market.tiers[:-1]]
+        ranges.append([*base, n >= market.tiers[-1].floor])
+    for hypotheses in ranges:
+        outcome = prove(hypotheses, there - here <= d)
+        if not isinstance(outcome, Proved):
+            replay = ""
+            if isinstance(outcome, Counterexample):
+                nv, dv = _value(outcome, "notional"), _value(outcome, "step")
+                rise = _mm(market, nv + dv) - _mm(market, nv)
+                verdict = "confirmed" if rise > dv else "NOT confirmed"
+                replay = f"replayed: MM({nv + dv}) - MM({nv}) = {rise} > {dv}: {verdict}"
+            return outcome, replay
+    return Proved(), ""
+
+
+def _mm_continuous(market: Market) -> tuple[Outcome, str]:
+    """INV-MM-CONTINUOUS: with continuous tiers, unrounded MM agrees on both sides of a floor."""
+    if market.tier_mode is not TierMode.CONTINUOUS:
+        return Proved(), "step tiers: not continuous by design (MARGIN-5)"
+    for lower, upper in zip(market.tiers, market.tiers[1:], strict=False):
+        floor = upper.floor
+        below = Fraction(floor * lower.mmr.num, lower.mmr.den) - lower.maintenance_amount
+        above = Fraction(floor * upper.mmr.num, upper.mmr.den) - upper.maintenance_amount
+        if below != above:
+            witness = Counterexample((("notional", str(floor)),))
+            return witness, f"replayed: at N = {floor}: lower tier gives {below}, upper {above}"
+    return Proved(), ""
+
+
+def _im_covers_mm(market: Market) -> tuple[Outcome, str]:
+    """INV-IM-GE-MM: at every notional the tier's initial margin covers its maintenance."""
+    (n,) = _ints("notional")
+    with symbolic_backend():
+        initial = market.risk_multiplier.apply_up(
+            select_by_tier(market, n, lambda t: t.imr.apply_up(n))
+        )
+        maintenance = _mm(market, n)
+    outcome = prove([n >= 0], initial >= maintenance)
+    replay = ""
+    if isinstance(outcome, Counterexample):
+        nv = _value(outcome, "notional")
+        tier = market.tiers[next((i for i, t in enumerate(market.tiers) if nv < t.cap), -1)]
+        im, mm = market.risk_multiplier.apply_up(tier.imr.apply_up(nv)), _mm(market, nv)
+        replay = (
+            f"replayed: N = {nv}: IM {im} < MM {mm}: {'confirmed' if im < mm else 'NOT confirmed'}"
+        )
+    return outcome, replay
+
+
+def _fee_covered(market: Market) -> tuple[Outcome, str]:
+    """INV-FEE-COVERED: the maintenance margin can pay the liquidation fee on the notional."""
+    (n,) = _ints("notional")
+    fee_rate = market.liquidation.fee
+    with symbolic_backend():
+        fee, maintenance = fee_rate.apply_up(n), _mm(market, n)
+    outcome = prove([n >= 1], fee <= maintenance)
+    replay = ""
+    if isinstance(outcome, Counterexample):
+        nv = _value(outcome, "notional")
+        fv, mv = fee_rate.apply_up(nv), _mm(market, nv)
+        replay = (
+            f"replayed: N = {nv}: fee {fv} > MM {mv}: {'confirmed' if fv > mv else 'NOT confirmed'}"
+        )
+    return outcome, replay
+
+
+def _multiplier_bounds(market: Market) -> tuple[Outcome, str]:
+    """INV-ADJUST-BOUNDED: no multiplier the market allows lowers margins or reaches MM >= N."""
+    (n,) = _ints("notional")
+    top = market.risk.max_multiplier
+    with symbolic_backend():
+        unscaled = get_maintenance_for_notional(market, n)
+        scaled = top.apply_up(unscaled)
+    claim = z3.And(scaled >= unscaled, scaled <= n)
+    outcome = prove([n >= 1], claim)
+    replay = ""
+    if isinstance(outcome, Counterexample):
+        nv = _value(outcome, "notional")
+        base = get_maintenance_for_notional(market, nv)
+        replay = (
+            f"replayed: N = {nv}: MM {base} scaled by max_multiplier {top} is {top.apply_up(base)}"
+        )
+    return outcome, replay
+
+
+def _band_inward(market: Market) -> tuple[Outcome, str]:
+    """INV-BAND: the price band's limits round inward, so no fill leaves the band (BRK-1)."""
+    band = market.breakers.band
+    if band.num == 0:
+        return Proved(), "no band configured"
+    (mark,) = _ints("mark")
+    with symbolic_backend():
+        low = bound_price(mark, band, selling=True)
+        high = bound_price(mark, band, selling=False)
+    claim = z3.And(
+        low * band.den >= mark * (band.den - band.num),
+        high * band.den <= mark * (band.den + band.num),
+    )
+    return prove([mark >= 1, mark <= market.max_price], claim), ""
+
+
+THEOREMS: dict[str, tuple[str, Check]] = {
+    "INV-TRIGGER": ("equity >= MM (strict) / > MM (inclusive) is never liquidatable", _trigger),
+    "INV-ROUNDING": ("div_floor and div_ceil round into their intervals", _rounding),
+    "INV-FEE": ("0 <= fee <= nominal, and fee <= surplus over the bankruptcy quote", _fee),
+    "INV-RATIO": ("a fill within the bankruptcy quote, fee included, keeps E/MM", _ratio),
+    "INV-FUND": ("the insurance fund never goes negative", _fund),
+    "INV-ADL-EXACT": ("ADL and socialized shares sum exactly to the deficit", _shares),
+    "INV-CONSERVE-CLOSE": ("a close at P leaves equity at P unchanged", _close),
+    "INV-PHASE-IN": ("a healthy account is not liquidated by a change alone", _phase_in),
+    "INV-ADJUST": ("the multiplier is monotone, bounded and rate-limited", _adjust),
+}
+
+MARKET_CHECKS: dict[str, tuple[str, MarketCheck]] = {
+    "INV-PARAMETERS": ("the market satisfies every market rule", _parameters),
+    "INV-MM-MONOTONE": ("MM is non-decreasing in notional", _mm_monotone),
+    "INV-MM-SLOPE": ("MM rises by at most the notional added (liquidation-price lemma)", _mm_slope),
+    "INV-MM-CONTINUOUS": ("continuous tiers give a continuous MM", _mm_continuous),
+    "INV-IM-GE-MM": ("IM >= MM at every notional", _im_covers_mm),
+    "INV-FEE-COVERED": ("MM can pay the liquidation fee", _fee_covered),
+    "INV-ADJUST-BOUNDED": (
+        "the risk multiplier never lowers margins nor makes MM > N",
+        _multiplier_bounds,
+    ),
+    "INV-BAND": ("the price band rounds inward", _band_inward),
+}
+
+CATALOGUE: dict[str, Invariant] = {
+    **{key: Invariant(key, text, "theorem") for key, (text, _) in THEOREMS.items()},
+    **{key: Invariant(key, text, "market") for key, (text, _) in MARKET_CHECKS.items()},
+}
+
+
+def _timed(invariant: Invariant, subject: str, check: Check) -> Result:
+    start = time.perf_counter()
+    try:
+        outcome, replay = check()
+    except (ArithmeticError, ValueError, z3.Z3Exception) as error:
+        outcome, replay = Unknown(f"{type(error).__name__}: {error}"), ""
+    return Result(invariant, subject, outcome, time.perf_counter() - start, replay)
+
+
+def run_theorems() -> list[Result]:
+    """Prove every theorem of the catalogue."""
+    return [_timed(CATALOGUE[key], "theorem", check) for key, (_, check) in THEOREMS.items()]
+
+
+def run_market(market: Market) -> list[Result]:
+    """Run every per-market check on one (possibly broken) market."""
+    return [
+        _timed(CATALOGUE[key], market.symbol, lambda c=check: c(market))  # type: ignore[misc]
+        for key, (_, check) in MARKET_CHECKS.items()
+    ]

@@ -1,0 +1,72 @@
+"""The prove helper: Proved, Counterexample or Unknown, never a vacuous yes (spec/invariants.md).
+
+``prove(hypotheses, claim)`` first checks that the hypotheses are satisfiable (a proof from
+contradictory hypotheses proves nothing and is reported as a failure), then asks z3 for a model
+of ``hypotheses and not claim`` under a deterministic resource limit (``rlimit``), not a wall
+clock. ``unknown`` is a failure too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import z3
+from attrs import frozen
+
+__all__ = ["RLIMIT", "Counterexample", "Outcome", "Proved", "Unknown", "prove"]
+
+RLIMIT = 20_000_000
+"""z3's deterministic resource budget per query; results are reproducible byte for byte."""
+
+
+@frozen
+class Proved:
+    """The claim holds for every value that meets the hypotheses."""
+
+    holds = True
+
+
+@frozen
+class Counterexample:
+    """Values that meet the hypotheses and break the claim, by variable name."""
+
+    values: tuple[tuple[str, str], ...]
+    holds = False
+
+
+@frozen
+class Unknown:
+    """z3 gave no answer within the limit, or the hypotheses are unsatisfiable."""
+
+    reason: str
+    holds = False
+
+
+Outcome = Proved | Counterexample | Unknown
+
+
+def _solver() -> Any:
+    solver = z3.Solver()
+    solver.set("rlimit", RLIMIT)
+    return solver
+
+
+def prove(hypotheses: Sequence[Any], claim: Any) -> Outcome:
+    """Prove ``claim`` under ``hypotheses`` (z3 terms); see the module docstring."""
+    solver = _solver()
+    solver.add(*hypotheses)
+    vacuity = solver.check()
+    if vacuity == z3.unsat:
+        return Unknown("the hypotheses are unsatisfiable: the proof would be vacuous")
+    if vacuity != z3.sat:
+        return Unknown(f"z3 could not decide the hypotheses ({solver.reason_unknown()})")
+    solver.add(z3.Not(claim))
+    answer = solver.check()
+    if answer == z3.unsat:
+        return Proved()
+    if answer == z3.sat:
+        model = solver.model()
+        values = tuple(sorted((str(d.name()), str(model[d])) for d in model.decls()))
+        return Counterexample(values)
+    return Unknown(f"z3 returned unknown ({solver.reason_unknown()})")
