@@ -37,7 +37,12 @@ def get_share(deficit: int, before: int, after: int, total: int) -> int:
 
 
 def get_fund_payment(deficit: int, fund: int, cap: int) -> int:
-    """INS-2: min(deficit, fund, cap), or min(deficit, fund) when the cap is 0.
+    """INS-2: min(deficit, fund, cap), or min(deficit, fund) when the cap is 0 (INV-FUND).
+
+    pre: deficit >= 0 and fund >= 0 and cap >= 0
+    post: 0 <= __return__ <= deficit
+    post: fund - __return__ >= 0
+    post: cap == 0 or __return__ <= cap
 
     >>> get_fund_payment(500, 300, 0), get_fund_payment(500, 300, 100)
     (300, 100)

@@ -428,7 +428,11 @@ def _execute(
 
 
 def get_liquidation_fee(nominal: int, surplus: int) -> int:
-    """LIQ-8: the nominal fee, but never more than the surplus and never negative.
+    """LIQ-8: the nominal fee, but never more than the surplus and never negative (INV-FEE).
+
+    pre: nominal >= 0
+    post: 0 <= __return__ <= nominal
+    post: surplus < 0 or __return__ <= surplus
 
     >>> get_liquidation_fee(10, 4), get_liquidation_fee(10, -3), get_liquidation_fee(2, 4)
     (4, 0, 2)

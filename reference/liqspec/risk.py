@@ -66,11 +66,17 @@ def get_next_multiplier(params: RiskParams, current: Fraction, target: Fraction)
 
 
 def apply_parameters(entry: MarketState, market: Market, time: int) -> MarketState:
-    """RISK-5: install new parameters; the old ones stay for the phase-in window."""
+    """RISK-5: install new parameters; the old ones stay for the phase-in window (RISK-6).
+
+    A change during a running phase-in keeps the parameters from before the first change and
+    the first change's start, and extends the window: grandfathering never shortens.
+    """
     validate_market(market)
     window = market.risk.phase_in
     if not window:
         return attrs.evolve(entry, market=market, previous=None)
+    if entry.previous is not None and time < entry.phase_end:
+        return attrs.evolve(entry, market=market, phase_end=time + window)
     return attrs.evolve(
         entry, market=market, previous=entry.market, phase_start=time, phase_end=time + window
     )

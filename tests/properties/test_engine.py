@@ -4,6 +4,9 @@ A Hypothesis state machine drives marks, books, deposits, withdrawals, fills and
 over several accounts and three markets (two linear USDT, one inverse BTC), with each
 market's liquidation policy drawn at the start, and checks after every event:
 
+Invariants exercised (spec/invariants.md): INV-TRIGGER, INV-FEE, INV-RATIO, INV-FUND,
+INV-ADL-EXACT, INV-CONSERVE-CLOSE, INV-BAND.
+
 - determinism: the same event on the same state gives the same state and records;
 - conservation per asset (spec/08-insurance.md): value changes only by deposits, withdrawals
   and fills against parties outside the state;
@@ -213,10 +216,12 @@ class Engine(RuleBasedStateMachine):
         ruled, _ = process_markets(before, middle, event)
         assert (ruled.accounts, ruled.funds) == (middle.accounts, middle.funds)  # BRK-7
         self.check_breakers(before, after, records)
+        if isinstance(event, Clock):
+            self.check_phase_in(middle, ruled, records)
         for record in records:
             hypothesis.event(type(record).__name__)
         self.check_conservation(before, after, event, records)
-        self.check_liquidation(middle, after, records)
+        self.check_liquidation(process_markets(before, middle, event)[0], after, records)
         self.state = after
 
     @rule(
@@ -328,6 +333,19 @@ class Engine(RuleBasedStateMachine):
             start = held.get(key, 0)
             assert abs(size) <= abs(start), (key, start, size)
             assert size * start > 0, (key, start, size)
+
+    def check_phase_in(self, middle: State, ruled: State, records: tuple[Record, ...]) -> None:
+        """RISK-6 on clock events (no price moves): a liquidation that starts is due to prices
+        earlier, or to an account that acted since its market's phase-in began."""
+        for record in records:
+            if isinstance(record, LiquidationStarted):
+                account = middle.accounts[record.account]
+                acted = any(
+                    ruled.markets[p.market].previous is not None
+                    and account.last_action >= ruled.markets[p.market].phase_start
+                    for p in account.positions
+                )
+                assert acted or is_liquidatable(get_unit(middle, account))
 
     def check_breakers(self, before: State, after: State, records: tuple[Record, ...]) -> None:
         """BRK-1, BRK-2, BRK-6: no fill outside the band; none while halted (unless told)."""

@@ -1,4 +1,7 @@
-"""Properties of margin (spec/04-margin.md)."""
+"""Properties of margin (spec/04-margin.md).
+
+Invariants exercised: INV-MM-MONOTONE, INV-MM-SLOPE, INV-MM-CONTINUOUS, INV-IM-GE-MM.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Properties of liquidation and bankruptcy prices (spec/05-prices.md)."""
+"""Properties of liquidation and bankruptcy prices (spec/05-prices.md).
+
+The soundness properties here are what INV-MM-SLOPE is the lemma for.
+"""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def initial_covers_maintenance(
 
 
 def strict_trigger_spares_equality(equity: int) -> bool:
-    """MARGIN-9: at equity == MM the strict trigger holds back, the inclusive one fires.
+    """MARGIN-9, INV-TRIGGER: at equity == MM the strict trigger holds back, inclusive fires.
 
     post: __return__
     """

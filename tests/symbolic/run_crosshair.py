@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGETS = [
     ROOT / "reference" / "liqspec" / "conventions.py",
     ROOT / "reference" / "liqspec" / "margin.py",
+    ROOT / "reference" / "liqspec" / "liquidation.py",
+    ROOT / "reference" / "liqspec" / "insurance.py",
     ROOT / "tests" / "symbolic" / "contracts.py",
 ]
 SEEDED_BUG = ROOT / "tests" / "symbolic" / "seeded_bug.py"

@@ -1,5 +1,7 @@
 """Malformed and hostile files: exit 2, one message naming file, field, value and rule.
 
+Each market rule broken here is one way INV-PARAMETERS can fail (spec/invariants.md).
+
 Each case edits a valid bundled file in one place, runs the real CLI, and checks that the
 error names the field path and the rule, and that no traceback escapes.
 """

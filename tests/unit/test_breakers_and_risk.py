@@ -204,6 +204,7 @@ RISK = RiskParams(
 
 @given(st.integers(0, 10**6), st.integers(0, 10**6))
 def test_target_multiplier_is_monotone_and_bounded(low: int, high: int) -> None:
+    """INV-ADJUST: monotone in volatility, between 1 and max_multiplier."""
     low, high = sorted((low, high))
     a, b = get_target_multiplier(RISK, low), get_target_multiplier(RISK, high)
     assert 1 <= a <= b <= Fraction(3, 2)
@@ -224,6 +225,7 @@ def test_multiplier_steps_are_rate_limited_with_hysteresis(
 
 @given(st.lists(st.integers(-300, 300), min_size=5, max_size=30))
 def test_adjusted_parameters_always_pass_validation(moves: list[int]) -> None:
+    """INV-ADJUST-BOUNDED: every automatic adjustment yields a valid parameter set."""
     market = attrs.evolve(BINANCE, risk=RISK)
     state = one_long(market, "50000", history=((0, px("60000")),))
     mark, time = px("60000"), 0
@@ -248,7 +250,7 @@ def test_multiplier_scales_maintenance_margin() -> None:
 
 @given(st.integers(0, 59), st.fractions(Fraction(11, 10), Fraction(3, 2)))
 def test_phase_in_guarantee(elapsed: int, multiplier: Fraction) -> None:
-    """RISK-6: a healthy account that does nothing is not liquidated by the change alone."""
+    """RISK-6, INV-PHASE-IN: a healthy account that does nothing survives the change alone."""
     market = attrs.evolve(BINANCE, risk=RISK)
     # equity 260 > MM 250 now, but <= MM x 1.1 = 275 ... 375 under the new parameters
     state = one_long(market, "260")
@@ -291,3 +293,19 @@ def test_stale_bids_above_the_band_are_passed_over() -> None:
     assert steps
     for step in steps:
         assert [price for price, _ in step.levels] == [px("58200")]
+
+
+def test_a_second_change_during_phase_in_keeps_the_original_parameters() -> None:
+    """RISK-6, INV-PHASE-IN regression (found by the state machine): chained increases."""
+    market = attrs.evolve(BINANCE, risk=RISK)
+    state = one_long(market, "260")  # healthy at x1 (MM 250), not at x1.1 (275)
+    first = attrs.evolve(market, risk_multiplier=Ratio.of(11, 10))
+    second = attrs.evolve(market, risk_multiplier=Ratio.of(6, 5))
+    seen: list[Record] = []
+    for event in (ParameterChange(first), Clock(30), ParameterChange(second), Clock(89)):
+        state, records = process_event(state, event)
+        seen.extend(records)
+    assert not kinds(tuple(seen), LiquidationStep)  # 89 < 30 + 60: still phasing in
+    assert not kinds(tuple(seen), Takeover)
+    state, records = process_event(state, Clock(90))
+    assert kinds(records, LiquidationStep) or kinds(records, Takeover)

@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liqspec import InputError, Ratio, Reason
-from liqspec.conventions import decimal_text, isqrt_ceil, parse_decimal, to_units
+from liqspec.conventions import (
+    decimal_text,
+    div_ceil,
+    div_floor,
+    isqrt_ceil,
+    parse_decimal,
+    to_units,
+)
 
 
 @given(st.integers(-(10**30), 10**30), st.integers(0, 12))
@@ -53,3 +60,11 @@ def test_isqrt_ceil_is_the_least_root_above(value: int) -> None:
     assert root >= 0
     assert root * root >= value
     assert root == 0 or (root - 1) * (root - 1) < value
+
+
+@given(st.integers(-(10**30), 10**30), st.integers(1, 10**12))
+def test_rounding_helpers_land_in_their_intervals(a: int, b: int) -> None:
+    """CONV-5, CONV-6, INV-ROUNDING."""
+    low, high = div_floor(a, b), div_ceil(a, b)
+    assert low * b <= a < (low + 1) * b
+    assert (high - 1) * b < a <= high * b

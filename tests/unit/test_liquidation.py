@@ -234,6 +234,7 @@ def test_takeover_of_a_solvent_account_pays_the_fund_its_margin() -> None:
 
 
 def test_fund_cap_then_adl_with_exact_shares_and_ranking() -> None:
+    """INS-2..4, INV-ADL-EXACT: the fund pays its cap, ADL the exact rest, in rank order."""
     m = market(insurance_step_cap=30 * USDT)
     accounts = {
         "alice": ("1000", [(Side.LONG, "1", "60000")]),
