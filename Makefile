@@ -42,6 +42,7 @@ test-long: $(STAMP)  ## longer Hypothesis and CrossHair budgets
 bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_margin.py
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_proofs.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -36,3 +36,25 @@ def test_guide_prices_and_the_strict_variant(tmp_path: Path) -> None:
     strict.write_text(BYBIT.read_text().replace('trigger = "inclusive"', 'trigger = "strict"'))
     assert "`9849.5`" in GUIDE
     assert prices(strict)[0] == "9849.5"
+
+
+CI_GUIDE = (ROOT / "docs" / "ci-gating.md").read_text()
+
+
+def test_ci_guide_counterexample_is_what_the_gate_prints() -> None:
+    result = CliRunner().invoke(
+        main,
+        ["gate", str(MARKETS / "binance-btcusdt-2024-10-24.toml"),
+         str(ROOT / "tests/markets_broken/imr-below-mmr.toml")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    shown = CI_GUIDE.split("```text", 1)[1].split("```", 1)[0].splitlines()
+    for line in shown:
+        if line and line != "..." and not line.startswith("$ "):
+            assert line in result.output, line
+
+
+def test_ci_workflow_runs_the_gate_on_market_changes() -> None:
+    workflow = (ROOT / "docs" / "examples" / "gate-markets.yml").read_text()
+    assert 'paths: ["spec/markets/**.toml"]' in workflow
+    assert "liqspec gate /tmp/old.toml" in workflow
