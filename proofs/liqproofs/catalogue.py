@@ -208,7 +208,7 @@ def _mm_monotone(market: Market) -> tuple[Outcome, str]:
     (n,) = _ints("notional")
     with symbolic_backend():
         here, there = _mm(market, n), _mm(market, n + 1)
-    outcome = prove([n >= 0], here <= there)
+    outcome = prove([n >= 0], here <= there, minimize=n)
     return outcome, _replay_mm(market, outcome, lambda a, b: a > b, "MM(N) > MM(N+1)")
 
 
@@ -239,7 +239,7 @@ def _mm_slope(market: Market) -> tuple[Outcome, str]:
         ranges = [[*base, n >= t.floor, n + d < t.cap] for t in market.tiers[:-1]]
         ranges.append([*base, n >= market.tiers[-1].floor])
     for hypotheses in ranges:
-        outcome = prove(hypotheses, there - here <= d)
+        outcome = prove(hypotheses, there - here <= d, minimize=n)
         if not isinstance(outcome, Proved):
             replay = ""
             if isinstance(outcome, Counterexample):
@@ -273,7 +273,7 @@ def _im_covers_mm(market: Market) -> tuple[Outcome, str]:
             select_by_tier(market, n, lambda t: t.imr.apply_up(n))
         )
         maintenance = _mm(market, n)
-    outcome = prove([n >= 0], initial >= maintenance)
+    outcome = prove([n >= 0], initial >= maintenance, minimize=n)
     replay = ""
     if isinstance(outcome, Counterexample):
         nv = _value(outcome, "notional")
@@ -291,7 +291,7 @@ def _fee_covered(market: Market) -> tuple[Outcome, str]:
     fee_rate = market.liquidation.fee
     with symbolic_backend():
         fee, maintenance = fee_rate.apply_up(n), _mm(market, n)
-    outcome = prove([n >= 1], fee <= maintenance)
+    outcome = prove([n >= 1], fee <= maintenance, minimize=n)
     replay = ""
     if isinstance(outcome, Counterexample):
         nv = _value(outcome, "notional")
@@ -310,7 +310,7 @@ def _multiplier_bounds(market: Market) -> tuple[Outcome, str]:
         unscaled = get_maintenance_for_notional(market, n)
         scaled = top.apply_up(unscaled)
     claim = z3.And(scaled >= unscaled, scaled <= n)
-    outcome = prove([n >= 1], claim)
+    outcome = prove([n >= 1], claim, minimize=n)
     replay = ""
     if isinstance(outcome, Counterexample):
         nv = _value(outcome, "notional")
