@@ -22,15 +22,8 @@ from liqspec.accounts import load_account
 from liqspec.conventions import parse_decimal, to_units
 from liqspec.errors import InputError, LiqspecError, Reason
 from liqspec.markets import Market, load_market
-from liqspec.report import (
-    Units,
-    account_report,
-    event_report,
-    market_report,
-    record_report,
-    state_report,
-)
-from liqspec.scenarios import load_scenario, replay
+from liqspec.report import account_report, market_report, scenario_report
+from liqspec.scenarios import load_scenario
 
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -243,31 +236,7 @@ def run(scenario: Path, as_json: bool) -> None:
     """
 
     def replay_all() -> int:
-        loaded = load_scenario(scenario)
-        units = Units(loaded.state)
-        steps, final = [], loaded.state
-        for step, state in replay(loaded):
-            final = state
-            steps.append(
-                {
-                    "index": step.index,
-                    "event": event_report(step.event, units),
-                    "rejected": None
-                    if step.rejection is None
-                    else {
-                        "reason": step.rejection.reason.identifier,
-                        "rule": step.rejection.reason.rule,
-                        "detail": step.rejection.detail,
-                    },
-                    "records": [record_report(r, state, units) for r in step.records],
-                }
-            )
-        report = {
-            "scenario": loaded.name,
-            "description": loaded.description,
-            "steps": steps,
-            "final": state_report(final, units),
-        }
+        report = scenario_report(load_scenario(scenario))
         if as_json:
             _print_json(report)
         else:
@@ -325,6 +294,50 @@ def _print_run(report: dict[str, Any]) -> None:
             f"  {account['account']}: balance {account['balance']}, equity {account['equity']},"
             f" maintenance {account['maintenance']}; {positions or 'no position'}"
         )
+
+
+@main.group("vectors")
+def vectors_group() -> None:
+    """Conformance vectors (spec/13-conformance.md)."""
+
+
+@vectors_group.command("generate")
+@click.option(
+    "--spec",
+    "spec_dir",
+    default="spec",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="The specification folder to read.",
+)
+@click.option(
+    "--out",
+    default="spec/vectors",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the vectors (one JSON file per case).",
+)
+def vectors_generate(spec_dir: Path, out: Path) -> None:
+    """Generate every conformance vector from the reference, deterministically.
+
+    Reads the bundled markets and scenarios under --spec, evaluates every case with the
+    reference, validates each vector against its JSON Schema and writes one canonical file
+    per case (sorted keys, LF, decimal strings) under --out, replacing what was there.
+    """
+
+    def run_generate() -> int:
+        import shutil  # noqa: PLC0415
+
+        from liqspec.vectors import build_vectors, write_vectors  # noqa: PLC0415
+
+        vectors = build_vectors(spec_dir)
+        for kind in {v["kind"] for v in vectors}:
+            shutil.rmtree(out / kind, ignore_errors=True)
+        count = write_vectors(vectors, out)
+        click.echo(f"wrote {count} vectors to {out}")
+        return EXIT_OK
+
+    _guarded(False, run_generate)  # noqa: FBT003
 
 
 @main.command("prove")

@@ -43,6 +43,7 @@ from liqspec.prices import (
     get_liquidation_price,
 )
 from liqspec.records import Record, record_kind
+from liqspec.scenarios import Scenario, replay
 from liqspec.state import Book, Event, State, get_unit
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "market_report",
     "percent",
     "record_report",
+    "scenario_report",
     "state_report",
 ]
 
@@ -301,3 +303,37 @@ def state_report(state: State, units: Units) -> dict[str, Any]:
         )
     funds = {fund: units.amount(balance, fund) for fund, balance in sorted(state.funds.items())}
     return {"time": state.time, "accounts": accounts, "funds": funds}
+
+
+def scenario_report(scenario: Scenario, *, details: bool = True) -> dict[str, Any]:
+    """Replay a scenario and describe every step and the final state (OUT-9).
+
+    Without ``details`` a rejection shows only its reason and rule (the detail text is
+    free-form and not compared by the conformance suite).
+    """
+    units = Units(scenario.state)
+    steps, final = [], scenario.state
+    for step, state in replay(scenario):
+        final = state
+        rejected = None
+        if step.rejection is not None:
+            rejected = {
+                "reason": step.rejection.reason.identifier,
+                "rule": step.rejection.reason.rule,
+            }
+            if details:
+                rejected["detail"] = step.rejection.detail
+        steps.append(
+            {
+                "index": step.index,
+                "event": event_report(step.event, units),
+                "rejected": rejected,
+                "records": [record_report(r, state, units) for r in step.records],
+            }
+        )
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "steps": steps,
+        "final": state_report(final, units),
+    }

@@ -25,6 +25,7 @@ from liqspec.markets import (
     liquidation_params_from,
     load_market,
     mark_params_from,
+    market_from_document,
     risk_params_from,
     validate_market,
 )
@@ -50,7 +51,7 @@ from liqspec.state import (
     process_event,
 )
 
-__all__ = ["Scenario", "Step", "load_scenario", "replay"]
+__all__ = ["Scenario", "Step", "load_scenario", "replay", "scenario_from_document"]
 
 
 @frozen
@@ -85,6 +86,11 @@ def replay(scenario: Scenario) -> Iterator[tuple[Step, State]]:
             yield Step(index, event, (), rejection), state
         else:
             yield Step(index, event, records, None), state
+
+
+def scenario_from_document(document: dict[str, Any], folder: Path = Path()) -> Scenario:
+    """Build a scenario from a parsed document; market entries may be inline documents."""
+    return _scenario(document, folder)
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -129,7 +135,7 @@ def _scenario(document: dict[str, Any], folder: Path) -> Scenario:
 def _markets(paths: list[str], folder: Path, document: dict[str, Any]) -> dict[str, Market]:
     markets: dict[str, Market] = {}
     for i, text in enumerate(paths):
-        market = load_market(folder / text)
+        market = _scenario_market(text, folder, f"scenario.markets[{i}]")
         if market.symbol in markets:
             detail = "two market files define this symbol"
             raise InputError(Reason.DUPLICATE_MARKET, f"scenario.markets[{i}]", text, detail)
@@ -142,6 +148,18 @@ def _markets(paths: list[str], folder: Path, document: dict[str, Any]) -> dict[s
             markets[symbol] = _override(markets[symbol], section, table)
             validate_market(markets[symbol])
     return markets
+
+
+def _scenario_market(entry: object, folder: Path, field: str, *, check: bool = True) -> Market:
+    """Load a market given by a path relative to the scenario, or inline (vectors)."""
+    if isinstance(entry, dict):
+        try:
+            return market_from_document(entry, check=check)
+        except InputError as error:
+            raise InputError(
+                error.reason, f"{field}.{error.field}", error.value, error.detail
+            ) from None
+    return load_market(folder / str(entry), check=check)
 
 
 def _override(market: Market, section: str, table: dict[str, Any]) -> Market:
@@ -290,7 +308,8 @@ def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path)
 def _parameters(market: Market, row: dict[str, Any], where: str, folder: Path) -> Event:
     """RISK-5: replacement parameters from a market file of the same symbol."""
     try:
-        replacement = load_market(folder / row["file"])
+        # the event validates the parameters (RISK-5): a broken set is a rejected event
+        replacement = _scenario_market(row["file"], folder, f"{where}.file", check=False)
     except InputError as error:
         raise InputError(
             error.reason, f"{where}.file: {error.field}", error.value, error.detail
