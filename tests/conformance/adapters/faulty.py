@@ -1,0 +1,69 @@
+"""A deliberately faulty adapter for the runner's tests: the reference with one defect.
+
+Usage: python faulty.py MODE. Engine defects: wrong-rounding (maintenance rounded down),
+non-strict-trigger (equity == MM always liquidatable), wrong-tier (the tier below). Protocol
+defects, on the fifth case: crash, hang, garbage, partial (half a line, then exit), flood.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import liqspec.conventions
+import liqspec.liquidation
+import liqspec.margin
+import liqspec.prices
+from liqspec.adapter import answer
+
+MODE = sys.argv[1]
+
+
+def patch_engine() -> None:
+    """Install the engine defect of MODE, everywhere the function is looked up."""
+    if MODE == "wrong-rounding":
+        setattr(liqspec.margin, "div_ceil", liqspec.conventions.div_floor)  # noqa: B010
+    if MODE == "non-strict-trigger":
+
+        def inclusive(equity: int, maintenance: int, *, strict: bool) -> bool:
+            return equity <= maintenance
+
+        for module in (liqspec.margin, liqspec.prices, liqspec.liquidation):
+            module.is_below_maintenance = inclusive  # type: ignore[attr-defined]
+    if MODE == "wrong-tier":
+        original = liqspec.margin.get_tier_index
+        liqspec.margin.get_tier_index = lambda market, n: max(0, original(market, n) - 1)  # type: ignore[assignment]
+
+
+def main() -> None:
+    """Serve the protocol, misbehaving as MODE says."""
+    patch_engine()
+    cases = 0
+    for line in sys.stdin:
+        message = json.loads(line)
+        if message.get("type") == "bye":
+            return
+        if message.get("type") == "case":
+            cases += 1
+            if cases == 5:
+                if MODE == "crash":
+                    sys.exit(3)
+                if MODE == "hang":
+                    time.sleep(3600)
+                if MODE == "garbage":
+                    print("this is not JSON", flush=True)
+                    continue
+                if MODE == "partial":
+                    sys.stdout.write('{"type": "res')
+                    sys.stdout.flush()
+                    sys.exit(0)
+                if MODE == "flood":
+                    sys.stdout.write("x" * (5 << 20) + "\n")
+                    sys.stdout.flush()
+                    continue
+        print(json.dumps(answer(message)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The runner against the reference adapter, faulty adapters and a second-language adapter."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from liqspec.runner import CaseReport, run_one_shot, run_suite, summary_line
+from tests.data import ROOT
+
+VECTORS = [json.loads(p.read_text()) for p in sorted((ROOT / "spec" / "vectors").rglob("*.json"))]
+FAULTY = [sys.executable, str(ROOT / "tests" / "conformance" / "adapters" / "faulty.py")]
+REFERENCE = [sys.executable, "-m", "liqspec.cli", "adapter"]
+
+
+def pick(kind: str, count: int | None = None) -> list[dict[str, Any]]:
+    chosen = [v for v in VECTORS if v["kind"] == kind]
+    return chosen[:count] if count else chosen
+
+
+def statuses(reports: list[CaseReport]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for report in reports:
+        counts[report.status] = counts.get(report.status, 0) + 1
+    return counts
+
+
+def test_the_reference_adapter_passes_every_vector() -> None:
+    reports = run_suite(VECTORS, REFERENCE)
+    assert statuses(reports) == {"passed": len(VECTORS)}
+    assert summary_line(reports) == f"{len(VECTORS)} passed, 0 failed"
+
+
+def test_one_shot_mode() -> None:
+    reports = run_one_shot(pick("fee") + pick("shares"), [*REFERENCE, "--one-shot"])
+    assert statuses(reports) == {"passed": 12}
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "field"),
+    [
+        ("wrong-rounding", "maintenance", "maintenance_margin"),
+        ("non-strict-trigger", "margin", "liquidation_price"),  # one tick off at equality
+        ("wrong-tier", "maintenance", "maintenance_margin"),
+    ],
+)
+def test_engine_defects_are_caught_precisely(mode: str, kind: str, field: str) -> None:
+    reports = run_suite(pick(kind), [*FAULTY, mode])
+    failed = [r for r in reports if r.status == "failed"]
+    assert failed, mode
+    assert any(r.field.endswith(field) for r in failed), [r.field for r in failed[:5]]
+    assert all(r.expected != r.actual for r in failed)
+    assert all(r.rules for r in failed)
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [("crash", "exited (code 3)"), ("hang", "no reply within 2.0 s"), ("garbage", "garbage"),
+     ("partial", "garbage"), ("flood", "garbage")],
+)  # fmt: skip
+def test_protocol_defects_are_reported_and_the_run_goes_on(mode: str, message: str) -> None:
+    cases = pick("maintenance", 12)
+    reports = run_suite(cases, [*FAULTY, mode], timeout=2.0)
+    assert len(reports) == len(cases)
+    assert reports[4].status == "errored", reports[4]
+    assert message in reports[4].detail, reports[4].detail
+    # the restarted adapter counts cases afresh and misbehaves once more, at case 10
+    assert statuses(reports) == {"passed": len(cases) - 2, "errored": 2}
+
+
+def test_skip_list_entries_must_keep_failing() -> None:
+    cases = pick("fee")
+    reports = run_suite(cases, REFERENCE, skip=[cases[0]["id"]])
+    assert reports[0].status == "failed"
+    assert "now passes" in reports[0].detail
+
+
+def test_reason_mapping() -> None:
+    negative = [v for v in VECTORS if "expected_error" in v][:3]
+    script = ROOT / "tests" / "conformance" / "adapters" / "renaming.py"
+    reports = run_suite(negative, [sys.executable, str(script)])
+    assert all(r.status == "failed" for r in reports)
+    mapping = {
+        f"x-{v['expected_error']['reason']}": v["expected_error"]["reason"] for v in negative
+    }
+    reports = run_suite(negative, [sys.executable, str(script)], mapping=mapping)
+    assert all(r.status == "passed" for r in reports)
+
+
+def test_javascript_adapter_for_the_margin_subset() -> None:
+    subset = pick("maintenance") + pick("fee") + pick("shares") + pick("margin", 3)
+    reports = run_suite(subset, ["node", str(ROOT / "docs" / "examples" / "adapter.js")])
+    counts = statuses(reports)
+    assert counts.get("failed", 0) == 0, [r for r in reports if r.status == "failed"][:3]
+    assert counts["passed"] == len(subset) - 3
+    assert counts["skipped"] == 3
