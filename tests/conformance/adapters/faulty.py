@@ -17,28 +17,27 @@ import liqspec.margin
 import liqspec.prices
 from liqspec.adapter import answer
 
-MODE = sys.argv[1]
 
-
-def patch_engine() -> None:
-    """Install the engine defect of MODE, everywhere the function is looked up."""
-    if MODE == "wrong-rounding":
+def patch_engine(mode: str) -> None:
+    """Install the engine defect of ``mode``, everywhere the function is looked up."""
+    if mode == "wrong-rounding":
         setattr(liqspec.margin, "div_ceil", liqspec.conventions.div_floor)  # noqa: B010
-    if MODE == "non-strict-trigger":
+    if mode == "non-strict-trigger":
 
         def inclusive(equity: int, maintenance: int, *, strict: bool) -> bool:
             return equity <= maintenance
 
         for module in (liqspec.margin, liqspec.prices, liqspec.liquidation):
             module.is_below_maintenance = inclusive  # type: ignore[attr-defined]
-    if MODE == "wrong-tier":
+    if mode == "wrong-tier":
         original = liqspec.margin.get_tier_index
         liqspec.margin.get_tier_index = lambda market, n: max(0, original(market, n) - 1)  # type: ignore[assignment]
 
 
 def main() -> None:
-    """Serve the protocol, misbehaving as MODE says."""
-    patch_engine()
+    """Serve the protocol, misbehaving as the mode (first argument) says."""
+    mode = sys.argv[1]
+    patch_engine(mode)
     cases = 0
     for line in sys.stdin:
         message = json.loads(line)
@@ -47,18 +46,18 @@ def main() -> None:
         if message.get("type") == "case":
             cases += 1
             if cases == 5:
-                if MODE == "crash":
+                if mode == "crash":
                     sys.exit(3)
-                if MODE == "hang":
+                if mode == "hang":
                     time.sleep(3600)
-                if MODE == "garbage":
+                if mode == "garbage":
                     print("this is not JSON", flush=True)
                     continue
-                if MODE == "partial":
+                if mode == "partial":
                     sys.stdout.write('{"type": "res')
                     sys.stdout.flush()
                     sys.exit(0)
-                if MODE == "flood":
+                if mode == "flood":
                     sys.stdout.write("x" * (5 << 20) + "\n")
                     sys.stdout.flush()
                     continue

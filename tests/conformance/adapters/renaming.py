@@ -7,11 +7,18 @@ import sys
 
 from liqspec.adapter import answer
 
-for line in sys.stdin:
-    message = json.loads(line)
-    if message.get("type") == "bye":
-        break
-    reply = answer(message)
-    if "error" in reply:
-        reply["error"] = "x-" + reply["error"]
-    print(json.dumps(reply), flush=True)
+
+def main() -> None:
+    """Serve the protocol with renamed reasons."""
+    for line in sys.stdin:
+        message = json.loads(line)
+        if message.get("type") == "bye":
+            break
+        reply = answer(message)
+        if "error" in reply:
+            reply["error"] = "x-" + reply["error"]
+        print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    main()
