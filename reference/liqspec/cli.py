@@ -458,6 +458,39 @@ def _conformance_markdown(reports: list[Any], summary: str) -> str:
     return "\n".join([*lines, "", summary, ""])
 
 
+@main.command("fuzz")
+@click.option("--impl", "impl", required=True, help="The adapter command to fuzz.")
+@click.option("--examples", default=500, show_default=True, help="How many cases to draw.")
+@click.option("--seed", "seed_value", default=0, show_default=True, help="The random seed.")
+@click.option("--spec", "spec_dir", default="spec", show_default=True,
+              type=click.Path(path_type=Path), help="Where the bundled markets are.")  # fmt: skip
+@click.option("--out", default="fuzz-vectors", show_default=True, type=click.Path(path_type=Path),
+              help="Where a disagreement is written as a vector.")  # fmt: skip
+def fuzz_command(*, impl: str, examples: int, seed_value: int, spec_dir: Path, out: Path) -> None:
+    """Differential fuzzing: random cases to the reference and to an implementation.
+
+    On the first disagreement the case is shrunk to a minimal one and written as a new vector
+    file under --out (add it to your suite). Exit 0 when no disagreement was found, 1 when one
+    was.
+    """
+
+    def run_fuzz() -> int:
+        import shlex  # noqa: PLC0415
+
+        from liqspec.fuzz import fuzz  # noqa: PLC0415
+
+        outcome = fuzz(shlex.split(impl), spec=spec_dir, out=out, examples=examples,
+                       seed_value=seed_value)  # fmt: skip
+        if outcome.vector is None:
+            click.echo(f"{outcome.examples} cases, no disagreement")
+            return EXIT_OK
+        click.echo(f"disagreement on {outcome.vector['id']}: {outcome.difference}")
+        click.echo(f"minimal case written to {outcome.path}")
+        return EXIT_FOUND
+
+    _guarded(False, run_fuzz)  # noqa: FBT003
+
+
 @main.command("prove")
 @click.argument("markets", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,3 +98,26 @@ def test_javascript_adapter_for_the_margin_subset() -> None:
     assert counts.get("failed", 0) == 0, [r for r in reports if r.status == "failed"][:3]
     assert counts["passed"] == len(subset) - 3
     assert counts["skipped"] == 3
+
+
+def test_fuzzing_finds_and_shrinks_a_rounding_bug(tmp_path: Path) -> None:
+    from liqspec.fuzz import fuzz  # noqa: PLC0415
+    from liqspec.vectors import evaluate  # noqa: PLC0415
+
+    outcome = fuzz([*FAULTY, "wrong-rounding"], spec=ROOT / "spec", out=tmp_path,
+                   examples=200, seed_value=3)  # fmt: skip
+    assert outcome.vector is not None
+    assert outcome.path is not None
+    vector = json.loads(outcome.path.read_text())
+    assert vector["input"]["notional"] == "0.00000001"  # shrunk to one quantum
+    assert evaluate(vector["kind"], vector["input"]) == {"output": vector["expected"]}
+    (report,) = run_suite([vector], [*FAULTY, "wrong-rounding"])
+    assert report.status == "failed"
+
+
+def test_fuzzing_the_reference_finds_nothing(tmp_path: Path) -> None:
+    from liqspec.fuzz import fuzz  # noqa: PLC0415
+
+    outcome = fuzz(REFERENCE, spec=ROOT / "spec", out=tmp_path, examples=100, seed_value=1)
+    assert outcome.vector is None
+    assert outcome.examples > 0
