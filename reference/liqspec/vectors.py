@@ -13,6 +13,7 @@ import copy
 import json
 import tomllib
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,20 @@ __all__ = ["KINDS", "build_vectors", "canonical", "evaluate", "write_vectors"]
 FORMAT = 1
 
 
+@lru_cache(maxsize=256)
+def _parsed_market(text: str) -> Market:
+    return market_from_document(json.loads(text))
+
+
+def _market_of(document: dict[str, Any]) -> Market:
+    """Parse a market document once per distinct content: markets are immutable values."""
+    return _parsed_market(json.dumps(document, sort_keys=True))
+
+
 def _markets(documents: list[dict[str, Any]]) -> dict[str, Market]:
     markets: dict[str, Market] = {}
     for document in documents:
-        market = market_from_document(document)
+        market = _market_of(document)
         if market.symbol in markets:
             detail = "two market documents define this symbol"
             raise InputError(Reason.DUPLICATE_MARKET, "market.symbol", market.symbol, detail)
@@ -52,7 +63,7 @@ def _integer(text: object, field: str) -> int:
 
 
 def _market(case: dict[str, Any]) -> dict[str, Any]:
-    return market_report(market_from_document(case["market"]))
+    return market_report(_market_of(case["market"]))
 
 
 def _margin(case: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +72,7 @@ def _margin(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def _maintenance(case: dict[str, Any]) -> dict[str, Any]:
-    market = market_from_document(case["market"])
+    market = _market_of(case["market"])
     notional = to_units(case["notional"], market.settle_quantum, "notional", "settlement quantum")
     if notional < 0:
         raise InputError(Reason.OUT_OF_RANGE, "notional", case["notional"], "must not be negative")
