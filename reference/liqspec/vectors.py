@@ -2,9 +2,10 @@
 
 The rules are spec/13-conformance.md.
 
-A case is ``(kind, input)``; :func:`evaluate` returns ``{"output": ...}`` or, for input the
-rules reject, ``{"error": reason}``. The generator writes one canonical JSON file per case
-(sorted keys, two-space indent, LF, decimal strings, no float) under ``spec/vectors/``.
+A case is ``(kind, input)`` (VEC-3); :func:`evaluate` returns ``{"output": ...}`` or, for
+input the rules reject, ``{"error": reason}``. The generator writes one canonical JSON file
+per case (VEC-1, VEC-2) under ``spec/vectors/``, covering every rule (VEC-4); runners compare
+outputs strictly (VEC-5, :mod:`liqspec.runner`).
 """
 
 from __future__ import annotations

@@ -121,3 +121,20 @@ def test_fuzzing_the_reference_finds_nothing(tmp_path: Path) -> None:
     outcome = fuzz(REFERENCE, spec=ROOT / "spec", out=tmp_path, examples=100, seed_value=1)
     assert outcome.vector is None
     assert outcome.examples > 0
+
+
+def test_reference_adapter_messages_follow_the_protocol_schemas() -> None:
+    import jsonschema  # noqa: PLC0415
+
+    from liqspec.adapter import answer  # noqa: PLC0415
+
+    request = json.loads((ROOT / "spec" / "protocol" / "request.schema.json").read_text())
+    reply = json.loads((ROOT / "spec" / "protocol" / "reply.schema.json").read_text())
+    messages: list[dict[str, Any]] = [{"type": "hello", "protocol": 1}]
+    messages += [
+        {"type": "case", "id": v["id"], "kind": v["kind"], "input": v["input"]}
+        for v in VECTORS[::40]
+    ]
+    for message in messages:
+        jsonschema.validate(message, request)
+        jsonschema.validate(answer(message), reply)

@@ -58,3 +58,20 @@ def test_ci_workflow_runs_the_gate_on_market_changes() -> None:
     workflow = (ROOT / "docs" / "examples" / "gate-markets.yml").read_text()
     assert 'paths: ["spec/markets/**.toml"]' in workflow
     assert "liqspec gate /tmp/old.toml" in workflow
+
+
+CONFORMANCE_GUIDE = (ROOT / "docs" / "conformance.md").read_text()
+
+
+def test_conformance_guide_outputs_are_what_the_runner_prints() -> None:
+    import sys  # noqa: PLC0415
+
+    js = CliRunner().invoke(main, ["conformance", "--impl", "node docs/examples/adapter.js",
+                                   "--vectors", str(ROOT / "spec" / "vectors")])  # fmt: skip
+    assert js.output.splitlines()[-1] in CONFORMANCE_GUIDE
+    faulty = f"{sys.executable} {ROOT / 'tests/conformance/adapters/faulty.py'} wrong-rounding"
+    bad = CliRunner().invoke(main, ["conformance", "--impl", faulty, "--kind", "maintenance",
+                                    "--vectors", str(ROOT / "spec" / "vectors")])  # fmt: skip
+    assert bad.exit_code == 1
+    documented = next(line for line in CONFORMANCE_GUIDE.splitlines() if line.startswith("FAILED "))
+    assert documented in bad.output.splitlines()

@@ -6,7 +6,9 @@ import re
 
 from tests.data import ROOT
 
-ANCHOR = re.compile(r"\b(?:CONV|MARKET|ACCOUNT|MARGIN|PRICE|STATE|LIQ|INS|OUT|MARK|BRK|RISK)-\d+\b")
+ANCHOR = re.compile(
+    r"\b(?:CONV|MARKET|ACCOUNT|MARGIN|PRICE|STATE|LIQ|INS|OUT|MARK|BRK|RISK|VEC)-\d+\b"
+)
 
 
 def defined_rules() -> set[str]:
