@@ -554,6 +554,8 @@ def _scenario_vectors(spec: Path) -> Iterator[Vector]:
         document = copy.deepcopy(base)
         document["scenario"]["name"] = f"reject-{slug}"
         document["events"] = events
+        if slug == "mark-derived":
+            document["mark"] = {"BTCUSDT": {"source": "median"}}
         yield _vector(
             "scenario",
             f"reject-{slug}",
@@ -616,6 +618,11 @@ _EVENT_BREAKS: list[tuple[str, list[dict[str, Any]], str]] = [
             }
         ],
         "STATE-6",
+    ),
+    (
+        "mark-derived",
+        [{"kind": "mark", "market": "BTCUSDT", "price": "59000", "expect": "mark-derived"}],
+        "MARK-1",
     ),
     (
         "time-backwards",
