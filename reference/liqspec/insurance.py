@@ -16,7 +16,14 @@ from liqspec.conventions import div_floor, ite, smin
 from liqspec.margin import get_equity, get_unrealized_pnl, is_liquidatable
 from liqspec.markets import Deleveraging, Market
 from liqspec.records import Allocation, Deleveraged, FundChange, Record
-from liqspec.state import AccountState, State, close_part, get_unit, with_account
+from liqspec.state import (
+    AccountState,
+    State,
+    close_part,
+    get_unit,
+    with_account,
+    with_position,
+)
 
 __all__ = ["get_adl_ranking", "get_fund_payment", "get_share", "settle_deficit"]
 
@@ -109,9 +116,7 @@ def _reduce(
     assert position is not None  # noqa: S101 - only called for holders
     market = state.markets[symbol].market
     realized, left = close_part(market, position, lots, state.markets[symbol].mark)
-    others = tuple(p for p in account.positions if p.market != symbol)
-    positions = tuple(sorted((*others, left) if left else others, key=lambda p: p.market))
-    return attrs.evolve(account, balance=account.balance + realized - share, positions=positions)
+    return with_position(account, symbol, left, account.balance + realized - share)
 
 
 def _deleverage(

@@ -53,6 +53,7 @@ from liqspec.state import (
     get_unit,
     with_account,
     with_market,
+    with_position,
 )
 
 __all__ = [
@@ -148,9 +149,7 @@ def _closing(state: State, account: AccountState, index: int, fills: Fills) -> A
         assert left is not None  # noqa: S101 - fills never exceed the position
         realized, left = close_part(market, left, size, price)
         balance += realized
-    others = tuple(p for i, p in enumerate(account.positions) if i != index)
-    positions = tuple(sorted((*others, left) if left else others, key=lambda p: p.market))
-    return attrs.evolve(account, balance=balance, positions=positions)
+    return with_position(account, position.market, left, balance)
 
 
 def get_bankruptcy_quote(state: State, account: AccountState, index: int, size: int) -> int | None:

@@ -13,7 +13,6 @@ import json
 import queue
 import subprocess
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
@@ -299,8 +298,3 @@ def summary_line(reports: Sequence[CaseReport]) -> str:
     skipped = sum(r.status == "skipped" for r in reports)
     line = f"{passed} passed, {failed} failed"
     return f"{line}, {skipped} skipped" if skipped else line
-
-
-def elapsed_rate(start: float, count: int) -> float:
-    """Return cases per second since ``start`` (perf_counter)."""
-    return count / max(time.perf_counter() - start, 1e-9)

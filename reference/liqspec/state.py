@@ -60,6 +60,7 @@ __all__ = [
     "close_part",
     "get_unit",
     "process_event",
+    "with_position",
 ]
 
 
@@ -575,12 +576,24 @@ def _open_part(
     return attrs.evolve(position, size=held + size, entry_value=position.entry_value + added)
 
 
+def with_position(
+    account: AccountState, symbol: str, position: Position | None, balance: int
+) -> AccountState:
+    """Replace (or remove) the position in ``symbol`` and set the balance (STATE-1).
+
+    Positions stay ordered by market symbol.
+    """
+    others = [p for p in account.positions if p.market != symbol]
+    positions = others if position is None else [*others, position]
+    return attrs.evolve(
+        account, balance=balance, positions=tuple(sorted(positions, key=lambda p: p.market))
+    )
+
+
 def apply_fill(account: AccountState, market: Market, signed_size: int, price: int) -> AccountState:
     """Trade ``signed_size`` lots (+ buy, - sell) at ``price``: reduce, close or flip, then open."""
-    current = next((p for p in account.positions if p.market == market.symbol), None)
-    others = tuple(p for p in account.positions if p.market != market.symbol)
+    position = next((p for p in account.positions if p.market == market.symbol), None)
     balance = account.balance
-    position = current
     remaining = abs(signed_size)
     side = Side.LONG if signed_size > 0 else Side.SHORT
     if position is not None and position.side is not side:
@@ -590,7 +603,4 @@ def apply_fill(account: AccountState, market: Market, signed_size: int, price: i
         remaining -= closing
     if remaining:
         position = _open_part(market, position, side, remaining, price)
-    positions = others if position is None else (*others, position)
-    return attrs.evolve(
-        account, balance=balance, positions=tuple(sorted(positions, key=lambda p: p.market))
-    )
+    return with_position(account, market.symbol, position, balance)

@@ -26,7 +26,15 @@ from liqspec.files import check_schema
 from liqspec.insurance import get_share
 from liqspec.liquidation import get_liquidation_fee
 from liqspec.margin import get_maintenance_for_notional, get_tier_index
-from liqspec.markets import Market, format_amount, market_from_document
+from liqspec.markets import (
+    ContractKind,
+    Market,
+    format_amount,
+    format_price,
+    format_size,
+    get_value,
+    market_from_document,
+)
 from liqspec.report import account_report, market_report, scenario_report
 from liqspec.scenarios import scenario_from_document
 
@@ -291,12 +299,6 @@ def _margin_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
     yield from _account_breaks(documents["binance-btcusdt-2024-10-24"])
 
 
-def _price_text(market: Market, ticks: int) -> str:
-    from liqspec.markets import format_price  # noqa: PLC0415
-
-    return format_price(market, ticks)
-
-
 def _position_vector(
     stem: str,
     document: dict[str, Any],
@@ -307,8 +309,6 @@ def _position_vector(
     label: str,
     move: int,
 ) -> Vector:
-    from liqspec.markets import format_size, get_value  # noqa: PLC0415
-
     spec = document["market"]
     entry = market.max_price // 200
     size = max(1, (market.tiers[0].cap // 2) // get_value(market, 1, entry))
@@ -322,13 +322,13 @@ def _position_vector(
                 "market": spec["symbol"],
                 "side": side,
                 "size": format_size(market, size),
-                "entry_price": _price_text(market, entry),
+                "entry_price": format_price(market, entry),
                 "margin_mode": "isolated",
                 "isolated_margin": format_amount(market, margin),
                 "leverage": str(leverage),
             }
         ],
-        {spec["symbol"]: _price_text(market, mark)},
+        {spec["symbol"]: format_price(market, mark)},
     )
     slug = f"{stem}-{side}-{leverage}x-{label}"
     return _vector(
@@ -346,8 +346,6 @@ def _floor_vector(
     stem: str, document: dict[str, Any], market: Market, tier: int, floor: int
 ) -> Vector:
     """Return a cross long whose notional at mark is exactly a tier floor (boundary)."""
-    from liqspec.markets import ContractKind, format_size, get_value  # noqa: PLC0415
-
     spec = document["market"]
     mark = market.max_price // 200
     per_lot = get_value(market, 1, mark)
@@ -361,11 +359,11 @@ def _floor_vector(
                 "market": spec["symbol"],
                 "side": "long",
                 "size": format_size(market, size),
-                "entry_price": _price_text(market, mark),
+                "entry_price": format_price(market, mark),
                 "margin_mode": "cross",
             }
         ],
-        {spec["symbol"]: _price_text(market, mark)},
+        {spec["symbol"]: format_price(market, mark)},
     )
     return _vector(
         "margin",
