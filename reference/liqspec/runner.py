@@ -138,7 +138,7 @@ class Runner:
         except queue.Empty:
             raise AdapterError(f"no reply within {self.timeout} s") from None
         if line is None:
-            raise AdapterError(f"the adapter exited (code {process.poll()})")
+            raise AdapterError(f"the adapter exited ({_exit_status(process)})")
         try:
             reply: dict[str, Any] = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -161,6 +161,21 @@ class Runner:
             process.kill()
             process.wait()
         self.process = None
+
+
+REAP_TIMEOUT = 2.0
+"""How long to wait for an adapter whose output has ended to exit, before saying it has not."""
+
+
+def _exit_status(process: subprocess.Popen[bytes]) -> str:
+    """Describe how the process ended, waiting (boundedly) for it to be reaped first.
+
+    The end of its output comes before its exit: polling at once races with the exit.
+    """
+    try:
+        return f"code {process.wait(timeout=REAP_TIMEOUT)}"
+    except subprocess.TimeoutExpired:
+        return f"output closed, still running after {REAP_TIMEOUT} s"
 
 
 def _judge(  # noqa: PLR0911 - one return per kind of reply
