@@ -25,8 +25,8 @@ from liqspec.state import (
     MarkUpdate,
     State,
     apply_fill,
-    process_event,
 )
+from liqspec.transition import process_event
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKET = load_market(ROOT / "spec" / "markets" / "binance-btcusdt-2024-10-24.toml")

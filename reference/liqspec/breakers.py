@@ -7,15 +7,12 @@ never move a balance (BRK-7).
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 import attrs
 
 from liqspec.conventions import div_ceil, div_floor
 from liqspec.records import BreakerTripped
-
-if TYPE_CHECKING:
-    from liqspec.state import MarketState
+from liqspec.state import MarketState
 
 __all__ = [
     "UNTIL_RESET",

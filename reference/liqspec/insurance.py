@@ -16,14 +16,7 @@ from liqspec.conventions import div_floor, ite, smin
 from liqspec.margin import get_equity, get_unrealized_pnl, is_liquidatable
 from liqspec.markets import Deleveraging, Market
 from liqspec.records import Allocation, Deleveraged, FundChange, Record
-from liqspec.state import (
-    AccountState,
-    State,
-    close_part,
-    get_unit,
-    with_account,
-    with_position,
-)
+from liqspec.state import AccountState, State, close_part, get_unit, with_account, with_position
 
 __all__ = ["get_adl_ranking", "get_fund_payment", "get_share", "settle_deficit"]
 

@@ -7,13 +7,10 @@ once, toward the index (MARK-4), so the derivation never adds to a move away fro
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 from liqspec.conventions import div_ceil, div_floor
 from liqspec.markets import MarkSource
-
-if TYPE_CHECKING:
-    from liqspec.state import MarketState
+from liqspec.state import MarketState
 
 __all__ = ["derive_mark", "get_fair_price", "get_median_candidates", "round_toward"]
 

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from fractions import Fraction
 from itertools import pairwise
-from typing import TYPE_CHECKING
 
 import attrs
 
 from liqspec.conventions import Ratio, div_ceil, isqrt_ceil
 from liqspec.markets import Market, RiskParams, validate_market
 from liqspec.records import RiskAdjusted
-
-if TYPE_CHECKING:
-    from liqspec.accounts import Position
-    from liqspec.state import AccountState, MarketState
+from liqspec.state import MarketState
 
 __all__ = [
     "apply_parameters",
     "get_next_multiplier",
     "get_target_multiplier",
     "get_volatility",
-    "is_grandfathered",
     "process_risk",
 ]
 
@@ -108,25 +103,3 @@ def process_risk(entry: MarketState, time: int) -> tuple[MarketState, tuple[Risk
         entry.phase_end if new > current else time,
     )  # fmt: skip
     return entry, (record,)
-
-
-def is_grandfathered(entry: MarketState, account: AccountState, time: int) -> bool:
-    """RISK-6: during phase-in, an account that has not acted since it began keeps the old rules."""
-    return (
-        entry.previous is not None
-        and time < entry.phase_end
-        and account.last_action < entry.phase_start
-    )
-
-
-def phase_in_market(
-    entry: MarketState, account: AccountState, position: Position, time: int
-) -> Market:
-    """RISK-6: for a grandfathered account, the parameter set with the lower MM."""
-    from liqspec.margin import get_maintenance_margin  # noqa: PLC0415 - margin sits below risk
-
-    if entry.previous is None or not is_grandfathered(entry, account, time):
-        return entry.market
-    old = get_maintenance_margin(entry.previous, position, entry.mark)
-    new = get_maintenance_margin(entry.market, position, entry.mark)
-    return entry.previous if old < new else entry.market

@@ -2,7 +2,7 @@
 
 A scenario names its market files (paths relative to the scenario), may override their
 ``[liquidation]`` tables, and gives funds, marks, books, accounts and events in decimal text.
-:func:`replay` feeds the events to :func:`~liqspec.state.process_event` one by one.
+:func:`replay` feeds the events to :func:`~liqspec.transition.process_event` one by one.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from liqspec.state import (
     TradeUpdate,
     Withdrawal,
     check_book,
-    process_event,
 )
+from liqspec.transition import process_event
 
 __all__ = ["Scenario", "Step", "load_scenario", "replay", "scenario_from_document"]
 

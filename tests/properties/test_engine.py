@@ -78,11 +78,9 @@ from liqspec.state import (
     ReferenceUpdate,
     State,
     Withdrawal,
-    apply_event,
     get_unit,
-    process_event,
-    process_markets,
 )
+from liqspec.transition import apply_event, process_event, process_markets
 from tests.data import MARKETS
 
 BASE = {

@@ -41,8 +41,8 @@ from liqspec.state import (
     TradeUpdate,
     apply_fill,
     get_unit,
-    process_event,
 )
+from liqspec.transition import process_event
 from tests.data import MARKETS
 
 BINANCE = load_market(MARKETS / "binance-btcusdt-2024-10-24.toml")

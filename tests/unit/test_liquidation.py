@@ -38,11 +38,10 @@ from liqspec.state import (
     MarkUpdate,
     State,
     Withdrawal,
-    apply_event,
     apply_fill,
     get_unit,
-    process_event,
 )
+from liqspec.transition import apply_event, process_event
 from tests.data import MARKETS
 
 R = TypeVar("R")
