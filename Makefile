@@ -23,6 +23,7 @@ demo: $(STAMP)  ## check a bundled market, margin a demo account, replay a liqui
 lint: $(STAMP)
 	$(BIN)/ruff check reference proofs tests benchmarks
 	$(BIN)/ruff format --check reference proofs tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict
@@ -33,7 +34,7 @@ unit: $(STAMP)
 crosshair: $(STAMP)
 	$(BIN)/python tests/symbolic/run_crosshair.py
 
-test: lint typecheck unit crosshair  ## every check: ruff, mypy --strict, pytest (all groups), CrossHair
+test: lint typecheck unit crosshair  ## every check: ruff, import layers, mypy --strict, pytest (all groups), CrossHair
 
 test-long: $(STAMP)  ## longer Hypothesis and CrossHair budgets
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/properties

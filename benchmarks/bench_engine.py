@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 from liqspec import Side, load_market
-from liqspec.markets import format_price
-from liqspec.records import LiquidationStep, Takeover
-from liqspec.state import (
+from liqspec.engine.records import LiquidationStep, Takeover
+from liqspec.engine.state import (
     AccountState,
     Book,
     BookUpdate,
@@ -26,7 +25,8 @@ from liqspec.state import (
     State,
     apply_fill,
 )
-from liqspec.transition import process_event
+from liqspec.engine.transition import process_event
+from liqspec.model.markets import format_price
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKET = load_market(ROOT / "spec" / "markets" / "binance-btcusdt-2024-10-24.toml")

@@ -19,16 +19,12 @@ from attrs import frozen
 
 from liqproofs.prove import Counterexample, Outcome, Proved, Unknown, prove
 from liqproofs.symbolic import symbolic_backend
-from liqspec.conventions import div_ceil, div_floor
-from liqspec.errors import InputError
-from liqspec.insurance import get_fund_payment, get_share
-from liqspec.liquidation import bound_price, get_liquidation_fee
-from liqspec.margin import (
-    get_maintenance_for_notional,
-    is_below_maintenance,
-    select_by_tier,
-)
-from liqspec.markets import Market, TierMode, validate_market
+from liqspec.base.conventions import div_ceil, div_floor
+from liqspec.base.errors import InputError
+from liqspec.engine.insurance import get_fund_payment, get_share
+from liqspec.engine.liquidation import bound_price, get_liquidation_fee
+from liqspec.model.margin import get_maintenance_for_notional, is_below_maintenance, select_by_tier
+from liqspec.model.markets import Market, TierMode, validate_market
 
 __all__ = ["CATALOGUE", "Check", "Invariant", "Result", "run_market", "run_theorems"]
 

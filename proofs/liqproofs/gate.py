@@ -13,7 +13,9 @@ from fractions import Fraction
 from typing import Any
 
 from liqproofs.catalogue import Result, run_market
-from liqspec.accounts import (
+from liqspec.base.conventions import Ratio
+from liqspec.engine.outputs import percent
+from liqspec.model.accounts import (
     AccountFile,
     Leg,
     MarginMode,
@@ -22,11 +24,9 @@ from liqspec.accounts import (
     get_margin_units,
     open_position,
 )
-from liqspec.conventions import Ratio
-from liqspec.margin import is_liquidatable
-from liqspec.markets import Market, format_amount, format_price, get_max_leverage, get_value
-from liqspec.prices import PriceStatus, get_bankruptcy_price, get_liquidation_price
-from liqspec.report import percent
+from liqspec.model.margin import is_liquidatable
+from liqspec.model.markets import Market, format_amount, format_price, get_max_leverage, get_value
+from liqspec.model.prices import PriceStatus, get_bankruptcy_price, get_liquidation_price
 
 __all__ = ["PANEL_LEVERAGES", "gate", "gate_markdown"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import z3
 
-from liqspec.conventions import install_symbolic_backend
+from liqspec.base.conventions import install_symbolic_backend
 
 __all__ = ["Z3Integers", "symbolic_backend"]
 

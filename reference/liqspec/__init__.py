@@ -1,19 +1,42 @@
 """liqspec: the reference liquidation engine (spec/).
 
-Layers, each importing only those above it:
+The package's folders are its layers; each imports only the layers below it, and
+``import-linter`` (contracts in pyproject.toml) fails the build on an upward import:
 
-    errors, conventions   numbers, rounding, rejection reasons   (spec/01-conventions.md)
-    files                 reading files at the boundary
-    markets               market parameters                       (spec/02-markets.md)
-    accounts              positions, accounts, margin units       (spec/03-accounts.md)
-    margin                margin and the trigger                  (spec/04-margin.md)
-    prices                liquidation and bankruptcy prices       (spec/05-prices.md)
-    report, cli           tools built on the engine (leaves; never imported by the engine)
+    cli/           the command line and its printed reports
+    conformance/   vectors, the reference adapter, the runner, the fuzzer   (chapter 13)
+    engine/        state and events, the rules, the transition, scenarios   (chapters 6-12)
+    model/         markets, accounts, margin, prices: queries on one account (chapters 2-5)
+    base/          numbers and rounding, rejection reasons, files           (chapter 1)
 
-The engine never imports z3; the proofs package (liqproofs) imports the engine.
+The engine never imports z3; the proofs package (liqproofs) imports the engine and model,
+never the tools. docs/architecture.md describes the layers and the path of one event.
 """
 
-from liqspec.accounts import (
+from liqspec.base.conventions import Ratio, decimal_text, div_ceil, div_floor, ite, smax, smin
+from liqspec.base.errors import EventRejectedError, InputError, LiqspecError, Reason
+from liqspec.engine.scenarios import Scenario, Step, load_scenario, replay
+from liqspec.engine.state import (
+    AccountState,
+    Book,
+    BookUpdate,
+    Clock,
+    Deposit,
+    Event,
+    Fill,
+    IndexUpdate,
+    Level,
+    MarketState,
+    MarkUpdate,
+    ParameterChange,
+    ReferenceUpdate,
+    State,
+    TradeUpdate,
+    Withdrawal,
+    get_unit,
+)
+from liqspec.engine.transition import process_event
+from liqspec.model.accounts import (
     Account,
     AccountFile,
     Leg,
@@ -26,9 +49,7 @@ from liqspec.accounts import (
     load_account,
     open_position,
 )
-from liqspec.conventions import Ratio, decimal_text, div_ceil, div_floor, ite, smax, smin
-from liqspec.errors import InputError, LiqspecError, Reason
-from liqspec.margin import (
+from liqspec.model.margin import (
     get_equity,
     get_initial_margin,
     get_initial_requirement,
@@ -42,7 +63,7 @@ from liqspec.margin import (
     is_below_maintenance,
     is_liquidatable,
 )
-from liqspec.markets import (
+from liqspec.model.markets import (
     ContractKind,
     Market,
     Source,
@@ -55,7 +76,7 @@ from liqspec.markets import (
     make_market,
     validate_market,
 )
-from liqspec.prices import (
+from liqspec.model.prices import (
     PriceResult,
     PriceStatus,
     get_bankruptcy_price,
@@ -70,24 +91,43 @@ __version__ = "0.1.0"
 __all__ = [
     "Account",
     "AccountFile",
+    "AccountState",
+    "Book",
+    "BookUpdate",
+    "Clock",
     "ContractKind",
+    "Deposit",
+    "Event",
+    "EventRejectedError",
+    "Fill",
+    "IndexUpdate",
     "InputError",
     "Leg",
+    "Level",
     "LiqspecError",
     "MarginMode",
     "MarginUnit",
+    "MarkUpdate",
     "Market",
+    "MarketState",
+    "ParameterChange",
     "Position",
     "PriceResult",
     "PriceStatus",
     "Ratio",
     "Reason",
+    "ReferenceUpdate",
+    "Scenario",
     "Side",
     "Source",
+    "State",
+    "Step",
     "Tier",
     "TierMode",
+    "TradeUpdate",
     "Trigger",
     "Valuation",
+    "Withdrawal",
     "decimal_text",
     "div_ceil",
     "div_floor",
@@ -105,6 +145,7 @@ __all__ = [
     "get_margin_units",
     "get_notional",
     "get_tier_index",
+    "get_unit",
     "get_unrealized_pnl",
     "get_value",
     "is_bankrupt_at",
@@ -114,8 +155,11 @@ __all__ = [
     "ite",
     "load_account",
     "load_market",
+    "load_scenario",
     "make_market",
     "open_position",
+    "process_event",
+    "replay",
     "smax",
     "smin",
     "validate_market",

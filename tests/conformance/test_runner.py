@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from liqspec.runner import CaseReport, run_one_shot, run_suite, summary_line
+from liqspec.conformance.runner import CaseReport, run_one_shot, run_suite, summary_line
 from tests.data import ROOT
 
 VECTORS = [json.loads(p.read_text()) for p in sorted((ROOT / "spec" / "vectors").rglob("*.json"))]
@@ -101,8 +101,8 @@ def test_javascript_adapter_for_the_margin_subset() -> None:
 
 
 def test_fuzzing_finds_and_shrinks_a_rounding_bug(tmp_path: Path) -> None:
-    from liqspec.fuzz import fuzz  # noqa: PLC0415
-    from liqspec.vectors import evaluate  # noqa: PLC0415
+    from liqspec.conformance.fuzz import fuzz  # noqa: PLC0415
+    from liqspec.conformance.vectors import evaluate  # noqa: PLC0415
 
     outcome = fuzz([*FAULTY, "wrong-rounding"], spec=ROOT / "spec", out=tmp_path,
                    examples=200, seed_value=3)  # fmt: skip
@@ -116,7 +116,7 @@ def test_fuzzing_finds_and_shrinks_a_rounding_bug(tmp_path: Path) -> None:
 
 
 def test_fuzzing_the_reference_finds_nothing(tmp_path: Path) -> None:
-    from liqspec.fuzz import fuzz  # noqa: PLC0415
+    from liqspec.conformance.fuzz import fuzz  # noqa: PLC0415
 
     outcome = fuzz(REFERENCE, spec=ROOT / "spec", out=tmp_path, examples=100, seed_value=1)
     assert outcome.vector is None
@@ -126,7 +126,7 @@ def test_fuzzing_the_reference_finds_nothing(tmp_path: Path) -> None:
 def test_reference_adapter_messages_follow_the_protocol_schemas() -> None:
     import jsonschema  # noqa: PLC0415
 
-    from liqspec.adapter import answer  # noqa: PLC0415
+    from liqspec.conformance.adapter import answer  # noqa: PLC0415
 
     request = json.loads((ROOT / "spec" / "protocol" / "request.schema.json").read_text())
     reply = json.loads((ROOT / "spec" / "protocol" / "reply.schema.json").read_text())

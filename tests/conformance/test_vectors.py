@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from liqspec.errors import Reason
-from liqspec.files import check_schema
-from liqspec.vectors import build_vectors, canonical, evaluate, write_vectors
+from liqspec.base.errors import Reason
+from liqspec.base.files import check_schema
+from liqspec.conformance.vectors import build_vectors, canonical, evaluate, write_vectors
 from tests.data import ROOT
 
 VECTORS = ROOT / "spec" / "vectors"

@@ -40,19 +40,10 @@ from liqspec import (
     is_liquidatable,
     load_market,
 )
-from liqspec.breakers import get_band, is_halted
-from liqspec.errors import EventRejectedError
-from liqspec.liquidation import is_in_liquidation
-from liqspec.markets import (
-    BreakerParams,
-    Deleveraging,
-    HaltAction,
-    OnUnfilled,
-    Policy,
-    RiskParams,
-    validate_market,
-)
-from liqspec.records import (
+from liqspec.base.errors import EventRejectedError
+from liqspec.engine.breakers import get_band, is_halted
+from liqspec.engine.liquidation import is_in_liquidation
+from liqspec.engine.records import (
     BreakerTripped,
     Deleveraged,
     Filled,
@@ -63,7 +54,7 @@ from liqspec.records import (
     RiskAdjusted,
     Takeover,
 )
-from liqspec.state import (
+from liqspec.engine.state import (
     AccountState,
     Book,
     BookUpdate,
@@ -80,7 +71,16 @@ from liqspec.state import (
     Withdrawal,
     get_unit,
 )
-from liqspec.transition import apply_event, process_event, process_markets
+from liqspec.engine.transition import apply_event, process_event, process_markets
+from liqspec.model.markets import (
+    BreakerParams,
+    Deleveraging,
+    HaltAction,
+    OnUnfilled,
+    Policy,
+    RiskParams,
+    validate_market,
+)
 from tests.data import MARKETS
 
 BASE = {

@@ -21,8 +21,8 @@ from liqspec import (
     get_value,
     is_liquidatable,
 )
-from liqspec.margin import get_equity, get_maintenance_requirement, get_margin_ratio
-from liqspec.prices import get_bankruptcy_price, get_liquidation_price
+from liqspec.model.margin import get_equity, get_maintenance_requirement, get_margin_ratio
+from liqspec.model.prices import get_bankruptcy_price, get_liquidation_price
 
 from .strategies import market_and_size, units
 

@@ -24,7 +24,7 @@ from liqspec import (
     is_bankrupt_at,
     is_liquidatable_at,
 )
-from liqspec.prices import get_tier_price_ranges
+from liqspec.model.prices import get_tier_price_ranges
 
 from .strategies import units
 

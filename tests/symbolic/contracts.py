@@ -6,8 +6,8 @@ Each function states a property of the engine's own integer functions as a postc
 
 from __future__ import annotations
 
-from liqspec.conventions import div_ceil
-from liqspec.margin import get_tier_maintenance, is_below_maintenance
+from liqspec.base.conventions import div_ceil
+from liqspec.model.margin import get_tier_maintenance, is_below_maintenance
 
 
 def tier_maintenance_is_monotone(notional: int, mmr_num: int, mmr_den: int, amount: int) -> bool:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = [
-    ROOT / "reference" / "liqspec" / "conventions.py",
-    ROOT / "reference" / "liqspec" / "margin.py",
-    ROOT / "reference" / "liqspec" / "liquidation.py",
-    ROOT / "reference" / "liqspec" / "insurance.py",
+    ROOT / "reference" / "liqspec" / "base" / "conventions.py",
+    ROOT / "reference" / "liqspec" / "model" / "margin.py",
+    ROOT / "reference" / "liqspec" / "engine" / "liquidation.py",
+    ROOT / "reference" / "liqspec" / "engine" / "insurance.py",
     ROOT / "tests" / "symbolic" / "contracts.py",
 ]
 SEEDED_BUG = ROOT / "tests" / "symbolic" / "seeded_bug.py"

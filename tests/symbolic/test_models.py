@@ -22,9 +22,9 @@ from liqspec import (
     get_value,
     open_position,
 )
-from liqspec.markets import RiskParams
-from liqspec.risk import get_next_multiplier, get_target_multiplier
-from liqspec.state import close_part
+from liqspec.engine.risk import get_next_multiplier, get_target_multiplier
+from liqspec.engine.state import close_part
+from liqspec.model.markets import RiskParams
 from tests.properties.strategies import market_and_size
 
 

@@ -13,9 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liqspec import Ratio, Side, load_market
-from liqspec.errors import EventRejectedError, Reason
-from liqspec.markets import HaltAction, MarkSource, RiskParams, validate_market
-from liqspec.records import (
+from liqspec.base.errors import EventRejectedError, Reason
+from liqspec.engine.records import (
     BreakerTripped,
     LiquidationStep,
     LiquidationWaiting,
@@ -24,8 +23,8 @@ from liqspec.records import (
     RiskAdjusted,
     Takeover,
 )
-from liqspec.risk import get_next_multiplier, get_target_multiplier, get_volatility
-from liqspec.state import (
+from liqspec.engine.risk import get_next_multiplier, get_target_multiplier, get_volatility
+from liqspec.engine.state import (
     AccountState,
     Book,
     BookUpdate,
@@ -42,7 +41,8 @@ from liqspec.state import (
     apply_fill,
     get_unit,
 )
-from liqspec.transition import process_event
+from liqspec.engine.transition import process_event
+from liqspec.model.markets import HaltAction, MarkSource, RiskParams, validate_market
 from tests.data import MARKETS
 
 BINANCE = load_market(MARKETS / "binance-btcusdt-2024-10-24.toml")

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liqspec import InputError, Ratio, Reason
-from liqspec.conventions import (
+from liqspec.base.conventions import (
     decimal_text,
     div_ceil,
     div_floor,

@@ -9,16 +9,15 @@ import attrs
 import pytest
 
 from liqspec import Ratio, Side, get_equity, get_maintenance_requirement, get_value, load_market
-from liqspec.errors import EventRejectedError, Reason
-from liqspec.insurance import get_adl_ranking
-from liqspec.liquidation import (
+from liqspec.base.errors import EventRejectedError, Reason
+from liqspec.engine.insurance import get_adl_ranking
+from liqspec.engine.liquidation import (
     get_bankruptcy_quote,
     get_exit_threshold,
     get_target_size,
     is_acceptable,
 )
-from liqspec.markets import Deleveraging, Market, OnUnfilled, Policy
-from liqspec.records import (
+from liqspec.engine.records import (
     BadDebt,
     Deleveraged,
     LiquidationStep,
@@ -26,7 +25,7 @@ from liqspec.records import (
     Record,
     Takeover,
 )
-from liqspec.state import (
+from liqspec.engine.state import (
     AccountState,
     Book,
     BookUpdate,
@@ -41,7 +40,8 @@ from liqspec.state import (
     apply_fill,
     get_unit,
 )
-from liqspec.transition import apply_event, process_event
+from liqspec.engine.transition import apply_event, process_event
+from liqspec.model.markets import Deleveraging, Market, OnUnfilled, Policy
 from tests.data import MARKETS
 
 R = TypeVar("R")
@@ -111,7 +111,7 @@ def test_health_target_is_the_smallest_that_restores() -> None:
                 fills.append((level.price, take))
             left -= take
         closed = attrs.evolve(account, balance=account.balance)
-        from liqspec.liquidation import _closing  # noqa: PLC0415 - the same closing rule
+        from liqspec.engine.liquidation import _closing  # noqa: PLC0415 - the same closing rule
 
         after = get_unit(state, _closing(state, closed, 0, tuple(fills)))
         value = sum(get_value(m, q, p) for p, q in fills)
@@ -173,7 +173,7 @@ def test_bankruptcy_quote_is_the_worst_acceptable_grid_price() -> None:
     size = lots("0.3")
     quote = get_bankruptcy_quote(state, account, 0, size)
     assert quote is not None
-    from liqspec.liquidation import _closing  # noqa: PLC0415
+    from liqspec.engine.liquidation import _closing  # noqa: PLC0415
 
     before = get_unit(state, account)
     at = get_unit(state, _closing(state, account, 0, ((quote, size),)))

@@ -22,8 +22,8 @@ from liqspec import (
     load_market,
     open_position,
 )
-from liqspec.conventions import to_units
-from liqspec.markets import derive_maintenance_amounts, get_max_leverage
+from liqspec.base.conventions import to_units
+from liqspec.model.markets import derive_maintenance_amounts, get_max_leverage
 from tests.data import MARKETS
 
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from liqspec.cli import main
-from liqspec.scenarios import load_scenario, replay
+from liqspec.engine.scenarios import load_scenario, replay
 from tests.data import ROOT
 
 SCENARIOS = sorted((ROOT / "spec" / "scenarios").glob("*.toml"))

@@ -11,27 +11,26 @@ import json
 import sys
 import time
 
-import liqspec.conventions
-import liqspec.liquidation
-import liqspec.margin
-import liqspec.prices
-from liqspec.adapter import answer
+from liqspec.base import conventions
+from liqspec.conformance.adapter import answer
+from liqspec.engine import liquidation
+from liqspec.model import margin, prices
 
 
 def patch_engine(mode: str) -> None:
     """Install the engine defect of ``mode``, everywhere the function is looked up."""
     if mode == "wrong-rounding":
-        setattr(liqspec.margin, "div_ceil", liqspec.conventions.div_floor)  # noqa: B010
+        setattr(margin, "div_ceil", conventions.div_floor)  # noqa: B010
     if mode == "non-strict-trigger":
 
         def inclusive(equity: int, maintenance: int, *, strict: bool) -> bool:
             return equity <= maintenance
 
-        for module in (liqspec.margin, liqspec.prices, liqspec.liquidation):
+        for module in (margin, prices, liquidation):
             module.is_below_maintenance = inclusive  # type: ignore[attr-defined]
     if mode == "wrong-tier":
-        original = liqspec.margin.get_tier_index
-        liqspec.margin.get_tier_index = lambda market, n: max(0, original(market, n) - 1)  # type: ignore[assignment]
+        original = margin.get_tier_index
+        margin.get_tier_index = lambda market, n: max(0, original(market, n) - 1)  # type: ignore[assignment]
 
 
 def main() -> None:

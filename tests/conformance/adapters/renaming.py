@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from liqspec.adapter import answer
+from liqspec.conformance.adapter import answer
 
 
 def main() -> None:

@@ -2,16 +2,24 @@
 
 Per-position functions take ``(market, position, price)`` so that a price can be varied (or be
 a solver term) without building new objects; per-unit functions take a
-:class:`~liqspec.accounts.MarginUnit`. All amounts are integers in settlement quantums.
+:class:`~liqspec.model.accounts.MarginUnit`. All amounts are integers in settlement quantums.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from liqspec.accounts import MarginUnit, Position
-from liqspec.conventions import Ratio, div_ceil, ite
-from liqspec.markets import ContractKind, Market, Tier, TierMode, Trigger, Valuation, get_value
+from liqspec.base.conventions import Ratio, div_ceil, ite
+from liqspec.model.accounts import MarginUnit, Position
+from liqspec.model.markets import (
+    ContractKind,
+    Market,
+    Tier,
+    TierMode,
+    Trigger,
+    Valuation,
+    get_value,
+)
 
 __all__ = [
     "get_close_fee_estimate",

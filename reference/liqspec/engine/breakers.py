@@ -10,9 +10,9 @@ from fractions import Fraction
 
 import attrs
 
-from liqspec.conventions import div_ceil, div_floor
-from liqspec.records import BreakerTripped
-from liqspec.state import MarketState
+from liqspec.base.conventions import div_ceil, div_floor
+from liqspec.engine.records import BreakerTripped
+from liqspec.engine.state import MarketState
 
 __all__ = [
     "UNTIL_RESET",

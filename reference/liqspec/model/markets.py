@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from liqspec.conventions import (
+from liqspec.base.conventions import (
     Ratio,
     decimal_text,
     div_ceil,
@@ -20,8 +20,8 @@ from liqspec.conventions import (
     ratio_from_leverage,
     to_units,
 )
-from liqspec.errors import InputError, Reason
-from liqspec.files import check_schema, load_document
+from liqspec.base.errors import InputError, Reason
+from liqspec.base.files import check_schema, load_document
 
 __all__ = [
     "BreakerParams",

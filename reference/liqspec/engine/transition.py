@@ -1,7 +1,7 @@
 """The transition function (spec/06-state.md, STATE-8): one event in, the next state out.
 
 ``process_event(state, event)`` returns the next state and the output records, or raises
-:class:`~liqspec.errors.EventRejectedError` with a named reason; the state passed in is never
+:class:`~liqspec.base.errors.EventRejectedError` with a named reason; the state passed in is never
 modified. It applies the event (one handler per event type), then the market rules of
 chapters 10-12, then the liquidation procedure of chapter 7 and the withdrawal gate (BRK-5).
 This is the only module that imports every rule module.
@@ -15,13 +15,11 @@ from typing import Any
 
 import attrs
 
-from liqspec.breakers import UNTIL_RESET, get_band, is_halted, process_breakers, record_mark
-from liqspec.errors import EventRejectedError, InputError, Reason
-from liqspec.liquidation import process_liquidations
-from liqspec.margin import get_equity, get_initial_requirement
-from liqspec.markets import MarkSource, format_price
-from liqspec.markprice import derive_mark, get_median_candidates
-from liqspec.records import (
+from liqspec.base.errors import EventRejectedError, InputError, Reason
+from liqspec.engine.breakers import UNTIL_RESET, get_band, is_halted, process_breakers, record_mark
+from liqspec.engine.liquidation import process_liquidations
+from liqspec.engine.markprice import derive_mark, get_median_candidates
+from liqspec.engine.records import (
     BookSet,
     ClockSet,
     Deposited,
@@ -36,8 +34,8 @@ from liqspec.records import (
     WithdrawalsBlocked,
     Withdrawn,
 )
-from liqspec.risk import apply_parameters, process_risk
-from liqspec.state import (
+from liqspec.engine.risk import apply_parameters, process_risk
+from liqspec.engine.state import (
     AccountState,
     BookUpdate,
     Clock,
@@ -60,6 +58,8 @@ from liqspec.state import (
     with_account,
     with_market,
 )
+from liqspec.model.margin import get_equity, get_initial_requirement
+from liqspec.model.markets import MarkSource, format_price
 
 __all__ = [
     "apply_event",

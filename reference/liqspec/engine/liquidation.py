@@ -14,27 +14,10 @@ from fractions import Fraction
 
 import attrs
 
-from liqspec.accounts import MarginUnit, Position
-from liqspec.breakers import get_band, get_blocking
-from liqspec.conventions import Ratio, div_ceil, div_floor, last_true, smax, smin
-from liqspec.insurance import settle_deficit
-from liqspec.margin import (
-    get_equity,
-    get_maintenance_margin,
-    get_maintenance_requirement,
-    get_tier_index,
-    is_below_maintenance,
-)
-from liqspec.markets import (
-    ContractKind,
-    HaltAction,
-    Market,
-    OnUnfilled,
-    Policy,
-    Trigger,
-    get_value,
-)
-from liqspec.records import (
+from liqspec.base.conventions import Ratio, div_ceil, div_floor, last_true, smax, smin
+from liqspec.engine.breakers import get_band, get_blocking
+from liqspec.engine.insurance import settle_deficit
+from liqspec.engine.records import (
     BadDebt,
     FundChange,
     LiquidationEnded,
@@ -44,7 +27,7 @@ from liqspec.records import (
     Record,
     Takeover,
 )
-from liqspec.state import (
+from liqspec.engine.state import (
     AccountState,
     Book,
     Level,
@@ -54,6 +37,23 @@ from liqspec.state import (
     with_account,
     with_market,
     with_position,
+)
+from liqspec.model.accounts import MarginUnit, Position
+from liqspec.model.margin import (
+    get_equity,
+    get_maintenance_margin,
+    get_maintenance_requirement,
+    get_tier_index,
+    is_below_maintenance,
+)
+from liqspec.model.markets import (
+    ContractKind,
+    HaltAction,
+    Market,
+    OnUnfilled,
+    Policy,
+    Trigger,
+    get_value,
 )
 
 __all__ = [

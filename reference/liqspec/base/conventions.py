@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 
 from attrs import frozen
 
-from liqspec.errors import InputError, Reason
+from liqspec.base.errors import InputError, Reason
 
 __all__ = [
     "Ratio",

@@ -11,12 +11,19 @@ from fractions import Fraction
 
 import attrs
 
-from liqspec.accounts import Position
-from liqspec.conventions import div_floor, ite, smin
-from liqspec.margin import get_equity, get_unrealized_pnl, is_liquidatable
-from liqspec.markets import Deleveraging, Market
-from liqspec.records import Allocation, Deleveraged, FundChange, Record
-from liqspec.state import AccountState, State, close_part, get_unit, with_account, with_position
+from liqspec.base.conventions import div_floor, ite, smin
+from liqspec.engine.records import Allocation, Deleveraged, FundChange, Record
+from liqspec.engine.state import (
+    AccountState,
+    State,
+    close_part,
+    get_unit,
+    with_account,
+    with_position,
+)
+from liqspec.model.accounts import Position
+from liqspec.model.margin import get_equity, get_unrealized_pnl, is_liquidatable
+from liqspec.model.markets import Deleveraging, Market
 
 __all__ = ["get_adl_ranking", "get_fund_payment", "get_share", "settle_deficit"]
 

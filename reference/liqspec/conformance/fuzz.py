@@ -17,9 +17,9 @@ from attrs import frozen
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from liqspec.markets import format_amount, market_from_document
-from liqspec.runner import AdapterError, Runner, first_difference
-from liqspec.vectors import canonical, evaluate
+from liqspec.conformance.runner import AdapterError, Runner, first_difference
+from liqspec.conformance.vectors import canonical, evaluate
+from liqspec.model.markets import format_amount, market_from_document
 
 __all__ = ["FuzzOutcome", "fuzz"]
 

@@ -7,10 +7,10 @@ from itertools import pairwise
 
 import attrs
 
-from liqspec.conventions import Ratio, div_ceil, isqrt_ceil
-from liqspec.markets import Market, RiskParams, validate_market
-from liqspec.records import RiskAdjusted
-from liqspec.state import MarketState
+from liqspec.base.conventions import Ratio, div_ceil, isqrt_ceil
+from liqspec.engine.records import RiskAdjusted
+from liqspec.engine.state import MarketState
+from liqspec.model.markets import Market, RiskParams, validate_market
 
 __all__ = [
     "apply_parameters",

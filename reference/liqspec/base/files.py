@@ -2,7 +2,7 @@
 
 A file is read whole (at most :data:`MAX_FILE_BYTES`), decoded as UTF-8, parsed as TOML or JSON
 by its suffix, and checked against a JSON Schema before any rule looks at it. Every failure
-becomes an :class:`~liqspec.errors.InputError` naming the file, the field path and the rule.
+becomes an :class:`~liqspec.base.errors.InputError` naming the file, the field path and the rule.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from liqspec.errors import InputError, Reason
+from liqspec.base.errors import InputError, Reason
 
 __all__ = ["MAX_FILE_BYTES", "check_schema", "field_path", "load_document", "schema"]
 

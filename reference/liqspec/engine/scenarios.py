@@ -2,7 +2,7 @@
 
 A scenario names its market files (paths relative to the scenario), may override their
 ``[liquidation]`` tables, and gives funds, marks, books, accounts and events in decimal text.
-:func:`replay` feeds the events to :func:`~liqspec.transition.process_event` one by one.
+:func:`replay` feeds the events to :func:`~liqspec.engine.transition.process_event` one by one.
 """
 
 from __future__ import annotations
@@ -15,22 +15,11 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from liqspec.accounts import Side, open_position
-from liqspec.conventions import Ratio, parse_decimal, to_units
-from liqspec.errors import EventRejectedError, InputError, Reason
-from liqspec.files import check_schema, load_document
-from liqspec.markets import (
-    Market,
-    breaker_params_from,
-    liquidation_params_from,
-    load_market,
-    mark_params_from,
-    market_from_document,
-    risk_params_from,
-    validate_market,
-)
-from liqspec.records import Record
-from liqspec.state import (
+from liqspec.base.conventions import Ratio, parse_decimal, to_units
+from liqspec.base.errors import EventRejectedError, InputError, Reason
+from liqspec.base.files import check_schema, load_document
+from liqspec.engine.records import Record
+from liqspec.engine.state import (
     AccountState,
     Book,
     BookUpdate,
@@ -49,7 +38,18 @@ from liqspec.state import (
     Withdrawal,
     check_book,
 )
-from liqspec.transition import process_event
+from liqspec.engine.transition import process_event
+from liqspec.model.accounts import Side, open_position
+from liqspec.model.markets import (
+    Market,
+    breaker_params_from,
+    liquidation_params_from,
+    load_market,
+    mark_params_from,
+    market_from_document,
+    risk_params_from,
+    validate_market,
+)
 
 __all__ = ["Scenario", "Step", "load_scenario", "replay", "scenario_from_document"]
 

@@ -3,7 +3,7 @@
 The state and event values, the margin unit of an account at the current marks (with the
 phase-in of RISK-6), book validation (STATE-2) and the pure updates that replace a market, an
 account or a position. The transition itself, ``process_event``, is in
-:mod:`liqspec.transition`: it sits above the rule modules, which sit above this one.
+:mod:`liqspec.engine.transition`: it sits above the rule modules, which sit above this one.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from fractions import Fraction
 import attrs
 from attrs import frozen
 
-from liqspec.accounts import Leg, MarginMode, MarginUnit, Position, Side
-from liqspec.conventions import Ratio
-from liqspec.errors import EventRejectedError, Reason
-from liqspec.margin import get_maintenance_margin
-from liqspec.markets import ContractKind, Market, Trigger, get_value
+from liqspec.base.conventions import Ratio
+from liqspec.base.errors import EventRejectedError, Reason
+from liqspec.model.accounts import Leg, MarginMode, MarginUnit, Position, Side
+from liqspec.model.margin import get_maintenance_margin
+from liqspec.model.markets import ContractKind, Market, Trigger, get_value
 
 __all__ = [
     "AccountState",

@@ -18,12 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from liqspec import __version__
-from liqspec.accounts import load_account
-from liqspec.conventions import parse_decimal, to_units
-from liqspec.errors import InputError, LiqspecError, Reason
-from liqspec.markets import Market, load_market
-from liqspec.report import account_report, market_report, scenario_report
-from liqspec.scenarios import load_scenario
+from liqspec.base.conventions import parse_decimal, to_units
+from liqspec.base.errors import InputError, LiqspecError, Reason
+from liqspec.engine.outputs import account_report, market_report, scenario_report
+from liqspec.engine.scenarios import load_scenario
+from liqspec.model.accounts import load_account
+from liqspec.model.markets import Market, load_market
 
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -328,7 +328,7 @@ def vectors_generate(spec_dir: Path, out: Path) -> None:
     def run_generate() -> int:
         import shutil  # noqa: PLC0415
 
-        from liqspec.vectors import build_vectors, write_vectors  # noqa: PLC0415
+        from liqspec.conformance.vectors import build_vectors, write_vectors  # noqa: PLC0415
 
         vectors = build_vectors(spec_dir)
         for kind in {v["kind"] for v in vectors}:
@@ -347,7 +347,7 @@ def adapter_command(one_shot: bool) -> None:
 
     Newline-delimited JSON: a hello handshake, then one reply per case, until bye.
     """
-    from liqspec.adapter import serve, serve_one  # noqa: PLC0415
+    from liqspec.conformance.adapter import serve, serve_one  # noqa: PLC0415
 
     (serve_one if one_shot else serve)(sys.stdin, sys.stdout)
 
@@ -401,7 +401,7 @@ def conformance_command(
         import json as _json  # noqa: PLC0415
         import shlex  # noqa: PLC0415
 
-        from liqspec.runner import run_one_shot, run_suite, summary_line  # noqa: PLC0415
+        from liqspec.conformance.runner import run_one_shot, run_suite, summary_line  # noqa: PLC0415
 
         vectors = _select_vectors(vectors_dir, kinds, features)
         names = _json.loads(mapping.read_text()) if mapping else {}
@@ -477,7 +477,7 @@ def fuzz_command(*, impl: str, examples: int, seed_value: int, spec_dir: Path, o
     def run_fuzz() -> int:
         import shlex  # noqa: PLC0415
 
-        from liqspec.fuzz import fuzz  # noqa: PLC0415
+        from liqspec.conformance.fuzz import fuzz  # noqa: PLC0415
 
         outcome = fuzz(shlex.split(impl), spec=spec_dir, out=out, examples=examples,
                        seed_value=seed_value)  # fmt: skip
@@ -615,7 +615,3 @@ def gate_command(
         return EXIT_OK if report["passed"] else EXIT_FOUND
 
     _guarded(as_json, run_gate)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

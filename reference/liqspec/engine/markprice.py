@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from liqspec.conventions import div_ceil, div_floor
-from liqspec.markets import MarkSource
-from liqspec.state import MarketState
+from liqspec.base.conventions import div_ceil, div_floor
+from liqspec.engine.state import MarketState
+from liqspec.model.markets import MarkSource
 
 __all__ = ["derive_mark", "get_fair_price", "get_median_candidates", "round_toward"]
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from attrs import frozen
 
-from liqspec.conventions import Ratio, ratio_from_leverage, to_units
-from liqspec.errors import InputError, Reason
-from liqspec.files import check_schema, load_document
-from liqspec.markets import ContractKind, Market, Trigger, get_value
+from liqspec.base.conventions import Ratio, ratio_from_leverage, to_units
+from liqspec.base.errors import InputError, Reason
+from liqspec.base.files import check_schema, load_document
+from liqspec.model.markets import ContractKind, Market, Trigger, get_value
 
 __all__ = [
     "Account",

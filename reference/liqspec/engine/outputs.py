@@ -13,9 +13,12 @@ from typing import Any
 
 import attrs
 
-from liqspec.accounts import AccountFile, MarginUnit, Side, get_entry_price, get_margin_units
-from liqspec.conventions import Ratio, decimal_text
-from liqspec.margin import (
+from liqspec.base.conventions import Ratio, decimal_text
+from liqspec.engine.records import Record, record_kind
+from liqspec.engine.scenarios import Scenario, replay
+from liqspec.engine.state import Book, Event, State, get_unit
+from liqspec.model.accounts import AccountFile, MarginUnit, Side, get_entry_price, get_margin_units
+from liqspec.model.margin import (
     get_equity,
     get_initial_margin,
     get_initial_requirement,
@@ -27,7 +30,7 @@ from liqspec.margin import (
     get_unrealized_pnl,
     is_liquidatable,
 )
-from liqspec.markets import (
+from liqspec.model.markets import (
     Market,
     format_amount,
     format_price,
@@ -35,16 +38,13 @@ from liqspec.markets import (
     get_max_leverage,
     get_value,
 )
-from liqspec.prices import (
+from liqspec.model.prices import (
     PriceResult,
     PriceStatus,
     get_bankruptcy_price,
     get_exact_bankruptcy_price,
     get_liquidation_price,
 )
-from liqspec.records import Record, record_kind
-from liqspec.scenarios import Scenario, replay
-from liqspec.state import Book, Event, State, get_unit
 
 __all__ = [
     "Units",

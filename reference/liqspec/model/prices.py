@@ -19,10 +19,10 @@ from fractions import Fraction
 
 from attrs import frozen
 
-from liqspec.accounts import MarginUnit
-from liqspec.conventions import div_ceil, last_true
-from liqspec.margin import get_maintenance_margin, get_unrealized_pnl, is_below_maintenance
-from liqspec.markets import ContractKind, Market, Trigger, Valuation
+from liqspec.base.conventions import div_ceil, last_true
+from liqspec.model.accounts import MarginUnit
+from liqspec.model.margin import get_maintenance_margin, get_unrealized_pnl, is_below_maintenance
+from liqspec.model.markets import ContractKind, Market, Trigger, Valuation
 
 __all__ = [
     "PriceResult",

@@ -5,7 +5,7 @@ The rules are spec/13-conformance.md.
 A case is ``(kind, input)`` (VEC-3); :func:`evaluate` returns ``{"output": ...}`` or, for
 input the rules reject, ``{"error": reason}``. The generator writes one canonical JSON file
 per case (VEC-1, VEC-2) under ``spec/vectors/``, covering every rule (VEC-4); runners compare
-outputs strictly (VEC-5, :mod:`liqspec.runner`).
+outputs strictly (VEC-5, :mod:`liqspec.conformance.runner`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from liqspec.accounts import account_from_document
-from liqspec.conventions import parse_decimal, to_units
-from liqspec.errors import EventRejectedError, InputError, Reason
-from liqspec.files import check_schema
-from liqspec.insurance import get_share
-from liqspec.liquidation import get_liquidation_fee
-from liqspec.margin import get_maintenance_for_notional, get_tier_index
-from liqspec.markets import (
+from liqspec.base.conventions import parse_decimal, to_units
+from liqspec.base.errors import EventRejectedError, InputError, Reason
+from liqspec.base.files import check_schema
+from liqspec.engine.insurance import get_share
+from liqspec.engine.liquidation import get_liquidation_fee
+from liqspec.engine.outputs import account_report, market_report, scenario_report
+from liqspec.engine.scenarios import scenario_from_document
+from liqspec.model.accounts import account_from_document
+from liqspec.model.margin import get_maintenance_for_notional, get_tier_index
+from liqspec.model.markets import (
     ContractKind,
     Market,
     format_amount,
@@ -35,8 +37,6 @@ from liqspec.markets import (
     get_value,
     market_from_document,
 )
-from liqspec.report import account_report, market_report, scenario_report
-from liqspec.scenarios import scenario_from_document
 
 __all__ = ["KINDS", "build_vectors", "canonical", "evaluate", "write_vectors"]
 

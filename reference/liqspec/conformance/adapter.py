@@ -11,7 +11,7 @@ import json
 from typing import Any, TextIO
 
 from liqspec import __version__
-from liqspec.vectors import KINDS, evaluate
+from liqspec.conformance.vectors import KINDS, evaluate
 
 __all__ = ["PROTOCOL", "answer", "serve", "serve_one"]
 
