@@ -24,7 +24,8 @@ from liqspec.base.errors import InputError
 from liqspec.engine.insurance import get_fund_payment, get_share
 from liqspec.engine.liquidation import bound_price, get_liquidation_fee
 from liqspec.model.margin import get_maintenance_for_notional, is_below_maintenance, select_by_tier
-from liqspec.model.markets import Market, TierMode, validate_market
+from liqspec.model.market_rules import validate_market
+from liqspec.model.markets import Market, TierMode
 
 __all__ = ["CATALOGUE", "Check", "Invariant", "Result", "run_market", "run_theorems"]
 

@@ -63,6 +63,8 @@ from liqspec.model.margin import (
     is_below_maintenance,
     is_liquidatable,
 )
+from liqspec.model.market_files import load_market
+from liqspec.model.market_rules import make_market, validate_market
 from liqspec.model.markets import (
     ContractKind,
     Market,
@@ -72,9 +74,6 @@ from liqspec.model.markets import (
     Trigger,
     Valuation,
     get_value,
-    load_market,
-    make_market,
-    validate_market,
 )
 from liqspec.model.prices import (
     PriceResult,

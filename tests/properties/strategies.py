@@ -26,7 +26,7 @@ from liqspec import (
     make_market,
     open_position,
 )
-from liqspec.model.markets import derive_maintenance_amounts
+from liqspec.model.market_rules import derive_maintenance_amounts
 
 RATE_DEN = 10_000  # rates in hundredths of a percent; caps are multiples of it (MARKET-10)
 

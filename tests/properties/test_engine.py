@@ -72,6 +72,7 @@ from liqspec.engine.state import (
     get_unit,
 )
 from liqspec.engine.transition import apply_event, process_event, process_markets
+from liqspec.model.market_rules import validate_market
 from liqspec.model.markets import (
     BreakerParams,
     Deleveraging,
@@ -79,7 +80,6 @@ from liqspec.model.markets import (
     OnUnfilled,
     Policy,
     RiskParams,
-    validate_market,
 )
 from tests.data import MARKETS
 

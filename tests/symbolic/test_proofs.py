@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from liqproofs.catalogue import CATALOGUE, run_market, run_theorems
 from liqproofs.prove import Counterexample, Proved, Unknown, prove
 from liqspec.cli import main
-from liqspec.model.markets import load_market
+from liqspec.model.market_files import load_market
 from tests.data import ACCOUNTS, MARKETS, ROOT
 
 BUNDLED = sorted(MARKETS.glob("*.toml"))

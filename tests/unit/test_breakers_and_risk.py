@@ -42,7 +42,8 @@ from liqspec.engine.state import (
     get_unit,
 )
 from liqspec.engine.transition import process_event
-from liqspec.model.markets import HaltAction, MarkSource, RiskParams, validate_market
+from liqspec.model.market_rules import validate_market
+from liqspec.model.markets import HaltAction, MarkSource, RiskParams
 from tests.data import MARKETS
 
 BINANCE = load_market(MARKETS / "binance-btcusdt-2024-10-24.toml")

@@ -23,7 +23,8 @@ from liqspec import (
     open_position,
 )
 from liqspec.base.conventions import to_units
-from liqspec.model.markets import derive_maintenance_amounts, get_max_leverage
+from liqspec.model.market_rules import derive_maintenance_amounts
+from liqspec.model.markets import get_max_leverage
 from tests.data import MARKETS
 
 

@@ -23,7 +23,8 @@ from liqspec.base.errors import InputError, LiqspecError, Reason
 from liqspec.engine.outputs import account_report, market_report, scenario_report
 from liqspec.engine.scenarios import load_scenario
 from liqspec.model.accounts import load_account
-from liqspec.model.markets import Market, load_market
+from liqspec.model.market_files import load_market
+from liqspec.model.markets import Market
 
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from liqspec.conformance.runner import AdapterError, Runner, first_difference
 from liqspec.conformance.vectors import canonical, evaluate
-from liqspec.model.markets import format_amount, market_from_document
+from liqspec.model.market_files import market_from_document
+from liqspec.model.markets import format_amount
 
 __all__ = ["FuzzOutcome", "fuzz"]
 

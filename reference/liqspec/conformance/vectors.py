@@ -28,6 +28,7 @@ from liqspec.engine.outputs import account_report, market_report, scenario_repor
 from liqspec.engine.scenarios import scenario_from_document
 from liqspec.model.accounts import account_from_document
 from liqspec.model.margin import get_maintenance_for_notional, get_tier_index
+from liqspec.model.market_files import market_from_document
 from liqspec.model.markets import (
     ContractKind,
     Market,
@@ -35,7 +36,6 @@ from liqspec.model.markets import (
     format_price,
     format_size,
     get_value,
-    market_from_document,
 )
 
 __all__ = ["KINDS", "build_vectors", "canonical", "evaluate", "write_vectors"]

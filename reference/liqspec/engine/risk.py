@@ -10,7 +10,8 @@ import attrs
 from liqspec.base.conventions import Ratio, div_ceil, isqrt_ceil
 from liqspec.engine.records import RiskAdjusted
 from liqspec.engine.state import MarketState
-from liqspec.model.markets import Market, RiskParams, validate_market
+from liqspec.model.market_rules import validate_market
+from liqspec.model.markets import Market, RiskParams
 
 __all__ = [
     "apply_parameters",

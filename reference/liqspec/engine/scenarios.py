@@ -40,16 +40,16 @@ from liqspec.engine.state import (
 )
 from liqspec.engine.transition import process_event
 from liqspec.model.accounts import Side, open_position
-from liqspec.model.markets import (
-    Market,
+from liqspec.model.market_files import (
     breaker_params_from,
     liquidation_params_from,
     load_market,
     mark_params_from,
     market_from_document,
     risk_params_from,
-    validate_market,
 )
+from liqspec.model.market_rules import validate_market
+from liqspec.model.markets import Market
 
 __all__ = ["Scenario", "Step", "load_scenario", "replay", "scenario_from_document"]
 
