@@ -9,7 +9,8 @@ from typing import Any
 
 from liqspec.base.errors import Reason
 from liqspec.base.files import check_schema
-from liqspec.conformance.vectors import build_vectors, canonical, evaluate, write_vectors
+from liqspec.conformance.generate import build_vectors, write_vectors
+from liqspec.conformance.vectors import canonical, evaluate
 from tests.data import ROOT
 
 VECTORS = ROOT / "spec" / "vectors"

@@ -329,7 +329,7 @@ def vectors_generate(spec_dir: Path, out: Path) -> None:
     def run_generate() -> int:
         import shutil  # noqa: PLC0415
 
-        from liqspec.conformance.vectors import build_vectors, write_vectors  # noqa: PLC0415
+        from liqspec.conformance.generate import build_vectors, write_vectors  # noqa: PLC0415
 
         vectors = build_vectors(spec_dir)
         for kind in {v["kind"] for v in vectors}:

@@ -1,0 +1,198 @@
+"""The scenario vectors: every bundled scenario, derived variants and event rejections (VEC-4)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from liqspec.conformance.vectors import Vector, load_toml, make_vector
+
+__all__ = ["scenario_vectors"]
+
+
+_SCENARIO_RULES = {
+    "partial": [
+        "LIQ-1",
+        "LIQ-2",
+        "LIQ-3",
+        "LIQ-4",
+        "LIQ-5",
+        "LIQ-6",
+        "LIQ-7",
+        "LIQ-8",
+        "OUT-2",
+        "OUT-3",
+        "OUT-5",
+        "OUT-8",
+    ],
+    "thin": ["LIQ-4", "LIQ-7", "LIQ-8", "STATE-2", "STATE-7", "OUT-3"],
+    "takeover": ["LIQ-9", "INS-1", "OUT-4", "OUT-5"],
+    "adl": ["INS-2", "INS-3", "INS-4", "OUT-6", "LIQ-9"],
+    "socialized": ["INS-5", "OUT-6"],
+    "flash": ["BRK-3", "BRK-6", "OUT-11", "MARKET-14"],
+    "wick": ["MARK-1", "MARK-2", "MARK-4", "BRK-1", "BRK-2", "OUT-10"],
+    "volatility": ["RISK-1", "RISK-2", "RISK-3", "RISK-4", "RISK-6", "CONV-13", "OUT-13", "BRK-4"],
+    "withdrawals": ["BRK-5", "BRK-7", "INS-6", "OUT-7", "OUT-12"],
+}
+_STATE_RULES = [f"STATE-{n}" for n in range(1, 11)] + ["OUT-1", "OUT-9", "CONV-11"]
+
+
+def _inline(scenario: dict[str, Any], folder: Path) -> dict[str, Any]:
+    inlined = copy.deepcopy(scenario)
+    inlined["scenario"]["markets"] = [
+        load_toml(folder / p) for p in scenario["scenario"]["markets"]
+    ]
+    return inlined
+
+
+def scenario_vectors(spec: Path) -> Iterator[Vector]:
+    """Yield the vectors of the scenarios under ``spec/scenarios``, then variants and rejections."""
+    folder = spec / "scenarios"
+    for path in sorted(folder.glob("*.toml")):
+        document = _inline(load_toml(path), folder)
+        key = path.stem.split("-")[0]
+        rules = [*_STATE_RULES, *_SCENARIO_RULES.get(key, [])]
+        yield make_vector(
+            "scenario",
+            path.stem,
+            document["scenario"]["description"],
+            {"scenario": document},
+            rules,
+            ["scenario", key],
+            [
+                "INV-TRIGGER",
+                "INV-FUND",
+                "INV-ADL-EXACT",
+                "INV-CONSERVE-CLOSE",
+                "INV-BAND",
+                "INV-PHASE-IN",
+                "INV-ADJUST",
+                "INV-ADJUST-BOUNDED",
+                "INV-FEE-COVERED",
+                "INV-IM-GE-MM",
+                "INV-ROUNDING",
+            ],
+        )
+    yield from _variant_vectors(folder)
+    base = _inline(load_toml(folder / "takeover-at-bankruptcy.toml"), folder)
+    for slug, events, rule in _EVENT_BREAKS:
+        document = copy.deepcopy(base)
+        document["scenario"]["name"] = f"reject-{slug}"
+        document["events"] = events
+        if slug == "mark-derived":
+            document["mark"] = {"BTCUSDT": {"source": "median"}}
+        yield make_vector(
+            "scenario",
+            f"reject-{slug}",
+            f"event rejected: {slug}",
+            {"scenario": document},
+            [rule, "STATE-8"],
+            ["scenario", "negative"],
+        )
+
+
+_EVENT_BREAKS: list[tuple[str, list[dict[str, Any]], str]] = [
+    (
+        "not-positive-amount",
+        [
+            {
+                "kind": "deposit",
+                "account": "dave",
+                "asset": "USDT",
+                "amount": "0",
+                "expect": "not-positive-amount",
+            }
+        ],
+        "STATE-4",
+    ),
+    (
+        "unknown-account",
+        [
+            {
+                "kind": "withdraw",
+                "account": "nobody",
+                "asset": "USDT",
+                "amount": "1",
+                "expect": "unknown-account",
+            }
+        ],
+        "STATE-4",
+    ),
+    (
+        "insufficient-margin",
+        [
+            {
+                "kind": "withdraw",
+                "account": "dave",
+                "asset": "USDT",
+                "amount": "690",
+                "expect": "insufficient-margin",
+            }
+        ],
+        "STATE-5",
+    ),
+    (
+        "cross-incompatible",
+        [
+            {
+                "kind": "deposit",
+                "account": "dave",
+                "asset": "BTC",
+                "amount": "1",
+                "expect": "cross-incompatible",
+            }
+        ],
+        "STATE-6",
+    ),
+    (
+        "mark-derived",
+        [{"kind": "mark", "market": "BTCUSDT", "price": "59000", "expect": "mark-derived"}],
+        "MARK-1",
+    ),
+    (
+        "time-backwards",
+        [
+            {"kind": "clock", "time": "5"},
+            {"kind": "clock", "time": "4", "expect": "time-backwards"},
+        ],
+        "STATE-7",
+    ),
+]
+
+
+def _variant_vectors(folder: Path) -> Iterator[Vector]:
+    """Scenarios derived from the bundled ones: the clamped mark, an operator change."""
+    wick = _inline(load_toml(folder / "wick-absorbed.toml"), folder)
+    wick["scenario"]["name"] = "wick-clamped"
+    wick["mark"]["BTCUSDT"]["source"] = "clamped"
+    yield make_vector(
+        "scenario",
+        "wick-clamped",
+        "the wick under the clamped (Deribit) mark",
+        {"scenario": wick},
+        [*_STATE_RULES, "MARK-1", "MARK-3", "MARK-4", "OUT-10"],
+        ["scenario", "mark-clamped"],
+    )
+    spike = _inline(load_toml(folder / "volatility-spike.toml"), folder)
+    spike["scenario"]["name"] = "operator-change"
+    changed = copy.deepcopy(spike["scenario"]["markets"][0])
+    changed["tiers"][0]["max_leverage"] = "100"  # IMR 1%, still <= tier 2 (MARKET-9)
+    changed.setdefault("liquidation", {})["fee"] = "0.002"
+    broken = copy.deepcopy(changed)
+    broken["tiers"][0]["max_leverage"] = "300"
+    spike["events"] = [
+        {"kind": "parameters", "market": "BTCUSDT", "file": broken, "expect": "invalid-parameters"},
+        {"kind": "parameters", "market": "BTCUSDT", "file": changed},
+        {"kind": "clock", "time": "30"},
+    ]
+    yield make_vector(
+        "scenario",
+        "operator-change",
+        "an operator's parameter change, phased in",
+        {"scenario": spike},
+        [*_STATE_RULES, "RISK-5", "RISK-6", "OUT-13"],
+        ["scenario", "parameters"],
+        ["INV-PHASE-IN"],
+    )
