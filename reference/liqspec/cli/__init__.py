@@ -1,5 +1,10 @@
-"""The command line: one click group, its commands and their printed reports (the top layer)."""
+"""The command line: one click group, its commands and their printed reports (the top layer).
 
-from liqspec.cli.commands import main
+``app`` holds the group and what every command shares; each ``*_commands`` module adds its
+commands to the group when imported.
+"""
 
-__all__ = ["main"]
+from liqspec.cli import conformance_commands, engine_commands, proof_commands
+from liqspec.cli.app import main
+
+__all__ = ["conformance_commands", "engine_commands", "main", "proof_commands"]

@@ -1,0 +1,99 @@
+"""The ``liqspec`` command group and what every command shares: errors, exit codes, JSON.
+
+Exit codes: 0 success; 1 the command ran and found what it gates on (``margin --fail-if-
+liquidatable``, a failed conformance run, a broken invariant); 2 bad input or usage, with one
+message naming the file, field, value and rule.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from liqspec import __version__
+from liqspec.base.errors import InputError, LiqspecError, Reason
+from liqspec.model.market_files import load_market
+from liqspec.model.markets import Market
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FOUND",
+    "EXIT_OK",
+    "console",
+    "fail",
+    "guarded",
+    "main",
+    "print_json",
+]
+
+EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
+
+console = Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
+
+
+def fail(error: LiqspecError, as_json: bool) -> None:
+    """Print ``error`` (as JSON with ``--json``) and exit with code 2."""
+    if as_json and isinstance(error, InputError):
+        click.echo(json.dumps({"error": error.as_json()}, sort_keys=True))
+    else:
+        click.echo(f"error: {error}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def guarded(as_json: bool, action: Callable[[], int]) -> None:
+    """Run ``action``; turn a liqspec error into its message and exit code 2, never a traceback."""
+    try:
+        code = action()
+    except LiqspecError as error:
+        fail(error, as_json)
+    except RecursionError:
+        fail(LiqspecError("input nested too deeply"), as_json)
+    else:
+        sys.exit(code)
+
+
+def print_json(document: dict[str, Any]) -> None:
+    """Print ``document`` as indented JSON with sorted keys."""
+    click.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="liqspec")
+def main() -> None:
+    """Liqspec: the reference liquidation engine, as a command line.
+
+    Every number is exact: amounts and prices are printed as decimal text in their asset,
+    computed with integers in the market's base units (ticks, lots, quantums). The rules are
+    in spec/; each error names the rule it enforces.
+
+    \b
+    Examples:
+      liqspec run spec/scenarios/partial-restored-by-one-step.toml
+      liqspec prove spec/markets/*.toml
+      liqspec gate spec/markets/binance-btcusdt-2022-02-12.toml \\
+                   spec/markets/binance-btcusdt-2024-10-24.toml
+      liqspec check-market spec/markets/binance-btcusdt-2024-10-24.toml
+      liqspec margin --market spec/markets/binance-btcusdt-2024-10-24.toml \\
+                     --account spec/accounts/demo-cross.toml --json
+    """
+
+
+def load_markets(paths: Iterable[Path]) -> dict[str, Market]:
+    """Load market files; two files for one symbol are an error (MARKET-11)."""
+    markets: dict[str, Market] = {}
+    for path in paths:
+        market = load_market(path)
+        if market.symbol in markets:
+            detail = "another market file given earlier defines this symbol"
+            raise InputError(
+                Reason.DUPLICATE_MARKET, "market.symbol", market.symbol, detail, str(path)
+            )
+        markets[market.symbol] = market
+    return markets
