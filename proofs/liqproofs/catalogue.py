@@ -21,8 +21,8 @@ from liqproofs.prove import Counterexample, Outcome, Proved, Unknown, prove
 from liqproofs.symbolic import symbolic_backend
 from liqspec.base.conventions import div_ceil, div_floor
 from liqspec.base.errors import InputError
+from liqspec.engine.execution import bound_price, get_liquidation_fee
 from liqspec.engine.insurance import get_fund_payment, get_share
-from liqspec.engine.liquidation import bound_price, get_liquidation_fee
 from liqspec.model.margin import get_maintenance_for_notional, is_below_maintenance, select_by_tier
 from liqspec.model.market_rules import validate_market
 from liqspec.model.markets import Market, TierMode

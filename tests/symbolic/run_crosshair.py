@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGETS = [
     ROOT / "reference" / "liqspec" / "base" / "conventions.py",
     ROOT / "reference" / "liqspec" / "model" / "margin.py",
-    ROOT / "reference" / "liqspec" / "engine" / "liquidation.py",
+    ROOT / "reference" / "liqspec" / "engine" / "execution.py",
     ROOT / "reference" / "liqspec" / "engine" / "insurance.py",
     ROOT / "tests" / "symbolic" / "contracts.py",
 ]

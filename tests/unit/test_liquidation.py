@@ -10,13 +10,14 @@ import pytest
 
 from liqspec import Ratio, Side, get_equity, get_maintenance_requirement, get_value, load_market
 from liqspec.base.errors import EventRejectedError, Reason
-from liqspec.engine.insurance import get_adl_ranking
-from liqspec.engine.liquidation import (
+from liqspec.engine.execution import (
     get_bankruptcy_quote,
+    get_closed_account,
     get_exit_threshold,
     get_target_size,
     is_acceptable,
 )
+from liqspec.engine.insurance import get_adl_ranking
 from liqspec.engine.records import (
     BadDebt,
     Deleveraged,
@@ -111,9 +112,8 @@ def test_health_target_is_the_smallest_that_restores() -> None:
                 fills.append((level.price, take))
             left -= take
         closed = attrs.evolve(account, balance=account.balance)
-        from liqspec.engine.liquidation import _closing  # noqa: PLC0415 - the same closing rule
 
-        after = get_unit(state, _closing(state, closed, 0, tuple(fills)))
+        after = get_unit(state, get_closed_account(state, closed, 0, tuple(fills)))
         value = sum(get_value(m, q, p) for p, q in fills)
         fee = m.liquidation.fee.apply_up(value)
         return get_equity(after) - fee >= get_exit_threshold(after)
@@ -173,11 +173,10 @@ def test_bankruptcy_quote_is_the_worst_acceptable_grid_price() -> None:
     size = lots("0.3")
     quote = get_bankruptcy_quote(state, account, 0, size)
     assert quote is not None
-    from liqspec.engine.liquidation import _closing  # noqa: PLC0415
 
     before = get_unit(state, account)
-    at = get_unit(state, _closing(state, account, 0, ((quote, size),)))
-    worse = get_unit(state, _closing(state, account, 0, ((quote - 1, size),)))
+    at = get_unit(state, get_closed_account(state, account, 0, ((quote, size),)))
+    worse = get_unit(state, get_closed_account(state, account, 0, ((quote - 1, size),)))
     assert is_acceptable(before, at)
     assert not is_acceptable(before, worse)
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from liqspec.base.conventions import parse_decimal, to_units
 from liqspec.base.errors import EventRejectedError, InputError, Reason
+from liqspec.engine.execution import get_liquidation_fee
 from liqspec.engine.insurance import get_share
-from liqspec.engine.liquidation import get_liquidation_fee
 from liqspec.engine.outputs import account_report, market_report, scenario_report
 from liqspec.engine.scenarios import scenario_from_document
 from liqspec.model.accounts import account_from_document

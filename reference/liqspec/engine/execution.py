@@ -1,0 +1,273 @@
+"""How one liquidation step executes (spec/07-liquidation.md, LIQ-2 and LIQ-4..LIQ-8).
+
+The exit threshold, the ratio-preserving bankruptcy quote and the impact bound that limit a
+step's price, the policy that sizes it, the walk of the book, the largest acceptable prefix of
+the fills and the fee within the surplus. :mod:`liqspec.engine.liquidation` runs the steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from liqspec.base.conventions import Ratio, div_ceil, div_floor, last_true, smax, smin
+from liqspec.engine.breakers import get_band
+from liqspec.engine.state import (
+    AccountState,
+    Book,
+    Level,
+    State,
+    close_part,
+    get_unit,
+    with_position,
+)
+from liqspec.model.accounts import MarginUnit, Position
+from liqspec.model.margin import (
+    get_equity,
+    get_maintenance_margin,
+    get_maintenance_requirement,
+    get_tier_index,
+)
+from liqspec.model.markets import (
+    Market,
+    Policy,
+    get_value,
+)
+
+__all__ = [
+    "Fills",
+    "bound_price",
+    "consume_book",
+    "get_acceptable_prefix",
+    "get_bankruptcy_quote",
+    "get_closed_account",
+    "get_executed_value",
+    "get_exit_threshold",
+    "get_first_lots",
+    "get_impact_limit",
+    "get_liquidation_fee",
+    "get_target_size",
+    "is_acceptable",
+    "walk_book",
+]
+
+Fills = tuple[tuple[int, int], ...]
+"""Fills of a step: (price in ticks, lots), best price first."""
+
+
+# --- the exit threshold and acceptable steps ------------------------------------------------
+
+
+def get_exit_threshold(unit: MarginUnit) -> int:
+    """Return the equity that ends a liquidation: sum of MM x (1 + buffer), rounded up (LIQ-2)."""
+    total = 0
+    for leg in unit.legs:
+        maintenance = get_maintenance_margin(leg.market, leg.position, leg.mark)
+        total += maintenance + leg.market.liquidation.buffer.apply_up(maintenance)
+    return total
+
+
+def is_acceptable(before: MarginUnit, after: MarginUnit) -> bool:
+    """LIQ-6: equity/MM does not fall: E_after x MM_before >= E_before x MM_after."""
+    equity_before, maintenance_before = get_equity(before), get_maintenance_requirement(before)
+    equity_after, maintenance_after = get_equity(after), get_maintenance_requirement(after)
+    return equity_after * maintenance_before >= equity_before * maintenance_after
+
+
+def get_closed_account(
+    state: State, account: AccountState, index: int, fills: Fills
+) -> AccountState:
+    """Return the account after closing leg ``index`` through ``fills`` (price, lots)."""
+    position = account.positions[index]
+    market = state.markets[position.market].market
+    balance = account.balance
+    left: Position | None = position
+    for price, size in fills:
+        assert left is not None  # noqa: S101 - fills never exceed the position
+        realized, left = close_part(market, left, size, price)
+        balance += realized
+    return with_position(account, position.market, left, balance)
+
+
+def get_bankruptcy_quote(state: State, account: AccountState, index: int, size: int) -> int | None:
+    """Return the worst grid price at which closing ``size`` lots keeps equity/MM (LIQ-6).
+
+    The ratio-preserving bankruptcy quote: for the whole last position it is the bankruptcy
+    price. ``None`` when no grid price is acceptable.
+    """
+    position = account.positions[index]
+    market = state.markets[position.market].market
+    before = get_unit(state, account)
+    selling = position.side > 0
+
+    def acceptable(price: int) -> bool:
+        after = get_unit(state, get_closed_account(state, account, index, ((price, size),)))
+        return is_acceptable(before, after)
+
+    best, worst = (market.max_price, 1) if selling else (1, market.max_price)
+    if not acceptable(best):
+        return None
+    if acceptable(worst):
+        return worst
+    return last_true(acceptable, best, worst)
+
+
+def get_impact_limit(market: Market, mark: int, selling: bool) -> int:
+    """LIQ-7: the impact bound of the market, within the price domain."""
+    price = bound_price(mark, market.liquidation.impact_bound, selling=selling)
+    return min(max(price, 1), market.max_price)
+
+
+def bound_price(mark: int, bound: Ratio, *, selling: bool) -> int:
+    """Return ceil(mark x (1 - bound)) for a sell, floor(mark x (1 + bound)) for a buy (LIQ-7).
+
+    Rounded inward, so the limit never lets a fill move price further than the bound.
+
+    >>> five = Ratio.of(1, 20)
+    >>> bound_price(1001, five, selling=True), bound_price(1001, five, selling=False)
+    (951, 1051)
+    """
+    if selling:
+        return div_ceil(mark * (bound.den - bound.num), bound.den)
+    return div_floor(mark * (bound.den + bound.num), bound.den)
+
+
+# --- how much ----------------------------------------------------------------------------------
+
+
+def _smallest(holds: Callable[[int], bool], size: int) -> int:
+    """Return the least q in 1..size with ``holds(q)``, or ``size`` if there is none."""
+    if not holds(size):
+        return size
+    return last_true(lambda lots: lots > 0 and holds(lots), size, 0)
+
+
+def get_target_size(state: State, account: AccountState, index: int, impact: int) -> int:
+    """Return the lots one step aims to close, policy first, then cap and dust (LIQ-4, LIQ-5)."""
+    position = account.positions[index]
+    entry = state.markets[position.market]
+    market, params = entry.market, entry.market.liquidation
+    size = position.size
+    if params.policy is Policy.HEALTH:
+        target = _smallest(lambda lots: _restores(state, account, index, impact, lots), size)
+    elif params.policy is Policy.TIER_STEP:
+        tier = get_tier_index(market, get_value(market, size, entry.mark))
+        floor = market.tiers[tier].floor
+
+        def below_tier(lots: int) -> bool:
+            return get_value(market, size - lots, entry.mark) < floor
+
+        target = _smallest(below_tier, size) if tier else size
+    else:
+        target = max(1, params.chunk.apply_up(size))
+    if params.max_step_notional:
+        capped = _smallest(
+            lambda lots: get_value(market, lots + 1, entry.mark) > params.max_step_notional, size
+        )
+        target = min(target, capped)
+    if get_value(market, size - target, entry.mark) < params.dust_notional:
+        target = size
+    return target
+
+
+def _expected_fills(
+    book: Book, selling: bool, impact: int, lots: int, band: tuple[int, int] | None
+) -> Fills:
+    """LIQ-4: the book's fills for ``lots`` within the impact bound, the rest at the bound."""
+    fills = walk_book(book, selling, impact, lots, band)
+    missing = lots - sum(size for _, size in fills)
+    return (*fills, (impact, missing)) if missing else fills
+
+
+def _restores(state: State, account: AccountState, index: int, impact: int, lots: int) -> bool:
+    """LIQ-4: closing ``lots`` at the expected fills, after the fee, reaches the exit threshold."""
+    position = account.positions[index]
+    entry = state.markets[position.market]
+    fills = _expected_fills(entry.book, position.side > 0, impact, lots, get_band(entry))
+    after = get_unit(state, get_closed_account(state, account, index, fills))
+    fee = entry.market.liquidation.fee.apply_up(
+        get_executed_value(entry.market, position.size, fills)
+    )
+    return get_equity(after) - fee >= get_exit_threshold(after)
+
+
+# --- the book -----------------------------------------------------------------------------------
+
+
+def walk_book(
+    book: Book, selling: bool, limit: int, target: int, band: tuple[int, int] | None
+) -> Fills:
+    """LIQ-7: take levels best first while within ``limit``, up to ``target`` lots.
+
+    Levels outside the price band, on either side, are passed over (BRK-2).
+    """
+    fills, remaining = [], target
+    for level in book.bids if selling else book.asks:
+        if remaining == 0 or (level.price < limit if selling else level.price > limit):
+            break
+        if band is not None and not band[0] <= level.price <= band[1]:
+            continue
+        take = min(level.size, remaining)
+        fills.append((level.price, take))
+        remaining -= take
+    return tuple(fills)
+
+
+def get_first_lots(fills: Fills, lots: int) -> Fills:
+    """Return the first ``lots`` lots of ``fills``, in order."""
+    taken, left = [], lots
+    for price, size in fills:
+        if left == 0:
+            break
+        taken.append((price, min(size, left)))
+        left -= min(size, left)
+    return tuple(taken)
+
+
+def consume_book(book: Book, selling: bool, fills: Fills) -> Book:
+    """Remove the filled lots from the book (STATE-2)."""
+    taken = dict(fills)
+    levels = []
+    for level in book.bids if selling else book.asks:
+        left = level.size - taken.get(level.price, 0)
+        if left > 0:
+            levels.append(Level(level.price, left))
+    return attrs.evolve(book, **{"bids" if selling else "asks": tuple(levels)})
+
+
+def get_executed_value(market: Market, size: int, fills: Fills) -> int:
+    """Return the value of the lots that ``fills`` close from a position of ``size`` (LIQ-8)."""
+    value, held = 0, size
+    for price, lots in fills:
+        value += get_value(market, held, price) - get_value(market, held - lots, price)
+        held -= lots
+    return value
+
+
+def get_acceptable_prefix(state: State, account: AccountState, index: int, fills: Fills) -> Fills:
+    """LIQ-6: keep the largest prefix of ``fills`` that keeps equity/MM; exact check."""
+    before = get_unit(state, account)
+
+    def acceptable(lots: int) -> bool:
+        closed = get_closed_account(state, account, index, get_first_lots(fills, lots))
+        return is_acceptable(before, get_unit(state, closed))
+
+    total = sum(size for _, size in fills)
+    if total == 0 or acceptable(total):
+        return fills
+    kept = last_true(acceptable, 0, total)
+    return get_first_lots(fills, kept) if kept and acceptable(kept) else ()
+
+
+def get_liquidation_fee(nominal: int, surplus: int) -> int:
+    """LIQ-8: the nominal fee, but never more than the surplus and never negative (INV-FEE).
+
+    pre: nominal >= 0
+    post: 0 <= __return__ <= nominal
+    post: surplus < 0 or __return__ <= surplus
+
+    >>> get_liquidation_fee(10, 4), get_liquidation_fee(10, -3), get_liquidation_fee(2, 4)
+    (4, 0, 2)
+    """
+    return smax(0, smin(nominal, surplus))
