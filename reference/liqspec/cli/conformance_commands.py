@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +18,9 @@ from liqspec.cli.app import (
     guarded,
     main,
 )
+from liqspec.conformance.adapter import serve, serve_one
+from liqspec.conformance.generate import build_vectors, write_vectors
+from liqspec.conformance.runner import run_one_shot, run_suite, summary_line
 
 
 @main.group("vectors")
@@ -50,8 +54,6 @@ def vectors_generate(spec_dir: Path, out: Path) -> None:
 
     def run_generate() -> int:
 
-        from liqspec.conformance.generate import build_vectors, write_vectors  # noqa: PLC0415
-
         vectors = build_vectors(spec_dir)
         for kind in {v["kind"] for v in vectors}:
             shutil.rmtree(out / kind, ignore_errors=True)
@@ -69,8 +71,6 @@ def adapter_command(one_shot: bool) -> None:
 
     Newline-delimited JSON: a hello handshake, then one reply per case, until bye.
     """
-    from liqspec.conformance.adapter import serve, serve_one  # noqa: PLC0415
-
     (serve_one if one_shot else serve)(sys.stdin, sys.stdout)
 
 
@@ -120,13 +120,9 @@ def conformance_command(
     """
 
     def run_all() -> int:
-        import json as _json  # noqa: PLC0415
-        import shlex  # noqa: PLC0415
-
-        from liqspec.conformance.runner import run_one_shot, run_suite, summary_line  # noqa: PLC0415
 
         vectors = _select_vectors(vectors_dir, kinds, features)
-        names = _json.loads(mapping.read_text()) if mapping else {}
+        names = json.loads(mapping.read_text()) if mapping else {}
         skip = skip_file.read_text().split() if skip_file else []
         command = shlex.split(impl)
         if one_shot:
@@ -140,7 +136,7 @@ def conformance_command(
             raise LiqspecError(f"vectors neither run nor skipped: {missing[:5]}")
         if jsonl:
             jsonl.write_text(
-                "".join(_json.dumps(r.as_json(), sort_keys=True) + "\n" for r in reports)
+                "".join(json.dumps(r.as_json(), sort_keys=True) + "\n" for r in reports)
             )
         if markdown:
             markdown.write_text(_conformance_markdown(reports, summary_line(reports)))
@@ -197,9 +193,8 @@ def fuzz_command(*, impl: str, examples: int, seed_value: int, spec_dir: Path, o
     """
 
     def run_fuzz() -> int:
-        import shlex  # noqa: PLC0415
 
-        from liqspec.conformance.fuzz import fuzz  # noqa: PLC0415
+        from liqspec.conformance.fuzz import fuzz  # noqa: PLC0415 - hypothesis loads on demand
 
         outcome = fuzz(shlex.split(impl), spec=spec_dir, out=out, examples=examples,
                        seed_value=seed_value)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,6 @@ def gate_command(
     """
 
     def run_gate() -> int:
-        from fractions import Fraction  # noqa: PLC0415
 
         from liqproofs.gate import gate, gate_markdown  # noqa: PLC0415 - z3 on demand
 
