@@ -58,6 +58,8 @@ class Reason(enum.Enum):
     HALTED = ("halted", "BRK-3")
     WITHDRAWALS_BLOCKED = ("withdrawals-blocked", "BRK-5")
     INVALID_PARAMETERS = ("invalid-parameters", "RISK-5")
+    # conformance (spec/13-conformance.md)
+    NOT_INLINE = ("not-inline", "VEC-3")
 
     @property
     def identifier(self) -> str:

@@ -88,8 +88,12 @@ def replay(scenario: Scenario) -> Iterator[tuple[Step, State]]:
             yield Step(index, event, records, None), state
 
 
-def scenario_from_document(document: dict[str, Any], folder: Path = Path()) -> Scenario:
-    """Build a scenario from a parsed document; market entries may be inline documents."""
+def scenario_from_document(document: dict[str, Any], folder: Path | None = None) -> Scenario:
+    """Build a scenario from a parsed document whose market documents are inline (VEC-3).
+
+    With ``folder``, a market entry may also be a path relative to it (a scenario file);
+    without, a path is rejected and no file is ever opened (protocol requests).
+    """
     return _scenario(document, folder)
 
 
@@ -101,7 +105,7 @@ def load_scenario(path: Path) -> Scenario:
         raise exc.located(exc.source or str(path)) from None
 
 
-def _scenario(document: dict[str, Any], folder: Path) -> Scenario:
+def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
     check_schema(document, "scenario")
     spec = document["scenario"]
     markets = _markets(spec["markets"], folder, document)
@@ -132,7 +136,7 @@ def _scenario(document: dict[str, Any], folder: Path) -> Scenario:
     return Scenario(spec["name"], spec["description"], state, events, expected)
 
 
-def _markets(paths: list[str], folder: Path, document: dict[str, Any]) -> dict[str, Market]:
+def _markets(paths: list[str], folder: Path | None, document: dict[str, Any]) -> dict[str, Market]:
     markets: dict[str, Market] = {}
     for i, text in enumerate(paths):
         market = _scenario_market(text, folder, f"scenario.markets[{i}]")
@@ -150,8 +154,10 @@ def _markets(paths: list[str], folder: Path, document: dict[str, Any]) -> dict[s
     return markets
 
 
-def _scenario_market(entry: object, folder: Path, field: str, *, check: bool = True) -> Market:
-    """Load a market given by a path relative to the scenario, or inline (vectors)."""
+def _scenario_market(
+    entry: object, folder: Path | None, field: str, *, check: bool = True
+) -> Market:
+    """Load a market given inline, or by a path relative to the scenario's ``folder``."""
     if isinstance(entry, dict):
         try:
             return market_from_document(entry, check=check)
@@ -159,6 +165,9 @@ def _scenario_market(entry: object, folder: Path, field: str, *, check: bool = T
             raise InputError(
                 error.reason, f"{field}.{error.field}", error.value, error.detail
             ) from None
+    if folder is None:
+        detail = "documents are given inline here; a path is never opened"
+        raise InputError(Reason.NOT_INLINE, field, entry, detail)
     return load_market(folder / str(entry), check=check)
 
 
@@ -269,7 +278,9 @@ _PRICE_EVENTS: dict[str, Callable[[str, int], Event]] = {
 }
 
 
-def _event(markets: dict[str, Market], row: dict[str, Any], where: str, folder: Path) -> Event:
+def _event(
+    markets: dict[str, Market], row: dict[str, Any], where: str, folder: Path | None
+) -> Event:
     """STATE-10: one event table; only its kind's keys, all of them (but a book's sides)."""
     kind = row["kind"]
     allowed = _EVENT_KEYS[kind]
@@ -288,7 +299,7 @@ def _event(markets: dict[str, Market], row: dict[str, Any], where: str, folder: 
     return _market_event(market, row, where, folder)
 
 
-def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path) -> Event:
+def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path | None) -> Event:
     kind = row["kind"]
     if kind == "parameters":
         return _parameters(market, row, where, folder)
@@ -305,7 +316,7 @@ def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path)
     )
 
 
-def _parameters(market: Market, row: dict[str, Any], where: str, folder: Path) -> Event:
+def _parameters(market: Market, row: dict[str, Any], where: str, folder: Path | None) -> Event:
     """RISK-5: replacement parameters from a market file of the same symbol."""
     try:
         # the event validates the parameters (RISK-5): a broken set is a rejected event
