@@ -18,12 +18,35 @@ import jsonschema
 
 from liqspec.base.errors import InputError, Reason
 
-__all__ = ["MAX_FILE_BYTES", "check_schema", "field_path", "load_document", "schema"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "check_schema",
+    "field_path",
+    "get_bundled",
+    "load_document",
+    "schema",
+]
 
 MAX_FILE_BYTES = 1 << 20
 """Largest file accepted (1 MiB): far above any real market or account file."""
 
 _DECIMAL_PATTERN = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?$"
+
+
+def get_bundled(*parts: str) -> Path:
+    """Return a file or folder of the specification shipped with the package.
+
+    ``spec/`` is installed as the package ``liqspec.bundled`` (markets, accounts, scenarios,
+    vectors, protocol schemas), so the defaults of the commands work from any folder.
+
+    >>> get_bundled("vectors").is_dir(), get_bundled("markets", "bitmex-xbtusd-step.toml").name
+    (True, 'bitmex-xbtusd-step.toml')
+    """
+    root = resources.files("liqspec.bundled")
+    if not isinstance(root, Path):  # a zipped install: the data has no folder to walk
+        detail = "the bundled specification must be installed on a file system"
+        raise InputError(Reason.UNREADABLE, "<bundled>", str(root), detail)
+    return root.joinpath(*parts)
 
 
 def load_document(path: Path) -> dict[str, Any]:
