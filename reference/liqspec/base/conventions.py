@@ -22,6 +22,7 @@ from liqspec.base.errors import InputError, Reason
 __all__ = [
     "Ratio",
     "SymbolicBackend",
+    "TomlInteger",
     "decimal_text",
     "div_ceil",
     "div_floor",
@@ -216,6 +217,15 @@ MAX_DECIMAL_CHARS = 40
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
+class TomlInteger(int):
+    """An integer literal of a TOML file, refused where a decimal belongs (CONV-1).
+
+    TOML writes ``+10``, ``1_000`` and ``0x10`` as integers; the parsed value cannot tell.
+    """
+
+    __slots__ = ()
+
+
 def parse_decimal(text: object, field: str) -> tuple[int, int]:
     """Parse exact decimal text (or an int) into ``(num, den)`` with ``den`` a power of ten.
 
@@ -235,6 +245,12 @@ def parse_decimal(text: object, field: str) -> tuple[int, int]:
             text,
             f'expected a decimal string such as "0.1", got {kind}',
         )
+    if isinstance(text, TomlInteger):
+        detail = (
+            'write decimals as strings in TOML (e.g. "10000000"): an integer literal may '
+            "carry a sign, separators or a base prefix"
+        )
+        raise InputError(Reason.NOT_A_DECIMAL, field, int(text), detail)
     if isinstance(text, int):
         text = str(text)
     if len(text) > MAX_DECIMAL_CHARS:

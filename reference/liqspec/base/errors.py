@@ -76,9 +76,22 @@ class LiqspecError(Exception):
     """Base of every error liqspec raises on purpose."""
 
 
+def _cut(text: str, limit: int) -> str:
+    """Shorten ``text`` to at most ``limit`` characters, eliding its middle.
+
+    >>> _cut("abcdefghij", 7)
+    'ab...ij'
+    """
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return text[:head] + "..." + text[len(text) - (limit - 3 - head) :]
+
+
 def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """Render an offending value for a message: its repr, at most 60 characters."""
+    text = repr(value) if len(str(value)) <= 1000 else repr(str(value)[:1000])
+    return _cut(text, 60)
 
 
 class InputError(LiqspecError):
@@ -104,11 +117,16 @@ class InputError(LiqspecError):
         return InputError(self.reason, self.field, self.value, self.detail, source)
 
     def __str__(self) -> str:
-        where = f"{self.source}: " if self.source else ""
-        return (
-            f"{where}{self.field} = {_shown(self.value)}: {self.detail} "
-            f"[{self.reason.rule} {self.reason.identifier}]"
-        )
+        """One line under 300 characters: source, field, value, detail, rule and reason."""
+        where = f"{_cut(self.source, 120)}: " if self.source else ""
+        if self.field == "<file>":
+            subject = ""
+        elif self.value is None:
+            subject = f"{_cut(self.field, 60)}: "
+        else:
+            subject = f"{_cut(self.field, 60)} = {_shown(self.value)}: "
+        detail = _cut(" ".join(self.detail.split()), 100)
+        return f"{where}{subject}{detail} [{self.reason.rule} {self.reason.identifier}]"
 
     def as_json(self) -> dict[str, str]:
         """Return the error as a JSON-ready mapping."""
@@ -116,7 +134,7 @@ class InputError(LiqspecError):
             "source": self.source or "",
             "field": self.field,
             "value": _shown(self.value),
-            "detail": self.detail,
+            "detail": _cut(" ".join(self.detail.split()), 100),
             "rule": self.reason.rule,
             "reason": self.reason.identifier,
         }

@@ -8,18 +8,25 @@ becomes an :class:`~liqspec.base.errors.InputError` naming the file, the field p
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 import tomllib
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+from attrs import frozen
 
+from liqspec.base.conventions import MAX_DECIMAL_CHARS, TomlInteger
 from liqspec.base.errors import InputError, Reason
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "check_literals",
     "check_schema",
     "field_path",
     "get_bundled",
@@ -29,6 +36,9 @@ __all__ = [
 
 MAX_FILE_BYTES = 1 << 20
 """Largest file accepted (1 MiB): far above any real market or account file."""
+
+MAX_DEPTH = 16
+"""Deepest nesting of a document (a scenario's book levels sit at depth 5)."""
 
 _DECIMAL_PATTERN = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?$"
 
@@ -50,48 +60,151 @@ def get_bundled(*parts: str) -> Path:
 
 
 def load_document(path: Path) -> dict[str, Any]:
-    """Read ``path`` as TOML (``.toml``) or JSON (anything else) into a mapping (CONV-11)."""
+    """Read ``path`` as TOML (``.toml``) or JSON (anything else) into a mapping (CONV-11).
+
+    Only a regular file is opened for reading (a FIFO, a device or a folder is refused before
+    any read, so nothing blocks), at most :data:`MAX_FILE_BYTES` bytes. The literals are then
+    checked before any schema (CONV-1, CONV-2, CONV-11): no duplicate keys, no NaN, Infinity
+    or float, no oversized integer, no TOML integer where a decimal belongs, bounded nesting.
+    """
     where = str(path)
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(
-            Reason.UNREADABLE, "<file>", where, exc.strerror or str(exc), where
-        ) from exc
-    if len(raw) > MAX_FILE_BYTES:
-        detail = f"file is larger than {MAX_FILE_BYTES} bytes"
-        raise InputError(Reason.UNREADABLE, "<file>", where, detail, where)
+    raw = _read_regular_file(path, where)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         detail = f"not UTF-8 text (byte {exc.start})"
-        raise InputError(Reason.SYNTAX, "<file>", where, detail, where) from exc
+        raise InputError(Reason.SYNTAX, "<file>", None, detail, where) from exc
     if not text.strip():
-        raise InputError(Reason.SYNTAX, "<file>", where, "file is empty", where)
-    document = _parse(text, path.suffix.lower() == ".toml", where)
+        raise InputError(Reason.SYNTAX, "<file>", None, "file is empty", where)
+    is_toml = path.suffix.lower() == ".toml"
+    document = _parse(text, is_toml, where)
     if not isinstance(document, dict):
         detail = f"top level must be a table/object, got {type(document).__name__}"
-        raise InputError(Reason.WRONG_TYPE, "<root>", where, detail, where)
-    return document
+        raise InputError(Reason.WRONG_TYPE, "<root>", None, detail, where)
+    try:
+        check_literals(document)
+    except InputError as error:
+        raise error.located(where) from None
+    return _mark_toml_integers(document) if is_toml else document
+
+
+def _read_regular_file(path: Path, where: str) -> bytes:
+    """Return the bytes of a regular file, refusing anything else before reading (CONV-11)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(Reason.UNREADABLE, "<file>", None, detail, where) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        detail = f"not a regular file ({_file_kind(mode)})"
+        raise InputError(Reason.UNREADABLE, "<file>", None, detail, where)
+    with os.fdopen(fd, "rb") as handle:
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        detail = f"file is larger than {MAX_FILE_BYTES} bytes"
+        raise InputError(Reason.UNREADABLE, "<file>", None, detail, where)
+    return raw
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+@frozen
+class _Refused:
+    """A JSON literal refused while parsing; reported with its field path afterwards."""
+
+    text: str
+    reason: Reason
+    detail: str
+
+
+_FLOAT_DETAIL = 'floats are not accepted (0.1 is not exactly 0.1); write a string such as "0.1"'
 
 
 def _parse(text: str, is_toml: bool, where: str) -> object:
     try:
         if is_toml:
             return tomllib.loads(text)
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(
+            text,
+            parse_constant=lambda name: _Refused(name, Reason.NOT_A_DECIMAL, "not a number"),
+            parse_float=lambda literal: _Refused(literal, Reason.NOT_A_DECIMAL, _FLOAT_DETAIL),
+            parse_int=_json_integer,
+            object_pairs_hook=_unique_keys,
+        )
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(Reason.SYNTAX, "<file>", where, str(exc), where) from exc
-    except RecursionError as exc:
-        raise InputError(Reason.SYNTAX, "<file>", where, "nesting too deep", where) from exc
-    except ValueError as exc:  # e.g. an integer literal with thousands of digits
-        raise InputError(Reason.MAGNITUDE, "<file>", where, str(exc), where) from exc
+        raise InputError(Reason.SYNTAX, "<file>", None, str(exc), where) from None
+    except RecursionError:
+        detail = f"nested deeper than {MAX_DEPTH} levels"
+        raise InputError(Reason.SYNTAX, "<file>", None, detail, where) from None
+    except ValueError as exc:  # a TOML integer literal with thousands of digits
+        raise InputError(Reason.MAGNITUDE, "<file>", None, str(exc), where) from None
+    except InputError as error:
+        raise error.located(where) from None
 
 
-def _reject_constant(name: str) -> object:
-    detail = f"{name} is not a number liqspec accepts"
-    raise InputError(Reason.NOT_A_DECIMAL, "<file>", name, detail)
+def _json_integer(literal: str) -> int | _Refused:
+    if len(literal) > MAX_DECIMAL_CHARS:
+        detail = f"decimal text longer than {MAX_DECIMAL_CHARS} characters"
+        return _Refused(literal, Reason.MAGNITUDE, detail)
+    return int(literal)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            detail = "the same key twice in one object (CONV-11)"
+            raise InputError(Reason.SYNTAX, "<key>", key, detail)
+        document[key] = value
+    return document
+
+
+def check_literals(document: dict[str, Any]) -> None:
+    """Raise for the first literal CONV-1/CONV-2 refuse, naming its field; bound the nesting.
+
+    >>> check_literals({"tiers": [{"cap": "5"}]})
+    >>> check_literals({"market": {"max_price": _Refused("NaN", Reason.NOT_A_DECIMAL, "no")}})
+    Traceback (most recent call last):
+    liqspec.base.errors.InputError: market.max_price = 'NaN': no [CONV-1 not-a-decimal]
+    """
+    stack: list[tuple[tuple[str | int, ...], object]] = [((), document)]
+    while stack:
+        where, value = stack.pop()
+        if len(where) > MAX_DEPTH:
+            detail = f"nested deeper than {MAX_DEPTH} levels"
+            raise InputError(Reason.SYNTAX, field_path(where), None, detail)
+        if isinstance(value, _Refused):
+            raise InputError(value.reason, field_path(where), value.text, value.detail)
+        if isinstance(value, dict):
+            stack.extend(((*where, key), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*where, i), item) for i, item in reversed(list(enumerate(value))))
+
+
+def _mark_toml_integers(document: dict[str, Any]) -> dict[str, Any]:
+    """Mark TOML integer literals, but the top-level ``format``, as :class:`TomlInteger`.
+
+    A decimal written as a TOML integer may have carried ``+``, ``_`` or ``0x`` (CONV-1), which
+    the parsed value no longer shows: :func:`~liqspec.base.conventions.parse_decimal` refuses
+    it where a decimal belongs; anywhere else the schema reports the wrong type.
+    """
+
+    def mark(value: object) -> object:
+        if type(value) is int:
+            return TomlInteger(value)
+        if isinstance(value, dict):
+            return {key: mark(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [mark(item) for item in value]
+        return value
+
+    return {key: value if key == "format" else mark(value) for key, value in document.items()}
 
 
 @cache
@@ -114,9 +227,31 @@ def field_path(parts: list[str | int] | tuple[str | int, ...]) -> str:
     return text or "<root>"
 
 
+def _whole_string_pattern(
+    _validator: object, pattern: str, instance: object, _schema: object
+) -> Iterator[jsonschema.ValidationError]:
+    r"""``pattern`` as JSON Schema means it: ``$`` is the end of the string (CONV-12).
+
+    Python's ``$`` also matches before a final newline, so ``"BTC\n"`` would pass
+    ``^[A-Z]+$``; read as ``\Z``, it does not.
+    """
+    if isinstance(instance, str) and not re.search(_END.sub(r"\\Z", pattern), instance):
+        yield jsonschema.ValidationError(f"does not match {pattern}")
+
+
+_END = re.compile(r"(?<!\\)\$")
+
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft202012Validator, {"pattern": _whole_string_pattern}
+)
+
+
 def check_schema(document: dict[str, Any], name: str) -> None:
-    """Check ``document`` against schema ``name``; raise the first violation (CONV-12)."""
-    validator = jsonschema.Draft202012Validator(schema(name))
+    """Check ``document`` against schema ``name``; raise the first violation (CONV-12).
+
+    Patterns match the whole string and ``format: date`` must be a real date.
+    """
+    validator = _Validator(schema(name), format_checker=jsonschema.FormatChecker(["date"]))
     errors = sorted(
         validator.iter_errors(document),
         key=lambda e: ([str(p) for p in e.absolute_path], str(e.validator)),
@@ -151,17 +286,36 @@ _REASON_BY_KEYWORD = {
     "enum": Reason.OUT_OF_RANGE,
     "const": Reason.OUT_OF_RANGE,
     "pattern": Reason.OUT_OF_RANGE,
+    "format": Reason.OUT_OF_RANGE,
     "minItems": Reason.OUT_OF_RANGE,
+    "minLength": Reason.OUT_OF_RANGE,
 }
 
 
 def _classify(error: jsonschema.ValidationError) -> tuple[Reason, str]:
+    """Name the reason and say what was expected, without repeating the value (CONV-12)."""
     if isinstance(error.instance, float):
-        return Reason.NOT_A_DECIMAL, (
-            'floats are not accepted (0.1 is not exactly 0.1); write a string such as "0.1"'
-        )
+        return Reason.NOT_A_DECIMAL, _FLOAT_DETAIL
     if error.validator == "pattern" and error.validator_value == _DECIMAL_PATTERN:
         return Reason.NOT_A_DECIMAL, (
             "expected plain decimal notation: digits, an optional '-' and '.', no exponent"
         )
-    return _REASON_BY_KEYWORD.get(str(error.validator), Reason.WRONG_TYPE), str(error.message)
+    keyword, rule = str(error.validator), error.validator_value
+    expected = {
+        "type": f"must be of type {rule}",
+        "maxLength": f"longer than {rule} characters",
+        "maxItems": f"more than {rule} items",
+        "maxProperties": f"more than {rule} keys",
+        "minItems": f"fewer than {rule} items",
+        "minLength": f"shorter than {rule} characters",
+        "enum": f"must be one of {', '.join(map(str, rule)) if isinstance(rule, list) else rule}",
+        "const": f"must be {rule}",
+        "pattern": f"must match {rule}",
+        "format": f"must be a valid {rule}",
+    }
+    detail = expected.get(keyword, _cut_message(str(error.message)))
+    return _REASON_BY_KEYWORD.get(keyword, Reason.WRONG_TYPE), detail
+
+
+def _cut_message(message: str) -> str:
+    return message if len(message) <= 80 else message[:77] + "..."

@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 the command ran and found what it gates on (``margin --fail-if-
 liquidatable``, a failed conformance run, a broken invariant); 2 bad input or usage, with one
-message naming the file, field, value and rule.
+message naming the file, field, value and rule; 3 an internal error (a defect: please report it).
 """
 
 from __future__ import annotations
@@ -25,17 +25,19 @@ from liqspec.model.markets import Market
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FOUND",
+    "EXIT_INTERNAL",
     "EXIT_OK",
     "console",
     "fail",
     "guarded",
+    "load_markets",
     "main",
     "print_json",
 ]
 
-EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
-console = Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
+console = Console(markup=False, highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
 
 
 def fail(error: LiqspecError, as_json: bool) -> None:
@@ -55,6 +57,13 @@ def guarded(as_json: bool, action: Callable[[], int]) -> None:
         fail(error, as_json)
     except RecursionError:
         fail(LiqspecError("input nested too deeply"), as_json)
+    except Exception as error:  # noqa: BLE001 - the last guard: a defect is reported, not dumped
+        click.echo(
+            f"error: internal error ({type(error).__name__}: {str(error)[:120]}); "
+            "please report it with the input that caused it",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
     else:
         sys.exit(code)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from liqspec.cli.app import (
     EXIT_FOUND,
@@ -50,9 +51,12 @@ def check_market(files: tuple[Path, ...], as_json: bool) -> None:
 def _print_market(report: dict[str, Any]) -> None:
     source = report["source"]
     console.print(
-        f"[bold]{report['symbol']}[/bold]  {report['contract']}, settles in "
-        f"{report['settle_asset']}, {report['tier_mode']} tiers, trigger {report['trigger']}, "
-        f"margins at {report['margin_valuation']} value"
+        Text.assemble(
+            (report["symbol"], "bold"),
+            f"  {report['contract']}, settles in {report['settle_asset']}, "
+            f"{report['tier_mode']} tiers, trigger {report['trigger']}, "
+            f"margins at {report['margin_valuation']} value",
+        )
     )
     console.print(f"  source: {source['venue']}, {source['reference']} (as of {source['as_of']})")
     console.print(
@@ -124,13 +128,21 @@ def margin(
 
 
 def _print_account(report: dict[str, Any]) -> None:
-    console.print(f"[bold]account {report['account']}[/bold] ({report['collateral_asset']})")
+    console.print(
+        Text.assemble((f"account {report['account']}", "bold"), f" ({report['collateral_asset']})")
+    )
     for unit in report["units"]:
-        state = "[red]LIQUIDATABLE[/red]" if unit["liquidatable"] else "[green]healthy[/green]"
+        state = ("LIQUIDATABLE", "red") if unit["liquidatable"] else ("healthy", "green")
         console.print(
-            f"\n[bold]{unit['unit']}[/bold] ({unit['asset']}): {state}  equity {unit['equity']}"
-            f"  maintenance {unit['maintenance_margin']}  initial {unit['initial_margin']}"
-            f"  margin ratio {unit['margin_ratio']}  (trigger {unit['trigger']})"
+            Text.assemble(
+                "\n",
+                (unit["unit"], "bold"),
+                f" ({unit['asset']}): ",
+                state,
+                f"  equity {unit['equity']}  maintenance {unit['maintenance_margin']}"
+                f"  initial {unit['initial_margin']}  margin ratio {unit['margin_ratio']}"
+                f"  (trigger {unit['trigger']})",
+            )
         )
         if not unit["positions"]:
             continue
@@ -145,10 +157,19 @@ def _print_account(report: dict[str, Any]) -> None:
             )
         for p in unit["positions"]:
             table.add_row(
-                p["market"], p["side"], p["size"], p["entry_price"], p["mark_price"],
-                p["notional"], str(p["tier"]), p["unrealized_pnl"], p["initial_margin"],
-                p["maintenance_margin"], p["liquidation_price"], p["bankruptcy_price"],
-            )  # fmt: skip
+                p["market"],
+                p["side"],
+                p["size"],
+                p["entry_price"],
+                p["mark_price"],
+                p["notional"],
+                str(p["tier"]),
+                p["unrealized_pnl"],
+                p["initial_margin"],
+                p["maintenance_margin"],
+                p["liquidation_price"],
+                p["bankruptcy_price"],
+            )
         console.print(table)
 
 
@@ -201,17 +222,17 @@ _ECHOES = {
 
 
 def _print_run(report: dict[str, Any]) -> None:
-    console.print(f"[bold]{report['scenario']}[/bold]: {report['description']}")
+    console.print(Text.assemble((report["scenario"], "bold"), f": {report['description']}"))
     table = Table(show_lines=False)
     for name in ("#", "record", "details"):
         table.add_column(name, overflow="fold")
     for step in report["steps"]:
         event = step["event"]
-        table.add_row(str(step["index"]), f"[bold]{event['kind']}[/bold]", _details(event))
+        table.add_row(str(step["index"]), Text(event["kind"], "bold"), _details(event))
         if step["rejected"]:
             rejected = step["rejected"]
             detail = f"{rejected['detail']} [{rejected['rule']} {rejected['reason']}]"
-            table.add_row("", "[red]rejected[/red]", detail)
+            table.add_row("", Text("rejected", "red"), detail)
         for record in step["records"]:
             if (record["kind"] in _ECHOES and record["kind"] != "mark-set") or (
                 record["kind"] == "mark-set" and event["kind"] == "mark-update"

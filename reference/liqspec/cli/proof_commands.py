@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from liqspec.base.conventions import parse_decimal, to_units
 from liqspec.base.errors import InputError, Reason
@@ -76,13 +77,13 @@ def _print_results(rows: list[dict[str, Any]]) -> None:
     for name in ("invariant", "scope", "subject", "result", "ms"):
         table.add_column(name, justify="right" if name == "ms" else "left")
     for row in rows:
-        shown = row["result"] if row["result"] == "proved" else f"[red]{row['result']}[/red]"
+        shown = Text(row["result"], "" if row["result"] == "proved" else "red")
         table.add_row(row["id"], row["scope"], row["subject"], shown, str(row["milliseconds"]))
     console.print(table)
     for row in rows:
         if row["result"] != "proved":
             witness = row["counterexample"] or row["reason"]
-            console.print(f"[red]{row['id']}[/red] on {row['subject']}: {witness}")
+            console.print(Text.assemble((row["id"], "red"), f" on {row['subject']}: {witness}"))
             if row["replay"]:
                 console.print(f"  {row['replay']}")
     failed = sum(r["result"] != "proved" for r in rows)

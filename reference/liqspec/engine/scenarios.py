@@ -101,8 +101,9 @@ def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file (STATE-10); errors name the file and field."""
     try:
         return _scenario(load_document(path), path.parent)
-    except InputError as exc:
-        raise exc.located(exc.source or str(path)) from None
+    except InputError as exc:  # an included market file's error names both files
+        source = str(path) if exc.source in {None, str(path)} else f"{path}: {exc.source}"
+        raise exc.located(source) from None
 
 
 def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
@@ -168,7 +169,10 @@ def _scenario_market(
     if folder is None:
         detail = "documents are given inline here; a path is never opened"
         raise InputError(Reason.NOT_INLINE, field, entry, detail)
-    return load_market(folder / str(entry), check=check)
+    try:
+        return load_market(folder / str(entry), check=check)
+    except InputError as error:
+        raise error.located(f"{field} -> {error.source}") from None
 
 
 def _override(market: Market, section: str, table: dict[str, Any]) -> Market:
@@ -318,13 +322,8 @@ def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path 
 
 def _parameters(market: Market, row: dict[str, Any], where: str, folder: Path | None) -> Event:
     """RISK-5: replacement parameters from a market file of the same symbol."""
-    try:
-        # the event validates the parameters (RISK-5): a broken set is a rejected event
-        replacement = _scenario_market(row["file"], folder, f"{where}.file", check=False)
-    except InputError as error:
-        raise InputError(
-            error.reason, f"{where}.file: {error.field}", error.value, error.detail
-        ) from None
+    # the event validates the parameters (RISK-5): a broken set is a rejected event
+    replacement = _scenario_market(row["file"], folder, f"{where}.file", check=False)
     if replacement.symbol != market.symbol:
         detail = f"the file defines {replacement.symbol}"
         raise InputError(Reason.UNKNOWN_MARKET, f"{where}.file", row["file"], detail)
