@@ -19,13 +19,13 @@ from attrs import frozen
 
 from liqproofs.prove import Counterexample, Outcome, Proved, Unknown, prove
 from liqproofs.symbolic import symbolic_backend
-from liqspec.base.conventions import div_ceil, div_floor
+from liqspec.base.conventions import decimal_text, div_ceil, div_floor
 from liqspec.base.errors import InputError
 from liqspec.engine.execution import bound_price, get_liquidation_fee
 from liqspec.engine.insurance import get_fund_payment, get_share
 from liqspec.model.margin import get_maintenance_for_notional, is_below_maintenance, select_by_tier
 from liqspec.model.market_rules import validate_market
-from liqspec.model.markets import Market, TierMode
+from liqspec.model.markets import Market, TierMode, format_price
 
 __all__ = ["CATALOGUE", "Check", "Invariant", "Result", "run_market", "run_theorems"]
 
@@ -217,7 +217,11 @@ def _replay_mm(
     n = _value(outcome, "notional")
     here, there = _mm(market, n), _mm(market, n + 1)
     verdict = "confirmed" if broken(here, there) else "NOT confirmed"
-    return f"replayed: N = {n} quantums: MM(N) = {here}, MM(N+1) = {there}; {what} {verdict}"
+    a = _amounts(market)
+    return (
+        f"replayed: N = {a(n)}: MM(N) = {a(here)}, MM(N + one quantum) = {a(there)}; "
+        f"{what} {verdict}"
+    )
 
 
 def _mm_slope(market: Market) -> tuple[Outcome, str]:
@@ -243,7 +247,10 @@ def _mm_slope(market: Market) -> tuple[Outcome, str]:
                 nv, dv = _value(outcome, "notional"), _value(outcome, "step")
                 rise = _mm(market, nv + dv) - _mm(market, nv)
                 verdict = "confirmed" if rise > dv else "NOT confirmed"
-                replay = f"replayed: MM({nv + dv}) - MM({nv}) = {rise} > {dv}: {verdict}"
+                a = _amounts(market)
+                replay = (
+                    f"replayed: MM({a(nv + dv)}) - MM({a(nv)}) = {a(rise)} > {a(dv)}: {verdict}"
+                )
             return outcome, replay
     return Proved(), ""
 
@@ -258,7 +265,11 @@ def _mm_continuous(market: Market) -> tuple[Outcome, str]:
         above = Fraction(floor * upper.mmr.num, upper.mmr.den) - upper.maintenance_amount
         if below != above:
             witness = Counterexample((("notional", str(floor)),))
-            return witness, f"replayed: at N = {floor}: lower tier gives {below}, upper {above}"
+            a = _amounts(market)
+            return (
+                witness,
+                f"replayed: at N = {a(floor)}: lower tier gives {a(below)}, upper {a(above)}",
+            )
     return Proved(), ""
 
 
@@ -276,9 +287,9 @@ def _im_covers_mm(market: Market) -> tuple[Outcome, str]:
         nv = _value(outcome, "notional")
         tier = market.tiers[next((i for i, t in enumerate(market.tiers) if nv < t.cap), -1)]
         im, mm = market.risk_multiplier.apply_up(tier.imr.apply_up(nv)), _mm(market, nv)
-        replay = (
-            f"replayed: N = {nv}: IM {im} < MM {mm}: {'confirmed' if im < mm else 'NOT confirmed'}"
-        )
+        a = _amounts(market)
+        verdict = "confirmed" if im < mm else "NOT confirmed"
+        replay = f"replayed: N = {a(nv)}: IM {a(im)} < MM {a(mm)}: {verdict}"
     return outcome, replay
 
 
@@ -293,9 +304,9 @@ def _fee_covered(market: Market) -> tuple[Outcome, str]:
     if isinstance(outcome, Counterexample):
         nv = _value(outcome, "notional")
         fv, mv = fee_rate.apply_up(nv), _mm(market, nv)
-        replay = (
-            f"replayed: N = {nv}: fee {fv} > MM {mv}: {'confirmed' if fv > mv else 'NOT confirmed'}"
-        )
+        a = _amounts(market)
+        verdict = "confirmed" if fv > mv else "NOT confirmed"
+        replay = f"replayed: N = {a(nv)}: fee {a(fv)} > MM {a(mv)}: {verdict}"
     return outcome, replay
 
 
@@ -312,8 +323,10 @@ def _multiplier_bounds(market: Market) -> tuple[Outcome, str]:
     if isinstance(outcome, Counterexample):
         nv = _value(outcome, "notional")
         base = get_maintenance_for_notional(market, nv)
+        a = _amounts(market)
         replay = (
-            f"replayed: N = {nv}: MM {base} scaled by max_multiplier {top} is {top.apply_up(base)}"
+            f"replayed: N = {a(nv)}: MM {a(base)} scaled by max_multiplier {top} "
+            f"is {a(top.apply_up(base))}"
         )
     return outcome, replay
 
@@ -381,8 +394,43 @@ def run_theorems() -> list[Result]:
 
 
 def run_market(market: Market) -> list[Result]:
-    """Run every per-market check on one (possibly broken) market."""
+    """Run every per-market check on one (possibly broken) market.
+
+    Counterexamples are shown in the market's units: notionals as amounts of the settlement
+    asset, marks as prices (CONV-10: decimals as the file wrote them, never base units).
+    """
     return [
-        _timed(CATALOGUE[key], market.symbol, lambda c=check: c(market))  # type: ignore[misc]
+        _timed(
+            CATALOGUE[key],
+            market.symbol,
+            lambda c=check: _in_units(market, *c(market)),  # type: ignore[misc]
+        )
         for key, (_, check) in MARKET_CHECKS.items()
     ]
+
+
+def _amounts(market: Market) -> Callable[[int | Fraction], str]:
+    """Return a renderer of quantums (or a fraction of them) as amounts of the settle asset."""
+    quantum = market.settle_quantum
+
+    def amount(quantums: int | Fraction) -> str:
+        value = Fraction(quantums)
+        text = decimal_text(value.numerator * quantum.num, value.denominator * quantum.den)
+        return f"{text} {market.settle_asset}"
+
+    return amount
+
+
+def _in_units(market: Market, outcome: Outcome, replay: str) -> tuple[Outcome, str]:
+    """Render a counterexample's integer values in the market's units."""
+    if not isinstance(outcome, Counterexample):
+        return outcome, replay
+    amount = _amounts(market)
+    shown = []
+    for name, value in outcome.values:
+        if name in {"notional", "step"} and value.lstrip("-").isdigit():
+            value = amount(int(value))  # noqa: PLW2901 - the same value, in the asset's units
+        elif name == "mark" and value.isdigit():
+            value = format_price(market, int(value))  # noqa: PLW2901
+        shown.append((name, value))
+    return Counterexample(tuple(shown)), replay

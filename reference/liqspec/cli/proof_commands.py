@@ -23,6 +23,7 @@ from liqspec.cli.app import (
 )
 from liqspec.model.accounts import load_account
 from liqspec.model.market_files import load_market
+from liqspec.model.markets import format_price
 
 
 @main.command("prove")
@@ -121,7 +122,6 @@ def gate_command(
     """
 
     def run_gate() -> int:
-
         from liqproofs.gate import gate, gate_markdown  # noqa: PLC0415 - z3 on demand
 
         old_market = load_market(old, check=False)
@@ -131,14 +131,22 @@ def gate_command(
             raise InputError(
                 Reason.UNKNOWN_MARKET, "market.symbol", new_market.symbol, detail, str(new)
             )
-        ticks = old_market.max_price // 200
+        top = min(old_market.max_price, new_market.max_price)
+        ticks = max(1, top // 200)
         if price is not None:
             ticks = to_units(price, old_market.price_tick, "--price", "price tick")
+        if not 1 <= ticks <= top:
+            shown = format_price(old_market, top)
+            detail = f"must be a positive price up to both markets' max_price {shown}"
+            raise InputError(Reason.OUT_OF_RANGE, "--price", price, detail)
         others = load_markets(other_files)
         snapshot = None
         if positions is not None:
             snapshot = load_account(positions, {**others, old_market.symbol: old_market})
         num, den = parse_decimal(threshold, "--threshold")
+        if num < 0:
+            detail = "must be a fraction >= 0 (0.1 reports shrinks of more than 10%)"
+            raise InputError(Reason.OUT_OF_RANGE, "--threshold", threshold, detail)
         report = gate(old_market, new_market, price=ticks, snapshot=snapshot, others=others,
                       threshold=Fraction(num, den))  # fmt: skip
         if as_json:

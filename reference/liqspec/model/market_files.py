@@ -82,8 +82,10 @@ def market_from_document(document: dict[str, Any], *, check: bool = True) -> Mar
         )
     tier_mode = TierMode(spec["tier_mode"])
     tiers = tuple(_tier(row, i, quantum) for i, row in enumerate(document["tiers"]))
+    if not tiers:  # even unchecked (prove, gate): a market needs a tier to be a market
+        raise InputError(Reason.NO_TIERS, "tiers", None, "at least one tier is required")
     if check:
-        check_tier_bounds(tiers)
+        check_tier_bounds(tiers, quantum)
         check_tier_rates(tiers)  # the recursion below needs non-decreasing rates
     if tier_mode is TierMode.CONTINUOUS:
         # decreasing rates (reachable unchecked only) leave the amounts as given

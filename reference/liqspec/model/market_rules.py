@@ -6,6 +6,7 @@ from itertools import pairwise
 
 from liqspec.base.conventions import (
     Ratio,
+    decimal_text,
 )
 from liqspec.base.errors import InputError, Reason
 from liqspec.model.markets import (
@@ -20,6 +21,7 @@ from liqspec.model.markets import (
     Trigger,
     Valuation,
     compute_value_factor,
+    format_price,
 )
 
 __all__ = [
@@ -97,10 +99,10 @@ def validate_market(market: Market) -> None:
     """Check every market rule MARKET-2..MARKET-10; raise the first one broken."""
     check_units(market)
     _check_options(market)
-    check_tier_bounds(market.tiers)
+    check_tier_bounds(market.tiers, market.settle_quantum)
     check_tier_rates(market.tiers)
     _check_maintenance_amounts(market)
-    _check_liquidation(market.liquidation)
+    _check_liquidation(market.liquidation, market.settle_quantum)
     _check_mark(market.mark)
     _check_breakers(market.breakers)
     _check_risk(market)
@@ -172,7 +174,7 @@ def _times(a: Ratio, b: Ratio) -> Ratio:
     return Ratio.of(a.num * b.num, a.den * b.den)
 
 
-def _check_liquidation(params: LiquidationParams) -> None:
+def _check_liquidation(params: LiquidationParams, quantum: Ratio) -> None:
     """MARKET-12: rates below 1, a positive chunk, non-negative amounts and cooldown."""
     one = Ratio(1, 1)
     for name in ("fee", "impact_bound"):
@@ -185,7 +187,8 @@ def _check_liquidation(params: LiquidationParams) -> None:
     for name in ("cooldown", "max_step_notional", "dust_notional", "insurance_step_cap"):
         value: int = getattr(params, name)
         if value < 0:
-            raise InputError(Reason.LIQUIDATION_PARAMS, f"liquidation.{name}", value, "negative")
+            shown = str(value) if name == "cooldown" else _amount(quantum, value)
+            raise InputError(Reason.LIQUIDATION_PARAMS, f"liquidation.{name}", shown, "negative")
 
 
 def check_units(market: Market) -> None:
@@ -200,8 +203,9 @@ def check_units(market: Market) -> None:
         if unit.num <= 0:
             raise InputError(Reason.NOT_POSITIVE, field, str(unit), "must be greater than zero")
     if market.max_price < 1:
+        shown = format_price(market, market.max_price)
         raise InputError(
-            Reason.NOT_POSITIVE, "market.max_price", market.max_price, "must be at least one tick"
+            Reason.NOT_POSITIVE, "market.max_price", shown, "must be at least one tick"
         )
     factor = compute_value_factor(
         market.contract,
@@ -234,23 +238,28 @@ def _check_options(market: Market) -> None:
         )
 
 
-def check_tier_bounds(tiers: tuple[Tier, ...]) -> None:
+def check_tier_bounds(tiers: tuple[Tier, ...], quantum: Ratio) -> None:
     """MARKET-5, MARKET-6: at least one tier, contiguous from 0, caps above floors."""
     if not tiers:
         raise InputError(Reason.NO_TIERS, "tiers", [], "at least one tier is required")
     if tiers[0].floor != 0:
-        raise InputError(Reason.TIERS_NOT_CONTIGUOUS, "tiers[0].floor", tiers[0].floor, "must be 0")
+        shown = _amount(quantum, tiers[0].floor)
+        raise InputError(Reason.TIERS_NOT_CONTIGUOUS, "tiers[0].floor", shown, "must be 0")
     for i, tier in enumerate(tiers):
         if tier.cap <= tier.floor:
             raise InputError(
-                Reason.TIERS_NOT_CONTIGUOUS, f"tiers[{i}].cap", tier.cap, "must exceed floor"
+                Reason.TIERS_NOT_CONTIGUOUS,
+                f"tiers[{i}].cap",
+                _amount(quantum, tier.cap),
+                f"must exceed the floor {_amount(quantum, tier.floor)}",
             )
         if i and tier.floor != tiers[i - 1].cap:
             raise InputError(
                 Reason.TIERS_NOT_CONTIGUOUS,
                 f"tiers[{i}].floor",
-                tier.floor,
-                f"must equal the previous cap {tiers[i - 1].cap}: sorted, no gap, no overlap",
+                _amount(quantum, tier.floor),
+                f"must equal the previous cap {_amount(quantum, tiers[i - 1].cap)}: "
+                "sorted, no gap, no overlap",
             )
 
 
@@ -296,13 +305,14 @@ def derive_maintenance_amounts(tiers: tuple[Tier, ...]) -> tuple[Ratio, ...]:
 
 
 def _check_maintenance_amounts(market: Market) -> None:
+    quantum = market.settle_quantum
     if market.tier_mode is TierMode.STEP:
         for i, tier in enumerate(market.tiers):
             if tier.maintenance_amount:
                 raise InputError(
                     Reason.MAINTENANCE_AMOUNT,
                     f"tiers[{i}].maintenance_amount",
-                    tier.maintenance_amount,
+                    _amount(market.settle_quantum, tier.maintenance_amount),
                     "step tiers have no maintenance amount; it must be 0 or absent",
                 )
         return
@@ -313,13 +323,23 @@ def _check_maintenance_amounts(market: Market) -> None:
             raise InputError(
                 Reason.MAINTENANCE_AMOUNT,
                 f"tiers[{i}].maintenance_amount",
-                str(derived),
+                decimal_text(derived.num * quantum.num, derived.den * quantum.den),
                 "the recursion gives a fraction of a settlement quantum",
             )
         if tier.maintenance_amount != derived.num:
             raise InputError(
                 Reason.MAINTENANCE_AMOUNT,
                 f"tiers[{i}].maintenance_amount",
-                tier.maintenance_amount,
-                f"must equal the recursion's {derived.num} quantums",
+                _amount(quantum, tier.maintenance_amount),
+                f"must equal the recursion's {_amount(quantum, derived.num)}; "
+                "omit it to have it derived",
             )
+
+
+def _amount(quantum: Ratio, quantums: int) -> str:
+    """Render ``quantums`` as decimal text of the settlement asset, as the file wrote it.
+
+    >>> _amount(Ratio.of(1, 10**8), 5_000_000_000)
+    '50'
+    """
+    return decimal_text(quantums * quantum.num, quantum.den)
