@@ -72,7 +72,7 @@ def test_run_table_lists_the_records() -> None:
         (('market = "BTCUSDT"\nprice', 'market = "ETHUSDT"\nprice'), "ACCOUNT-2"),
         (('kind = "mark"', 'kind = "teleport"'), "CONV-12"),
         (('balance = "700"', 'balance = "700.000000001"'), "CONV-3"),
-        (("bids = []", 'bids = [["60020", "1"]]'), "CONV-12"),
+        (("bids = []", 'bids = [["60020", "1"]]'), "STATE-2"),
     ],
     ids=["float", "unknown-market", "unknown-kind", "off-grid", "crossed-book"],
 )
@@ -87,3 +87,31 @@ def test_bad_scenario_files_exit_2(tmp_path: Path, edit: tuple[str, str], rule: 
     assert result.exit_code == 2
     assert f"[{rule} " in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ('kind = "book"\nmarket = "BTCUSDT"\nbids = [["60020", "1"]]\nasks = [["60010", "1"]]',
+         "bad-book"),
+        ('kind = "book"\nmarket = "BTCUSDT"\nbids = [["59000", "0"]]\nasks = []', "bad-book"),
+        ('kind = "mark"\nmarket = "BTCUSDT"\nprice = "99999999"', "price-out-of-domain"),
+        ('kind = "mark"\nmarket = "BTCUSDT"\nprice = "-1"', "price-out-of-domain"),
+    ],
+    ids=["crossed", "empty-level", "mark-above-max", "mark-negative"],
+)  # fmt: skip
+def test_a_broken_event_is_rejected_and_the_replay_goes_on(
+    tmp_path: Path, event: str, reason: str
+) -> None:
+    source = (ROOT / "spec/scenarios/takeover-at-bankruptcy.toml").read_text()
+    first = source.index("[[events]]")
+    edited = f'{source[:first]}[[events]]\n{event}\nexpect = "{reason}"\n\n{source[first:]}'
+    path = tmp_path / "scenario.toml"
+    path.write_text(edited.replace("../markets/", f"{ROOT}/spec/markets/"))
+    report = run_json(path)
+    steps = report["steps"]
+    assert isinstance(steps, list)
+    assert steps[0]["rejected"]["reason"] == reason
+    untouched = run_json(ROOT / "spec/scenarios/takeover-at-bankruptcy.toml")["steps"]
+    assert isinstance(untouched, list)
+    assert [s["records"] for s in steps[1:]] == [s["records"] for s in untouched]

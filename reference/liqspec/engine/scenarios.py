@@ -49,7 +49,7 @@ from liqspec.model.market_files import (
     risk_params_from,
 )
 from liqspec.model.market_rules import validate_market
-from liqspec.model.markets import Market
+from liqspec.model.markets import Market, format_price
 
 __all__ = ["Scenario", "Step", "load_scenario", "replay", "scenario_from_document"]
 
@@ -116,7 +116,7 @@ def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
         if symbol not in document["marks"]:
             raise InputError(Reason.MISSING_MARK, field, None, "every market needs a mark")
         mark = _price(market, document["marks"][symbol], field)
-        book = _book(market, document.get("books", {}).get(symbol, {}), f"books.{symbol}")
+        book = _initial_book(market, document.get("books", {}).get(symbol, {}), f"books.{symbol}")
         states[symbol] = MarketState(market, mark, book, reference=mark, history=((0, mark),))
     unknown = sorted(set(document["marks"]) - set(markets))
     if unknown:
@@ -193,17 +193,31 @@ def _market_of(markets: dict[str, Market], symbol: str, field: str) -> Market:
 
 
 def _price(market: Market, text: object, field: str) -> int:
-    price = to_units(text, market.price_tick, field, "price tick")
+    """Convert a price of the initial state: on the grid (CONV-3), in the domain (STATE-3)."""
+    price = _ticks(market, text, field)
     if not 1 <= price <= market.max_price:
-        raise InputError(Reason.OUT_OF_RANGE, field, text, "outside 1..max_price")
+        top = format_price(market, market.max_price)
+        detail = f"a price must be positive and at most max_price {top}"
+        raise InputError(Reason.PRICE_OUT_OF_DOMAIN, field, text, detail)
     return price
 
 
+def _ticks(market: Market, text: object, field: str) -> int:
+    """Convert a price of an event: on the grid only; the transition checks its domain."""
+    return to_units(text, market.price_tick, field, "price tick")
+
+
 def _size(market: Market, text: object, field: str) -> int:
-    size = to_units(text, market.lot_size, field, "lot size")
+    """Convert a position size of the initial state: on the grid and positive."""
+    size = _lots(market, text, field)
     if size <= 0:
         raise InputError(Reason.OUT_OF_RANGE, field, text, "must be positive")
     return size
+
+
+def _lots(market: Market, text: object, field: str) -> int:
+    """Convert a size of an event or a book level: on the grid only; the rules check it."""
+    return to_units(text, market.lot_size, field, "lot size")
 
 
 def _quantum(markets: dict[str, Market], asset: str, field: str) -> Ratio:
@@ -218,20 +232,26 @@ def _amount(markets: dict[str, Market], asset: str, text: object, field: str) ->
 
 
 def _book(market: Market, table: dict[str, Any], field: str) -> Book:
+    """Read a book snapshot on the grid; its rules (STATE-2) are checked where it is used."""
     sides = {}
     for name in ("bids", "asks"):
         sides[name] = tuple(
             Level(
-                _price(market, price, f"{field}.{name}[{i}][0]"),
-                _size(market, size, f"{field}.{name}[{i}][1]"),
+                _ticks(market, price, f"{field}.{name}[{i}][0]"),
+                _lots(market, size, f"{field}.{name}[{i}][1]"),
             )
             for i, (price, size) in enumerate(table.get(name, []))
         )
-    book = Book(**sides)
+    return Book(**sides)
+
+
+def _initial_book(market: Market, table: dict[str, Any], field: str) -> Book:
+    """Read the initial book: a broken one rejects the file (STATE-2, ``bad-book``)."""
+    book = _book(market, table, field)
     try:
         check_book(book, market.max_price)
     except EventRejectedError as exc:
-        raise InputError(Reason.OUT_OF_RANGE, field, "book", exc.detail) from None
+        raise InputError(Reason.BAD_BOOK, field, None, exc.detail) from None
     return book
 
 
@@ -299,7 +319,7 @@ def _event(
         return _money_event(markets, row, where)
     market = _market_of(markets, row["market"], f"{where}.market")
     if kind in _PRICE_EVENTS:
-        return _PRICE_EVENTS[kind](market.symbol, _price(market, row["price"], f"{where}.price"))
+        return _PRICE_EVENTS[kind](market.symbol, _ticks(market, row["price"], f"{where}.price"))
     return _market_event(market, row, where, folder)
 
 
@@ -309,14 +329,14 @@ def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path 
         return _parameters(market, row, where, folder)
     if kind == "index":
         num, den = parse_decimal(row["basis"], f"{where}.basis")
-        price = _price(market, row["price"], f"{where}.price")
+        price = _ticks(market, row["price"], f"{where}.price")
         return IndexUpdate(market.symbol, price, Fraction(num, den))
     if kind == "book":
         return BookUpdate(market.symbol, _book(market, row, where))
     side = Side.LONG if row["side"] == "buy" else Side.SHORT
-    size = _size(market, row["size"], f"{where}.size")
+    size = _lots(market, row["size"], f"{where}.size")
     return Fill(
-        row["account"], market.symbol, side, size, _price(market, row["price"], f"{where}.price")
+        row["account"], market.symbol, side, size, _ticks(market, row["price"], f"{where}.price")
     )
 
 
