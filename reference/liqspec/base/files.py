@@ -59,7 +59,7 @@ def get_bundled(*parts: str) -> Path:
     return root.joinpath(*parts)
 
 
-def load_document(path: Path) -> dict[str, Any]:
+def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read ``path`` as TOML (``.toml``) or JSON (anything else) into a mapping (CONV-11).
 
     Only a regular file is opened for reading (a FIFO, a device or a folder is refused before
@@ -67,6 +67,7 @@ def load_document(path: Path) -> dict[str, Any]:
     checked before any schema (CONV-1, CONV-2, CONV-11): no duplicate keys, no NaN, Infinity
     or float, no oversized integer, no TOML integer where a decimal belongs, bounded nesting.
     """
+    path = Path(path)
     where = str(path)
     raw = _read_regular_file(path, where)
     try:

@@ -7,6 +7,7 @@ A scenario names its market files (paths relative to the scenario), may override
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -97,8 +98,9 @@ def scenario_from_document(document: dict[str, Any], folder: Path | None = None)
     return _scenario(document, folder)
 
 
-def load_scenario(path: Path) -> Scenario:
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a scenario file (STATE-10); errors name the file and field."""
+    path = Path(path)
     try:
         return _scenario(load_document(path), path.parent)
     except InputError as exc:  # an included market file's error names both files

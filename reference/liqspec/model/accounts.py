@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -174,8 +175,9 @@ def get_margin_units(
 # --- the account file --------------------------------------------------------------------------
 
 
-def load_account(path: Path, markets: Mapping[str, Market]) -> AccountFile:
+def load_account(path: str | os.PathLike[str], markets: Mapping[str, Market]) -> AccountFile:
     """Read, check and validate an account file against ``markets`` (ACCOUNT-1..6)."""
+    path = Path(path)
     try:
         return account_from_document(load_document(path), markets)
     except InputError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
+import os
 from typing import Any
 
 import attrs
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 
-def load_market(path: Path, *, check: bool = True) -> Market:
+def load_market(path: str | os.PathLike[str], *, check: bool = True) -> Market:
     """Read, check and validate a market file (MARKET-1); errors name ``path``.
 
     With ``check`` off only the structure and the units are enforced (for prove and gate).
