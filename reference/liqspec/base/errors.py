@@ -88,10 +88,21 @@ def _cut(text: str, limit: int) -> str:
     return text[:head] + "..." + text[len(text) - (limit - 3 - head) :]
 
 
+def _printable(text: str) -> str:
+    r"""Escape control characters, so that a message stays one line and cannot drive a terminal.
+
+    >>> _printable("BTC\n\x1b[2J")
+    'BTC\\n\\x1b[2J'
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _shown(value: object) -> str:
-    """Render an offending value for a message: its repr, at most 60 characters."""
+    """Render an offending value for a message: its repr, at most 50 characters."""
     text = repr(value) if len(str(value)) <= 1000 else repr(str(value)[:1000])
-    return _cut(text, 60)
+    return _cut(text, 50)
 
 
 class InputError(LiqspecError):
@@ -118,15 +129,18 @@ class InputError(LiqspecError):
 
     def __str__(self) -> str:
         """One line under 300 characters: source, field, value, detail, rule and reason."""
-        where = f"{_cut(self.source, 120)}: " if self.source else ""
+        where = f"{_cut(_printable(self.source), 100)}: " if self.source else ""
+        field = _cut(_printable(self.field), 40)
         if self.field == "<file>":
             subject = ""
         elif self.value is None:
-            subject = f"{_cut(self.field, 60)}: "
+            subject = f"{field}: "
         else:
-            subject = f"{_cut(self.field, 60)} = {_shown(self.value)}: "
-        detail = _cut(" ".join(self.detail.split()), 100)
-        return f"{where}{subject}{detail} [{self.reason.rule} {self.reason.identifier}]"
+            subject = f"{field} = {_shown(self.value)}: "
+        tail = f" [{self.reason.rule} {self.reason.identifier}]"
+        room = max(40, 280 - len(where) - len(subject) - len(tail))
+        detail = _printable(" ".join(self.detail.split()))
+        return f"{where}{subject}{_cut(detail, room)}{tail}"
 
     def as_json(self) -> dict[str, str]:
         """Return the error as a JSON-ready mapping."""
@@ -134,7 +148,7 @@ class InputError(LiqspecError):
             "source": self.source or "",
             "field": self.field,
             "value": _shown(self.value),
-            "detail": _cut(" ".join(self.detail.split()), 100),
+            "detail": _cut(" ".join(self.detail.split()), 200),
             "rule": self.reason.rule,
             "reason": self.reason.identifier,
         }
