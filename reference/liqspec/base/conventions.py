@@ -152,7 +152,7 @@ def isqrt_ceil(value: int) -> int:
 
 
 def last_true(holds: Callable[[int], bool], inside: int, outside: int) -> int:
-    """Bisect from ``inside`` (where ``holds``) toward ``outside`` (where it does not).
+    """Bisect from ``inside`` (where ``holds``) toward ``outside`` (where it does not), CONV-14.
 
     Return the last integer, going from ``inside`` toward ``outside``, at which ``holds`` is
     true. ``holds`` must be monotone between the two (true, then false). The one search of the

@@ -122,7 +122,7 @@ def _choose_leg(unit: MarginUnit) -> int:
 
 
 def process_liquidation_step(state: State, account_id: str) -> tuple[State, tuple[Record, ...]]:
-    """One step for one account (LIQ-1..LIQ-9)."""
+    """One step for one account (LIQ-1..LIQ-9, in the order of LIQ-10)."""
     account = state.accounts[account_id]
     unit = get_unit(state, account)
     if not is_in_liquidation(unit, account):
