@@ -253,12 +253,25 @@ def check_schema(document: dict[str, Any], name: str) -> None:
     Patterns match the whole string and ``format: date`` must be a real date.
     """
     validator = _Validator(schema(name), format_checker=jsonschema.FormatChecker(["date"]))
-    errors = sorted(
-        validator.iter_errors(document),
-        key=lambda e: ([str(p) for p in e.absolute_path], str(e.validator)),
-    )
+    errors = sorted(validator.iter_errors(document), key=_error_order)
     if errors:
         raise _as_input_error(errors[0])
+
+
+_Order = tuple[tuple[tuple[int, int, str], ...], str]
+
+
+def _error_order(error: jsonschema.ValidationError) -> _Order:
+    """Order schema violations by field path, then keyword (CONV-12).
+
+    Paths compare part by part: an index as a number (``tiers[2]`` before ``tiers[10]``), an
+    index before a key, keys by code point, a path before its extensions.
+    """
+    parts = tuple(
+        (0, part, "") if isinstance(part, int) else (1, 0, str(part))
+        for part in error.absolute_path
+    )
+    return parts, str(error.validator)
 
 
 def _as_input_error(error: jsonschema.ValidationError) -> InputError:
