@@ -1,4 +1,4 @@
-"""The output schemas hold for every output the reference produces (spec/09-outputs.md, OUT-9).
+"""The output schemas hold for every output the reference produces (spec/09-outputs.md, OUT-14).
 
 Every vector's ``expected`` matches the schema of its kind; ``check-market``, ``margin`` and
 ``run`` with ``--json`` match theirs on every bundled file; crafted scenarios reach the record
