@@ -38,7 +38,7 @@ _SCENARIO_RULES = {
     "volatility": ["RISK-1", "RISK-2", "RISK-3", "RISK-4", "RISK-6", "CONV-13", "OUT-13", "BRK-4"],
     "withdrawals": ["BRK-5", "BRK-7", "INS-6", "OUT-7", "OUT-12"],
 }
-_STATE_RULES = [f"STATE-{n}" for n in range(1, 11)] + ["OUT-1", "OUT-9", "CONV-11"]
+_STATE_RULES = [f"STATE-{n}" for n in range(1, 11)] + ["OUT-1", "OUT-9", "OUT-14", "CONV-11"]
 
 
 def _inline(scenario: dict[str, Any], folder: Path) -> dict[str, Any]:

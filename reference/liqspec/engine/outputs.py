@@ -1,5 +1,6 @@
-"""Plain-data reports of markets and accounts, shared by the CLI's tables and its JSON.
+"""Plain-data reports of markets, accounts and runs, shared by the CLI's tables and its JSON.
 
+The rendering rules are spec/09-outputs.md#OUT-14 and the schemas ``out-*.schema.json``.
 Every amount is exact decimal text in its asset; every price is decimal text in the quote
 asset, or a status word (``none``, ``always``) when no grid price exists. The unrounded
 bankruptcy price (PRICE-7) is decimal text when it terminates, else ``num/den``.
