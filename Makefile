@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-long lint typecheck unit crosshair bench clean
+.PHONY: demo test test-long lint typecheck unit crosshair bench clean check-install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,6 @@ bench: $(STAMP)  ## print the benchmark figures
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+check-install:  ## a clean clone installed with pip into a fresh venv, used from an empty folder
+	bash scripts/check-install.sh

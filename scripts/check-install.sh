@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The installed package works from any folder: clone, `pip install .` into a fresh virtual
+# environment, then run the conformance suite and the fuzzer from an empty folder.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+git clone --quiet "$root" "$work/clone"
+python3 -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$work/clone"
+mkdir "$work/empty"
+cd "$work/empty"
+"$work/venv/bin/liqspec" conformance --impl "$work/venv/bin/liqspec adapter"
+"$work/venv/bin/liqspec" fuzz --impl "$work/venv/bin/liqspec adapter" --examples 200
+leftovers="$(ls -A)"
+if [ -n "$leftovers" ]; then
+    echo "the commands wrote into the working folder: $leftovers" >&2
+    exit 1
+fi
+echo "check-install: the installed package passed every vector and the fuzzer found nothing"
