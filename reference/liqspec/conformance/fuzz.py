@@ -9,12 +9,14 @@ given. An adapter that crashes is restarted; one that fails its handshake stops 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from attrs import frozen
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, configuration, given, seed, settings
 from hypothesis import strategies as st
 
 from liqspec.base.errors import InputError, Reason
@@ -142,7 +144,8 @@ def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
             raise AssertionError(failures[-1][2])
 
     try:
-        agree()
+        with _scratch_storage():
+            agree()
     except (AssertionError, HandshakeError):
         if adapter.gone is not None:
             raise adapter.gone from None
@@ -157,6 +160,21 @@ def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
     finally:
         runner.stop()
     return FuzzOutcome(count)
+
+
+@contextmanager
+def _scratch_storage() -> Iterator[None]:
+    """Point Hypothesis's cache folder (``./.hypothesis`` by default) at a temporary one.
+
+    The search keeps no example database, and a run writes nothing in the current folder.
+    """
+    previous = configuration.storage_directory(intent_to_write=False).home_directory
+    with tempfile.TemporaryDirectory(prefix="liqspec-fuzz-") as scratch:
+        configuration.set_hypothesis_home_dir(scratch)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
 
 
 def _vector(kind: str, data: dict[str, Any], seed_value: int) -> dict[str, Any]:
