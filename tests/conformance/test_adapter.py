@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -167,3 +168,35 @@ def test_the_adapter_stops_quietly_when_the_runner_goes() -> None:
     assert process.returncode == 0
     assert b"Traceback" not in errors
     assert b"Exception ignored" not in errors
+
+
+def test_a_reply_over_the_cap_is_errored(monkeypatch: pytest.MonkeyPatch) -> None:
+    huge = {"output": {"fee": "1" * MAX_LINE}}
+    monkeypatch.setattr("liqspec.conformance.adapter.evaluate", lambda kind, case: huge)
+    out = io.BytesIO()
+    serve(io.BytesIO(line(GOOD)), out)
+    check_errored(json.loads(out.getvalue()), "reply-too-long", "fee/good")
+
+
+def test_a_defect_of_the_adapter_is_errored_and_it_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(kind: str, case: dict[str, Any]) -> dict[str, Any]:
+        raise KeyError("tiers")
+
+    monkeypatch.setattr("liqspec.conformance.adapter.evaluate", broken)
+    out = io.BytesIO()
+    serve(io.BytesIO(line(GOOD) * 2), out)
+    replies = [json.loads(reply) for reply in out.getvalue().splitlines()]
+    assert len(replies) == 2
+    for reply in replies:
+        check_errored(reply, "internal-error", "fee/good")
+        assert reply["message"] == "KeyError: 'tiers'"
+
+
+def test_the_protocol_lists_exactly_the_reasons_the_adapter_gives() -> None:
+    text = (ROOT / "spec" / "protocol.md").read_text()
+    table = text.split("## Errored replies", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.MULTILINE)
+    given = {reason for _, _, reason, _ in BAD_LINES} | {"reply-too-long", "internal-error"}
+    assert sorted(documented) == sorted(given)

@@ -251,3 +251,11 @@ def test_the_defaults_work_from_an_empty_folder_and_write_nothing(tmp_path: Path
     assert fuzzed.returncode == 0, fuzzed.stdout + fuzzed.stderr
     assert fuzzed.stdout.endswith("cases, no disagreement\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_guide_shows_what_a_failed_handshake_prints() -> None:
+    guide = (ROOT / "docs" / "conformance.md").read_text()
+    shown = next(text for text in guide.splitlines() if text.startswith("error: "))
+    result = invoke("conformance", "--impl", f"{STUB} features-number")
+    assert result.exit_code == 2
+    assert result.stderr == shown + "\n"

@@ -231,8 +231,8 @@ def conformance_command(
 
     Prints each failure with the case id, the first differing field, expected and actual
     values and the spec rules the vector exercises, then `N passed, N failed, N skipped`.
-    Exit 0 only when nothing failed and some case passed or failed; 1 otherwise; 2 for bad
-    options, files, or an adapter that fails its handshake.
+    Exit 0 when some case passed and none failed; 1 otherwise; 2 for bad options or files,
+    or an adapter that fails its handshake.
     """
 
     def run_all() -> int:

@@ -101,10 +101,10 @@ def parse_line(line: bytes) -> dict[str, Any]:
         raise LineError("number-too-large", f"an integer of more than {digits} digits") from None
     except RecursionError:
         raise LineError("too-deep", f"nested deeper than {MAX_DEPTH} levels") from None
-    if not isinstance(message, dict):
-        raise LineError("not-an-object", f"a message must be a JSON object, got {_type(message)}")
     if _depth(message) > MAX_DEPTH:
         raise LineError("too-deep", f"nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(message, dict):
+        raise LineError("not-an-object", f"a message must be a JSON object, got {_type(message)}")
     return message
 
 
