@@ -259,3 +259,12 @@ def test_the_guide_shows_what_a_failed_handshake_prints() -> None:
     result = invoke("conformance", "--impl", f"{STUB} features-number")
     assert result.exit_code == 2
     assert result.stderr == shown + "\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("conformance",), ("fuzz", "--impl", REFERENCE, "--examples", "x"), ("adapter", "--bogus"),
+     ("vectors", "bogus"), ("vectors", "--bogus"), ("vectors", "generate", "--bogus")],
+)  # fmt: skip
+def test_usage_errors_are_one_line(args: tuple[str, ...]) -> None:
+    assert_one_line_error(invoke(*args), 2)

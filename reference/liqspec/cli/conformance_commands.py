@@ -52,6 +52,12 @@ class _UsageError(click.UsageError):
         click.echo(f"error: {self.format_message()}", file=file, err=True)
 
 
+def _one_line(error: click.UsageError, ctx: click.Context) -> click.UsageError:
+    """Return ``error`` as a one-line usage error, but a request for help as it is."""
+    help_request = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click 8.2+
+    return error if isinstance(error, help_request) else _UsageError(error.format_message(), ctx)
+
+
 class _Command(click.Command):
     """A command whose usage errors (bad option values, unknown options) are one line."""
 
@@ -59,7 +65,25 @@ class _Command(click.Command):
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as error:
-            raise _UsageError(error.format_message(), ctx) from None
+            raise _one_line(error, ctx) from None
+
+
+class _Group(click.Group):
+    """A group whose usage errors (an unknown command, an unknown option) are one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error, ctx) from None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error, ctx) from None
 
 
 class _Seconds(click.FloatRange):
@@ -126,7 +150,7 @@ def _run(action: Callable[[], int]) -> None:
     guarded(False, writing)  # noqa: FBT003
 
 
-@main.group("vectors")
+@main.group("vectors", cls=_Group)
 def vectors_group() -> None:
     """Conformance vectors (spec/13-conformance.md)."""
 

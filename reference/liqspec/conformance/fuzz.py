@@ -18,6 +18,7 @@ from typing import Any
 from attrs import frozen
 from hypothesis import HealthCheck, configuration, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 
 from liqspec.base.errors import InputError, Reason
 from liqspec.conformance.runner import AdapterError, HandshakeError, Runner, first_difference
@@ -146,7 +147,7 @@ def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
     try:
         with _scratch_storage():
             agree()
-    except (AssertionError, HandshakeError):
+    except (AssertionError, HandshakeError, Flaky):  # Flaky: it disagreed, then not again
         if adapter.gone is not None:
             raise adapter.gone from None
         kind, data, difference = failures[-1]  # the last failure is the shrunk one
