@@ -205,9 +205,13 @@ def adapter_command(one_shot: bool) -> None:
 
 
 @main.command("conformance", cls=_Command)
-@click.option("--impl", "command", required=True, callback=_adapter_command,
-              help='The adapter command, e.g. "node adapter.js" (split like a shell, run '
-                   "without one).")  # fmt: skip
+@click.option(
+    "--impl",
+    "command",
+    required=True,
+    callback=_adapter_command,
+    help='The adapter command, e.g. "node adapter.js" (split like a shell, run without one).',
+)
 @click.option(
     "--vectors",
     "vectors_dir",
@@ -235,12 +239,17 @@ def adapter_command(one_shot: bool) -> None:
     type=click.IntRange(min=0),
     help="Restarts after a crash.",
 )
-@click.option("--mapping", type=_FILE,
-              help="JSON object mapping the implementation's reason names to liqspec's "
-                   "(string to string).")  # fmt: skip
-@click.option("--skip", "skip_file", type=_FILE,
-              help="File of vector ids expected to fail (one per line, # comments); they must "
-                   "keep failing.")  # fmt: skip
+@click.option(
+    "--mapping",
+    type=_FILE,
+    help="JSON object mapping the implementation's reason names to liqspec's (strings).",
+)
+@click.option(
+    "--skip",
+    "skip_file",
+    type=_FILE,
+    help="Vector ids expected to fail, one per line (# comments); they must keep failing.",
+)
 @click.option(
     "--jsonl", type=_FILE, callback=_output_file, help="Write one JSON line per case here."
 )

@@ -6,8 +6,8 @@ Long-lived mode: read one JSON message per line on stdin, answer one per line on
 
 Every other line gets exactly one ``errored`` reply with a reason of spec/protocol.md (Errored
 replies), and the adapter goes on. Input is read as bytes in lines of at most
-:data:`~liqspec.conformance.runner.MAX_LINE` bytes (the rest of a longer line is discarded
-unread into memory) and decoded as UTF-8 whatever the locale. No case ever opens a file
+:data:`~liqspec.conformance.runner.MAX_LINE` bytes (the rest of a longer line is read in
+chunks and dropped) and decoded as UTF-8 whatever the locale. No case ever opens a file
 (VEC-3).
 """
 

@@ -231,15 +231,16 @@ class _Process:
             threading.Thread(target=target, args=(stream,), daemon=True).start()
 
     def _read(self, stream: IO[bytes]) -> None:
-        while not self._closed.is_set():
-            line = stream.readline(MAX_LINE + 1)
-            if len(line) > MAX_LINE:
-                self._put(_End(f"a line longer than {MAX_LINE} bytes (a flood)"))
-                return
-            if not line.endswith(b"\n"):
-                self._put(_End(f"output cut short: {shown(line)}" if line else ""))
-                return
-            self._put(line)
+        with stream:
+            while not self._closed.is_set():
+                line = stream.readline(MAX_LINE + 1)
+                if len(line) > MAX_LINE:
+                    self._put(_End(f"a line longer than {MAX_LINE} bytes (a flood)"))
+                    return
+                if not line.endswith(b"\n"):
+                    self._put(_End(f"output cut short: {shown(line)}" if line else ""))
+                    return
+                self._put(line)
 
     def _put(self, item: bytes | _End) -> None:
         while not self._closed.is_set():
@@ -254,9 +255,10 @@ class _Process:
             while (data := self._outbox.get()) is not None:
                 stream.write(data)
                 stream.flush()
-            stream.close()
         except OSError:  # the adapter closed its input or died: the reader reports it
-            return
+            pass
+        with contextlib.suppress(OSError):  # what could not be written is dropped
+            stream.close()
 
     def send(self, data: bytes) -> None:
         """Queue ``data`` for the adapter's input."""
@@ -289,13 +291,11 @@ class _Process:
         self._closed.set()
         self._outbox.put(None)
         if self.popen.poll() is None:
-            try:
+            with contextlib.suppress(OSError):  # it exited in between
                 if _POSIX:
                     os.killpg(self.popen.pid, signal.SIGKILL)
                 else:  # pragma: no cover - Windows
                     self.popen.kill()
-            except OSError:  # it exited in between
-                pass
         self.popen.wait()
 
 
@@ -452,8 +452,8 @@ def _judge(  # noqa: PLR0911 - one return per kind of reply
 
 
 def _said(value: object) -> str:
-    """Return free text from a reply, at most 200 characters."""
-    text = value if isinstance(value, str) else shown(value)
+    """Return free text from a reply on one line, at most 200 characters."""
+    text = " ".join(value.splitlines()) if isinstance(value, str) else shown(value)
     return text if len(text) <= 200 else text[:197] + "..."
 
 
