@@ -2,32 +2,42 @@
 
 Hypothesis draws cases (maintenance margins on the bundled markets at any notional, fees,
 shares), sends each to the implementation's adapter and to the reference, and on the first
-disagreement shrinks it to a minimal case, which is written out as a new vector file.
+disagreement shrinks it to a minimal case: a new vector, written to a folder only when one is
+given. An adapter that crashes is restarted; one that fails its handshake stops the search.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tomllib
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from attrs import frozen
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, configuration, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 
-from liqspec.conformance.runner import AdapterError, Runner, first_difference
-from liqspec.conformance.vectors import canonical, evaluate
+from liqspec.base.errors import InputError, Reason
+from liqspec.conformance.runner import AdapterError, HandshakeError, Runner, first_difference
+from liqspec.conformance.vectors import canonical, evaluate, load_toml
 from liqspec.model.market_files import market_from_document
 from liqspec.model.markets import format_amount
 
-__all__ = ["FuzzOutcome", "fuzz"]
+__all__ = ["KINDS", "FuzzOutcome", "fuzz", "market_documents"]
+
+KINDS = ("fee", "maintenance", "shares")
+"""The kinds of case the fuzzer draws."""
 
 
 @frozen
 class FuzzOutcome:
-    """How many cases ran, and the minimal disagreeing vector (written to ``path``) if any."""
+    """How many cases were compared, and the minimal disagreeing vector if any.
+
+    ``path`` is where the vector was written, None when no folder was given.
+    """
 
     examples: int
     vector: dict[str, Any] | None = None
@@ -59,28 +69,66 @@ def _cases(markets: list[dict[str, Any]]) -> st.SearchStrategy[tuple[str, dict[s
     return st.one_of(st.sampled_from(markets).flatmap(maintenance), fees, shares)
 
 
-def _reply(runner: Runner, kind: str, case: dict[str, Any]) -> dict[str, Any]:
-    message = {"type": "case", "id": f"{kind}/fuzz", "kind": kind, "input": case}
-    try:
-        reply = runner.request(message)
-    except AdapterError as error:
-        runner.stop()
-        runner.start()
-        return {"errored": str(error)}
-    return {key: reply[key] for key in ("output", "error") if key in reply} or {"reply": reply}
+def market_documents(spec: Path) -> list[dict[str, Any]]:
+    """Read and check the market files ``spec/markets/*.toml``; errors name the file."""
+    paths = sorted((spec / "markets").glob("*.toml"))
+    if not paths:
+        detail = "no market files (markets/*.toml) in this folder"
+        raise InputError(Reason.UNREADABLE, "<folder>", str(spec), detail, str(spec))
+    documents = []
+    for path in paths:
+        document = load_toml(path)
+        try:
+            market_from_document(document)
+        except InputError as error:
+            raise error.located(str(path)) from None
+        documents.append(document)
+    return documents
 
 
-def fuzz(command: Sequence[str], *, spec: Path, out: Path, examples: int, seed_value: int,
-         timeout: float = 10.0) -> FuzzOutcome:  # fmt: skip
-    """Fuzz the adapter started by ``command``; write a minimal disagreement under ``out``."""
-    documents = [tomllib.loads(p.read_text()) for p in sorted((spec / "markets").glob("*.toml"))]
+class _Adapter:
+    """The adapter under test, restarted after a crash; gone when a restart fails."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.gone: HandshakeError | None = None
+
+    def reply(self, kind: str, case: dict[str, Any]) -> dict[str, Any]:
+        if self.gone is not None:
+            raise self.gone
+        case_id = f"{kind}/fuzz"
+        message = {"type": "case", "id": case_id, "kind": kind, "input": case}
+        try:
+            reply = self.runner.request(message)
+            if reply.get("id") != case_id:
+                raise AdapterError(f"a reply to another case: {reply!r}"[:200])
+        except AdapterError as error:
+            self.runner.kill()
+            try:
+                self.runner.start()
+            except HandshakeError as failed:
+                self.gone = failed
+                raise
+            return {"errored": str(error)}
+        return {key: reply[key] for key in ("output", "error") if key in reply} or {"reply": reply}
+
+
+def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
+         seed_value: int, timeout: float = 10.0) -> FuzzOutcome:  # fmt: skip
+    """Fuzz the adapter started by ``command``; write a minimal disagreement under ``out``.
+
+    Raises :class:`HandshakeError` when the adapter fails its handshake (at the start or on a
+    restart) and :class:`InputError` for a bad market file under ``spec``.
+    """
+    documents = market_documents(spec)
     runner = Runner(command, timeout)
-    features = set(runner.start().get("features", []))
+    features = set(runner.start()["features"])
+    adapter = _Adapter(runner)
     failures: list[tuple[str, dict[str, Any], str]] = []
     count = 0
 
     @seed(seed_value)
-    @settings(max_examples=examples, database=None, deadline=None,
+    @settings(max_examples=examples, database=None, deadline=None, report_multiple_bugs=False,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(_cases(documents))
     def agree(case: tuple[str, dict[str, Any]]) -> None:
@@ -89,30 +137,56 @@ def fuzz(command: Sequence[str], *, spec: Path, out: Path, examples: int, seed_v
         if kind not in features:
             return
         count += 1
-        expected, actual = evaluate(kind, data), _reply(runner, kind, data)
+        expected, actual = evaluate(kind, data), adapter.reply(kind, data)
         difference = first_difference(expected, actual)
         if difference is not None:
             where, want, got = difference
-            failures.append((kind, data, f"{where}: expected {want!r}, got {got!r}"))
+            failures.append((kind, data, f"{where}: expected {want!r}, got {got!r}"[:300]))
             raise AssertionError(failures[-1][2])
 
     try:
-        agree()
-    except AssertionError:
+        with _scratch_storage():
+            agree()
+    except (AssertionError, HandshakeError, Flaky):  # Flaky: it disagreed, then not again
+        if adapter.gone is not None:
+            raise adapter.gone from None
         kind, data, difference = failures[-1]  # the last failure is the shrunk one
-        answer = evaluate(kind, data)
-        digest = hashlib.sha256(canonical({"kind": kind, "input": data}).encode()).hexdigest()[:12]
-        vector: dict[str, Any] = {
-            "format": 1, "id": f"{kind}/fuzz-{digest}", "kind": kind,
-            "description": f"found by liqspec fuzz (seed {seed_value})", "rules": [],
-            "invariants": [], "features": ["fuzz"], "input": data,
-        }  # fmt: skip
-        vector.update({"expected": answer["output"]} if "output" in answer else
-                      {"expected_error": {"reason": answer["error"]}})  # fmt: skip
-        path = out / f"{vector['id']}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(canonical(vector), encoding="utf-8", newline="\n")
+        vector = _vector(kind, data, seed_value)
+        path = None
+        if out is not None:
+            path = out / f"{vector['id']}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(canonical(vector), encoding="utf-8", newline="\n")
         return FuzzOutcome(count, vector, path, difference)
     finally:
         runner.stop()
     return FuzzOutcome(count)
+
+
+@contextmanager
+def _scratch_storage() -> Iterator[None]:
+    """Point Hypothesis's cache folder (``./.hypothesis`` by default) at a temporary one.
+
+    The search keeps no example database, and a run writes nothing in the current folder.
+    """
+    previous = configuration.storage_directory(intent_to_write=False).home_directory
+    with tempfile.TemporaryDirectory(prefix="liqspec-fuzz-") as scratch:
+        configuration.set_hypothesis_home_dir(scratch)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
+
+
+def _vector(kind: str, data: dict[str, Any], seed_value: int) -> dict[str, Any]:
+    """Return the vector of a disagreeing case, with the reference's answer."""
+    answer = evaluate(kind, data)
+    digest = hashlib.sha256(canonical({"kind": kind, "input": data}).encode()).hexdigest()[:12]
+    vector: dict[str, Any] = {
+        "format": 1, "id": f"{kind}/fuzz-{digest}", "kind": kind,
+        "description": f"found by liqspec fuzz (seed {seed_value})", "rules": [],
+        "invariants": [], "features": ["fuzz"], "input": data,
+    }  # fmt: skip
+    vector.update({"expected": answer["output"]} if "output" in answer else
+                  {"expected_error": {"reason": answer["error"]}})  # fmt: skip
+    return vector

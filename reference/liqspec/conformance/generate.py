@@ -12,9 +12,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import check_schema
 from liqspec.conformance.scenario_vectors import scenario_vectors
-from liqspec.conformance.vectors import Vector, canonical, load_toml, make_vector
+from liqspec.conformance.vectors import (
+    MAX_MARKETS,
+    Vector,
+    canonical,
+    load_toml,
+    make_vector,
+)
 from liqspec.model.market_files import market_from_document
 from liqspec.model.markets import (
     ContractKind,
@@ -26,6 +33,9 @@ from liqspec.model.markets import (
 )
 
 __all__ = ["build_vectors", "write_vectors"]
+
+_BASE = "binance-btcusdt-2024-10-24"
+"""The market whose broken copies make the rejection cases."""
 
 
 def _market_features(document: dict[str, Any]) -> list[str]:
@@ -49,7 +59,7 @@ def _market_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
             _market_features(document),
             ["INV-PARAMETERS"],
         )
-    base = documents["binance-btcusdt-2024-10-24"]
+    base = documents[_BASE]
     for slug, edit, rule in _MARKET_BREAKS:
         broken = copy.deepcopy(base)
         edit(broken)
@@ -134,7 +144,7 @@ def _margin_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
                     )
         for i, tier in enumerate(market.tiers[1:4], start=2):
             yield _floormake_vector(stem, document, market, i, tier.floor)
-    yield from _account_breaks(documents["binance-btcusdt-2024-10-24"])
+    yield from _account_breaks(documents[_BASE])
 
 
 def _positionmake_vector(
@@ -259,6 +269,8 @@ def _account_breaks(document: dict[str, Any]) -> Iterator[Vector]:
             "MARKET-11",
         ),
     ]
+    too_many: list[dict[str, Any]] = [{} for _ in range(MAX_MARKETS + 1)]  # counted first (VEC-3)
+    cases.append(("too-many-markets", [good], {"BTCUSDT": "60000"}, "USDT", too_many, "CONV-2"))
     for slug, positions, marks, asset, documents, rule in cases:
         account = _account(asset, "1000", positions, marks)
         yield make_vector(
@@ -323,8 +335,21 @@ def _share_vectors() -> Iterator[Vector]:
 
 
 def build_vectors(spec: Path) -> list[Vector]:
-    """Build every vector from the specification folder ``spec`` (markets and scenarios)."""
+    """Build every vector from the specification folder ``spec`` (markets and scenarios).
+
+    Raises :class:`InputError`, naming the file, for a missing, unreadable or invalid market
+    file; the rejection cases derive from the bundled Binance BTCUSDT market.
+    """
     documents = {p.stem: load_toml(p) for p in sorted((spec / "markets").glob("*.toml"))}
+    for stem, document in documents.items():
+        try:
+            market_from_document(document)
+        except InputError as error:
+            raise error.located(str(spec / "markets" / f"{stem}.toml")) from None
+    if _BASE not in documents:
+        where = str(spec / "markets" / f"{_BASE}.toml")
+        detail = "the generator derives its rejection cases from this market file"
+        raise InputError(Reason.UNREADABLE, "<file>", where, detail, where)
     vectors = [
         *_market_vectors(documents),
         *_margin_vectors(documents),

@@ -1,34 +1,149 @@
 """The conformance runner: drive another implementation through its adapter (spec/protocol.md).
 
-The adapter command runs as an argument list (never through a shell). Each case has a
-timeout; a crashed or hung adapter is restarted (a bounded number of times) and the run goes
-on; output lines are capped in length. Results are compared strictly, with an optional mapping
-of rejection-reason names; a skip list names vectors expected to fail, and they must keep
-failing; every vector is either run or explicitly skipped.
+The adapter command runs as an argument list (never through a shell). Its output is read in
+bounded lines (at most :data:`MAX_LINE` bytes, at most two lines ahead), so a flooding adapter
+costs a few megabytes, not gigabytes. A failed handshake stops the run
+(:class:`HandshakeError`); after it, each case has a timeout, and a crashed, hung or garbling
+adapter is killed and restarted (a bounded number of times) while the run goes on. Results are
+compared strictly (VEC-5), with an optional mapping of rejection-reason names; a skip list
+names vectors expected to fail, and they must keep failing; every vector is either run or
+explicitly skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import queue
+import reprlib
+import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 from attrs import frozen
 
+from liqspec.base.errors import LiqspecError
+
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_LINE",
+    "PROTOCOL",
+    "AdapterError",
     "CaseReport",
+    "HandshakeError",
+    "LineError",
     "Runner",
     "first_difference",
+    "parse_line",
     "run_one_shot",
     "run_suite",
+    "shown",
     "summary_line",
+    "unknown_skips",
 ]
 
+PROTOCOL = 1
+"""The protocol version spoken (spec/protocol.md)."""
+
 MAX_LINE = 4 << 20
-"""Longest reply line accepted (4 MiB); longer output is garbage (a flooding adapter)."""
+"""Longest line, its newline included (4 MiB); a longer one is a flood, in either direction."""
+
+MAX_DEPTH = 32
+"""Deepest nesting of objects and lists in one message (a case nests 8 levels)."""
+
+HELLO_GRACE = 0.1
+"""How long the runner watches a fresh adapter after its hello for an exit or stray output."""
+
+REAP_TIMEOUT = 2.0
+"""How long to wait for an adapter whose output has ended to exit, before saying it has not."""
+
+_POSIX = hasattr(os, "killpg")
+
+
+class LineError(Exception):
+    """A line that is not one protocol message; ``reason`` is its errored reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+def parse_line(line: bytes) -> dict[str, Any]:
+    r"""Parse one protocol line into a message, or raise :class:`LineError` (spec/protocol.md).
+
+    The line is UTF-8 JSON holding one object, nested at most :data:`MAX_DEPTH` levels; NaN,
+    Infinity and integers the parser refuses (thousands of digits) are not accepted.
+
+    >>> parse_line(b'{"type": "bye"}\n')
+    {'type': 'bye'}
+    >>> parse_line(b"[1, 2]")
+    Traceback (most recent call last):
+    liqspec.conformance.runner.LineError: a message must be a JSON object, got list
+    """
+    if len(line) > MAX_LINE:
+        raise LineError("line-too-long", f"a line longer than {MAX_LINE} bytes")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LineError("not-utf-8", f"not UTF-8 text (byte {error.start})") from None
+    if not text.strip():
+        raise LineError("not-json", "an empty line")
+    try:
+        message = json.loads(text, parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, _NotJsonError) as error:
+        raise LineError("not-json", f"not JSON: {error}") from None
+    except ValueError:  # an integer literal of thousands of digits
+        digits = sys.get_int_max_str_digits()
+        raise LineError("number-too-large", f"an integer of more than {digits} digits") from None
+    except RecursionError:
+        raise LineError("too-deep", f"nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(message) > MAX_DEPTH:
+        raise LineError("too-deep", f"nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(message, dict):
+        raise LineError("not-an-object", f"a message must be a JSON object, got {_type(message)}")
+    return message
+
+
+class _NotJsonError(ValueError):
+    """NaN or Infinity: Python's parser accepts them, JSON does not."""
+
+
+def _refuse_constant(name: str) -> object:
+    raise _NotJsonError(f"{name} is not a JSON number")
+
+
+def _type(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _depth(value: object) -> int:
+    """Return how deeply objects and lists nest in ``value``, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = list(node.values()) if isinstance(node, dict) else node
+        if isinstance(children, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlevel = 80, 80, 3
+_SHOWN.maxlist = _SHOWN.maxdict = 6
+
+
+def shown(value: object) -> str:
+    """Return a short repr of a value from a reply, bounded in length and depth.
+
+    >>> shown("0.00000001"), shown("x" * 1000)[:12], shown(list(range(1000)))
+    ("'0.00000001'", "'xxxxxxxxxxx", '[0, 1, 2, 3, 4, 5, ...]')
+    """
+    return _SHOWN.repr(value)
 
 
 @frozen
@@ -52,7 +167,7 @@ class CaseReport:
 def first_difference(  # noqa: PLR0911 - one return per shape of value compared
     expected: Any, actual: Any, path: str = ""
 ) -> tuple[str, Any, Any] | None:
-    """Return (field path, expected, actual) of the first difference, or None.
+    """Return (field path, expected, actual) of the first difference, or None (VEC-5).
 
     >>> first_difference({"a": [1, 2]}, {"a": [1, 3]})
     ('a[1]', 2, 3)
@@ -83,88 +198,105 @@ class AdapterError(Exception):
     """The adapter crashed, hung, or printed something that is not one reply."""
 
 
-class Runner:
-    """A running adapter process speaking the line protocol."""
+class HandshakeError(AdapterError, LiqspecError):
+    """The adapter could not be started or failed its handshake: the run cannot start."""
 
-    def __init__(self, command: Sequence[str], timeout: float) -> None:
-        self.command = list(command)
-        self.timeout = timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        self.lines: queue.Queue[bytes | None] = queue.Queue()
-        self.hello: dict[str, Any] = {}
 
-    def start(self) -> dict[str, Any]:
-        """Start the adapter and perform the handshake; return its hello."""
-        self.process = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
-            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+class _End:
+    """The end of an adapter's output: closed, or ``problem`` (a flood, a partial line)."""
+
+    def __init__(self, problem: str = "") -> None:
+        self.problem = problem
+
+
+class _Process:
+    """A started adapter: a writer thread for its input, a bounded line reader for its output.
+
+    The reader keeps at most two lines in hand and stops at the first line longer than
+    :data:`MAX_LINE` or cut short by the end of output; the writer never blocks the runner.
+    The process gets a session of its own, so killing it also kills what it started.
+    """
+
+    def __init__(self, command: Sequence[str]) -> None:
+        self.popen = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
+            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, start_new_session=_POSIX,
         )  # fmt: skip
-        self.lines = queue.Queue()
-        stdout = self.process.stdout
-        assert stdout is not None  # noqa: S101 - PIPE was requested
-        threading.Thread(target=self._read, args=(stdout, self.lines), daemon=True).start()
-        self.hello = self.request({"type": "hello", "protocol": 1})
-        if self.hello.get("type") != "hello" or self.hello.get("protocol") != 1:
-            raise AdapterError(f"bad handshake: {self.hello!r}")
-        return self.hello
+        assert self.popen.stdin is not None  # noqa: S101 - PIPE was requested
+        assert self.popen.stdout is not None  # noqa: S101 - PIPE was requested
+        self._closed = threading.Event()
+        self._inbox: queue.Queue[bytes | _End] = queue.Queue(maxsize=2)
+        self._outbox: queue.Queue[bytes | None] = queue.Queue()
+        for target, stream in ((self._read, self.popen.stdout), (self._write, self.popen.stdin)):
+            threading.Thread(target=target, args=(stream,), daemon=True).start()
 
-    @staticmethod
-    def _read(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
-        while True:
-            line = stream.readline(MAX_LINE + 1)
-            if not line:
-                lines.put(None)
-                return
-            if len(line) > MAX_LINE or not line.endswith(b"\n"):
-                lines.put(line[:200])
+    def _read(self, stream: IO[bytes]) -> None:
+        with stream:
+            while not self._closed.is_set():
+                line = stream.readline(MAX_LINE + 1)
                 if len(line) > MAX_LINE:
-                    stream.read()  # drain the flood
-                lines.put(None)
-                return
-            lines.put(line)
+                    self._put(_End(f"a line longer than {MAX_LINE} bytes (a flood)"))
+                    return
+                if not line.endswith(b"\n"):
+                    self._put(_End(f"output cut short: {shown(line)}" if line else ""))
+                    return
+                self._put(line)
 
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Send one message and return the one reply, or raise AdapterError."""
-        process = self.process
-        if process is None or process.stdin is None or process.poll() is not None:
-            raise AdapterError("the adapter is not running")
-        try:
-            process.stdin.write(json.dumps(message, sort_keys=True).encode() + b"\n")
-            process.stdin.flush()
-        except (BrokenPipeError, OSError) as error:
-            raise AdapterError(f"the adapter closed its input: {error}") from None
-        try:
-            line = self.lines.get(timeout=self.timeout)
-        except queue.Empty:
-            raise AdapterError(f"no reply within {self.timeout} s") from None
-        if line is None:
-            raise AdapterError(f"the adapter exited ({_exit_status(process)})")
-        try:
-            reply: dict[str, Any] = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise AdapterError(f"garbage instead of a reply: {line[:80]!r}") from None
-        if not isinstance(reply, dict):
-            raise AdapterError(f"a reply must be an object: {line[:80]!r}")
-        return reply
-
-    def stop(self) -> None:
-        """Say bye and stop the process (killing it if it does not stop)."""
-        process = self.process
-        if process is None:
+    def _put(self, item: bytes | _End) -> None:
+        while not self._closed.is_set():
+            try:
+                self._inbox.put(item, timeout=0.1)
+            except queue.Full:
+                continue
             return
+
+    def _write(self, stream: IO[bytes]) -> None:
         try:
-            if process.poll() is None and process.stdin is not None:
-                process.stdin.write(b'{"type":"bye"}\n')
-                process.stdin.close()
-            process.wait(timeout=1)
-        except (OSError, subprocess.TimeoutExpired):
-            process.kill()
-            process.wait()
-        self.process = None
+            while (data := self._outbox.get()) is not None:
+                stream.write(data)
+                stream.flush()
+        except OSError:  # the adapter closed its input or died: the reader reports it
+            pass
+        with contextlib.suppress(OSError):  # what could not be written is dropped
+            stream.close()
 
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` for the adapter's input."""
+        self._outbox.put(data)
 
-REAP_TIMEOUT = 2.0
-"""How long to wait for an adapter whose output has ended to exit, before saying it has not."""
+    def close_input(self) -> None:
+        """Close the adapter's input once everything queued is written."""
+        self._outbox.put(None)
+
+    def next(self, timeout: float) -> bytes | _End | None:
+        """Return the next output line, its end, or None when nothing came within ``timeout``."""
+        try:
+            return self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def receive(self, timeout: float) -> bytes:
+        """Return the next output line, or raise :class:`AdapterError`."""
+        item = self.next(timeout)
+        if item is None:
+            raise AdapterError(f"no reply within {timeout:g} s")
+        if isinstance(item, _End):
+            if item.problem:
+                raise AdapterError(f"garbage instead of a reply: {item.problem}")
+            raise AdapterError(f"the adapter exited ({_exit_status(self.popen)})")
+        return item
+
+    def kill(self) -> None:
+        """Kill the adapter (and its process group) now, and reap it."""
+        self._closed.set()
+        self._outbox.put(None)
+        if self.popen.poll() is None:
+            with contextlib.suppress(OSError):  # it exited in between
+                if _POSIX:
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                else:  # pragma: no cover - Windows
+                    self.popen.kill()
+        self.popen.wait()
 
 
 def _exit_status(process: subprocess.Popen[bytes]) -> str:
@@ -175,7 +307,115 @@ def _exit_status(process: subprocess.Popen[bytes]) -> str:
     try:
         return f"code {process.wait(timeout=REAP_TIMEOUT)}"
     except subprocess.TimeoutExpired:
-        return f"output closed, still running after {REAP_TIMEOUT} s"
+        return f"output closed, still running after {REAP_TIMEOUT:g} s"
+
+
+def _start(command: Sequence[str]) -> _Process:
+    try:
+        return _Process(command)
+    except OSError as error:
+        detail = error.strerror or str(error)
+        raise HandshakeError(f"cannot start the adapter {command[0]!r}: {detail}") from None
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
+def _reply(process: _Process, timeout: float) -> dict[str, Any]:
+    try:
+        return parse_line(process.receive(timeout))
+    except LineError as error:
+        raise AdapterError(f"garbage instead of a reply: {error}") from None
+
+
+class Runner:
+    """A running adapter process speaking the line protocol (long-lived mode)."""
+
+    def __init__(self, command: Sequence[str], timeout: float) -> None:
+        self.command = list(command)
+        self.timeout = timeout
+        self.process: _Process | None = None
+        self.hello: dict[str, Any] = {}
+
+    def start(self) -> dict[str, Any]:
+        """Start the adapter and perform the handshake; return its hello.
+
+        Raises :class:`HandshakeError` when the program cannot start, does not answer the
+        hello with a hello of protocol 1 whose ``features`` is a list of strings, or exits or
+        writes again right after its hello.
+        """
+        process = self.process = _start(self.command)
+        try:
+            process.send(_encode({"type": "hello", "protocol": PROTOCOL}))
+            self.hello = _check_hello(_reply(process, self.timeout))
+            _expect_silence(process)
+        except AdapterError as error:
+            self.kill()
+            raise HandshakeError(f"the adapter failed the handshake: {error}") from None
+        return self.hello
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send one message and return the one reply, or raise AdapterError."""
+        if self.process is None:
+            raise AdapterError("the adapter is not running")
+        self.process.send(_encode(message))
+        return _reply(self.process, self.timeout)
+
+    def kill(self) -> None:
+        """Kill the adapter at once (after a failure)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process = None
+
+    def stop(self) -> None:
+        """Say bye, give the adapter a second to exit, then kill whatever is left."""
+        process = self.process
+        if process is None:
+            return
+        process.send(b'{"type":"bye"}\n')
+        process.close_input()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(timeout=1)
+        self.kill()
+
+
+def _check_hello(hello: dict[str, Any]) -> dict[str, Any]:
+    if hello.get("type") != "hello":
+        raise AdapterError(f"expected a hello, got {shown(hello)}")
+    if hello.get("protocol") != PROTOCOL:
+        got = shown(hello.get("protocol"))
+        raise AdapterError(f"the adapter speaks protocol {got}; liqspec speaks {PROTOCOL}")
+    features = hello.get("features")
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise AdapterError(f"features must be a list of strings, got {shown(features)}")
+    return hello
+
+
+def _expect_silence(process: _Process) -> None:
+    """Raise if the adapter exits or writes a line unasked right after its hello."""
+    item = process.next(HELLO_GRACE)
+    if isinstance(item, bytes):
+        raise AdapterError(f"a line nobody asked for after the hello: {shown(item)}")
+    if isinstance(item, _End):
+        ending = item.problem or f"the adapter exited ({_exit_status(process.popen)})"
+        raise AdapterError(f"right after its hello, {ending}")
+
+
+def _case(vector: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "case", "id": vector["id"], "kind": vector["kind"], "input": vector["input"]}
+
+
+def _in_step(vector: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+    """Return the reply if it answers this case; raise when adapter and runner are out of step."""
+    kind = reply.get("type")
+    if kind not in {"result", "skipped", "errored"}:
+        raise AdapterError(f"a {shown(kind)} message instead of a reply")
+    if "id" not in reply and kind != "errored":
+        raise AdapterError(f"a {kind} without the case's id")
+    if reply.get("id", vector["id"]) != vector["id"]:
+        raise AdapterError(f"a reply to another case: id {shown(reply['id'])}")
+    return reply
 
 
 def _judge(  # noqa: PLR0911 - one return per kind of reply
@@ -183,15 +423,19 @@ def _judge(  # noqa: PLR0911 - one return per kind of reply
 ) -> CaseReport:
     rules = tuple(vector.get("rules", ()))
     case_id = vector["id"]
-    if reply.get("type") == "skipped":
-        return CaseReport(case_id, "skipped", str(reply.get("reason", "")), rules=rules)
-    if reply.get("type") == "errored":
-        return CaseReport(case_id, "errored", str(reply.get("message", "")), rules=rules)
-    if reply.get("type") != "result" or reply.get("id") != case_id:
-        return CaseReport(case_id, "errored", f"unexpected reply {reply!r}"[:200], rules=rules)
+    if reply["type"] == "skipped":
+        return CaseReport(case_id, "skipped", _said(reply.get("reason")), rules=rules)
+    if reply["type"] == "errored":
+        detail = _said(reply.get("message"))
+        if "reason" in reply:
+            detail = f"{_said(reply['reason'])}: {detail}"
+        return CaseReport(case_id, "errored", detail, rules=rules)
+    if ("output" in reply) == ("error" in reply) or not isinstance(reply.get("error", ""), str):
+        detail = "a result has either an output or an error (a reason name)"
+        return CaseReport(case_id, "errored", detail, rules=rules)
     if "expected_error" in vector:
         want = vector["expected_error"]["reason"]
-        got = mapping.get(str(reply.get("error")), reply.get("error"))
+        got = mapping.get(reply.get("error", ""), reply.get("error"))
         if got == want:
             return CaseReport(case_id, "passed", rules=rules)
         actual = got if got is not None else reply.get("output")
@@ -200,11 +444,67 @@ def _judge(  # noqa: PLR0911 - one return per kind of reply
         return CaseReport(
             case_id, "failed", "rejected a valid case", "error", None, reply["error"], rules
         )
-    difference = first_difference(vector["expected"], reply.get("output"))
+    difference = first_difference(vector["expected"], reply["output"])
     if difference is None:
         return CaseReport(case_id, "passed", rules=rules)
     field, want, got = difference
     return CaseReport(case_id, "failed", "different result", field, want, got, rules)
+
+
+def _said(value: object) -> str:
+    """Return free text from a reply on one line, at most 200 characters."""
+    text = " ".join(value.splitlines()) if isinstance(value, str) else shown(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _supported(vector: dict[str, Any], features: set[str]) -> bool:
+    return vector["kind"] in features or bool(set(vector.get("features", ())) & features)
+
+
+class _Session:
+    """The adapter across a run: restarted after a crash, given up on after too many."""
+
+    def __init__(self, runner: Runner, restarts: int) -> None:
+        self.runner, self.restarts = runner, restarts
+        self.features = set(runner.start()["features"])
+        self.crashes, self.alive, self.answered = 0, True, False
+
+    def run(self, vector: dict[str, Any], mapping: dict[str, str]) -> CaseReport:
+        """Return the report of one vector, restarting the adapter first if it crashed."""
+        rules = tuple(vector.get("rules", ()))
+        try:
+            if not self.alive:
+                self._restart()
+        except AdapterError as error:
+            return CaseReport(vector["id"], "errored", str(error), rules=rules)
+        if not _supported(vector, self.features):
+            detail = "feature not supported by the adapter"
+            return CaseReport(vector["id"], "skipped", detail, rules=rules)
+        try:
+            reply = _in_step(vector, self.runner.request(_case(vector)))
+        except AdapterError as error:
+            self._crashed(error)
+            return CaseReport(vector["id"], "errored", str(error), rules=rules)
+        self.answered = True
+        return _judge(vector, reply, mapping)
+
+    def _restart(self) -> None:
+        if self.crashes > self.restarts:
+            raise AdapterError("adapter restart limit reached")
+        try:
+            self.features = set(self.runner.start()["features"])
+        except HandshakeError as error:
+            self._crashed(error)
+            raise AdapterError(f"no restart: {error}") from None
+        self.alive = True
+
+    def _crashed(self, error: AdapterError) -> None:
+        """Stop the adapter; give up on the run when it has never answered a case."""
+        self.runner.kill()
+        self.alive, self.crashes = False, self.crashes + 1
+        if self.crashes > self.restarts and not self.answered:
+            detail = f"the adapter answered none of the cases sent ({self.crashes} starts)"
+            raise HandshakeError(f"{detail}; the last time: {error}") from None
 
 
 def run_suite(
@@ -216,48 +516,18 @@ def run_suite(
     mapping: dict[str, str] | None = None,
     skip: Iterable[str] = (),
 ) -> list[CaseReport]:
-    """Run every vector against the adapter; return one report per vector, in order."""
+    """Run every vector against the adapter; return one report per vector, in order.
+
+    Raises :class:`HandshakeError` when the adapter fails its first handshake, or uses up its
+    restarts without answering any case. Otherwise a case the adapter fails to answer is
+    errored, the adapter is restarted (at most ``restarts`` times) and the run goes on.
+    """
     mapping, skip = mapping or {}, set(skip)
-    runner, reports, crashes = Runner(command, timeout), [], 0
-    features: set[str] = set()
-    alive = False
-    for vector in vectors:
-        if not alive:
-            if crashes > restarts:
-                reports.append(CaseReport(vector["id"], "errored", "adapter restart limit reached"))
-                continue
-            try:
-                features = set(runner.start().get("features", []))
-                alive = True
-            except AdapterError as error:
-                runner.stop()
-                crashes += 1
-                reports.append(
-                    CaseReport(vector["id"], "errored", f"adapter did not start: {error}")
-                )
-                continue
-        if vector["kind"] not in features and not set(vector.get("features", ())) & features:
-            reports.append(
-                CaseReport(vector["id"], "skipped", "feature not supported by the adapter")
-            )
-            continue
-        message = {
-            "type": "case",
-            "id": vector["id"],
-            "kind": vector["kind"],
-            "input": vector["input"],
-        }
-        try:
-            report = _judge(vector, runner.request(message), mapping)
-        except AdapterError as error:
-            report = CaseReport(
-                vector["id"], "errored", str(error), rules=tuple(vector.get("rules", ()))
-            )
-            runner.stop()
-            alive, crashes = False, crashes + 1
-        reports.append(_apply_skip(report, skip))
-    runner.stop()
-    return reports
+    session = _Session(Runner(command, timeout), restarts)
+    try:
+        return [_apply_skip(session.run(vector, mapping), skip) for vector in vectors]
+    finally:
+        session.runner.stop()
 
 
 def run_one_shot(
@@ -268,31 +538,25 @@ def run_one_shot(
     mapping: dict[str, str] | None = None,
     skip: Iterable[str] = (),
 ) -> list[CaseReport]:
-    """One process per case: the case on stdin, one reply line on stdout (spec/protocol.md)."""
+    """One process per case: the case on stdin, one reply line on stdout (spec/protocol.md).
+
+    At most :data:`MAX_LINE` + 1 bytes of the adapter's output are read; then it is killed.
+    Raises :class:`HandshakeError` when the program cannot be started at all.
+    """
     mapping, skip = mapping or {}, set(skip)
     reports = []
     for vector in vectors:
-        message = {
-            "type": "case",
-            "id": vector["id"],
-            "kind": vector["kind"],
-            "input": vector["input"],
-        }
+        process = _start(command)
         try:
-            done = subprocess.run(  # noqa: S603 - an argument list, never a shell
-                list(command), input=json.dumps(message).encode(), capture_output=True,
-                timeout=timeout, check=False,
-            )  # fmt: skip
-            reply = json.loads(done.stdout.splitlines()[0]) if done.stdout else {}
-            report = (
-                _judge(vector, reply, mapping)
-                if reply
-                else CaseReport(vector["id"], "errored", f"no reply (exit {done.returncode})")
-            )
-        except subprocess.TimeoutExpired:
-            report = CaseReport(vector["id"], "errored", f"no reply within {timeout} s")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            report = CaseReport(vector["id"], "errored", "garbage instead of a reply")
+            process.send(_encode(_case(vector)))
+            process.close_input()
+            reply = _in_step(vector, _reply(process, timeout))
+            report = _judge(vector, reply, mapping)
+        except AdapterError as error:
+            rules = tuple(vector.get("rules", ()))
+            report = CaseReport(vector["id"], "errored", str(error), rules=rules)
+        finally:
+            process.kill()
         reports.append(_apply_skip(report, skip))
     return reports
 
@@ -306,10 +570,24 @@ def _apply_skip(report: CaseReport, skip: set[str]) -> CaseReport:
     return CaseReport(report.id, "skipped", f"skip list ({report.status}: {report.detail})")
 
 
+def unknown_skips(skip: Iterable[str], ids: Iterable[str]) -> list[CaseReport]:
+    """Return a failure for each skip-list id that names no vector (the list must not rot).
+
+    >>> [r.detail for r in unknown_skips(["fee/a", "fee/gone"], ["fee/a"])]
+    ['listed in the skip list but no vector has this id; remove it']
+    """
+    known = set(ids)
+    detail = "listed in the skip list but no vector has this id; remove it"
+    return [CaseReport(i, "failed", detail) for i in dict.fromkeys(skip) if i not in known]
+
+
 def summary_line(reports: Sequence[CaseReport]) -> str:
-    """Return the closing line: ``N passed, N failed`` and ``, N skipped`` if any."""
+    """Return the closing line ``N passed, N failed, N skipped`` (errored counts as failed).
+
+    >>> summary_line([CaseReport("fee/a", "passed"), CaseReport("fee/b", "errored")])
+    '1 passed, 1 failed, 0 skipped'
+    """
     passed = sum(r.status == "passed" for r in reports)
     failed = sum(r.status in {"failed", "errored"} for r in reports)
     skipped = sum(r.status == "skipped" for r in reports)
-    line = f"{passed} passed, {failed} failed"
-    return f"{line}, {skipped} skipped" if skipped else line
+    return f"{passed} passed, {failed} failed, {skipped} skipped"

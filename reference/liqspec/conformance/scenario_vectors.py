@@ -78,6 +78,7 @@ def scenario_vectors(spec: Path) -> Iterator[Vector]:
             ],
         )
     yield from _variant_vectors(folder)
+    yield _market_path_vector(folder)
     base = _inline(load_toml(folder / "takeover-at-bankruptcy.toml"), folder)
     for slug, events, rule in _EVENT_BREAKS:
         document = copy.deepcopy(base)
@@ -197,4 +198,18 @@ def _variant_vectors(folder: Path) -> Iterator[Vector]:
         [*_STATE_RULES, "RISK-5", "RISK-6", "OUT-13"],
         ["scenario", "parameters"],
         ["INV-PHASE-IN"],
+    )
+
+
+def _market_path_vector(folder: Path) -> Vector:
+    """Return a scenario whose market entry is a path, as in a file: never opened (VEC-3)."""
+    document = load_toml(folder / "takeover-at-bankruptcy.toml")
+    document["scenario"]["name"] = "reject-market-path"
+    return make_vector(
+        "scenario",
+        "reject-market-path",
+        "a market given as a path: a case carries documents inline, and no file is opened",
+        {"scenario": document},
+        ["VEC-3"],
+        ["scenario", "negative"],
     )
