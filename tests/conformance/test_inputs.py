@@ -118,7 +118,7 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], str]] = [
     ("not-utf-8", _write(b'{"id": "\xff"}'), "syntax"),
     ("huge-integer", _write('{"format": ' + "9" * 5000 + "}"), "magnitude"),
     ("deep", _write("[" * 100_000 + "]" * 100_000), "syntax"),
-    ("nan", _write('{"format": NaN}'), "syntax"),
+    ("nan", _write('{"format": NaN}'), "not-a-decimal"),
     ("missing-kind", _write(json.dumps(WITHOUT_KIND)), "missing-key"),
     ("missing-input", _write(json.dumps(WITHOUT_INPUT)), "missing-key"),
     ("input-a-list", _write(json.dumps({**FEE, "input": []})), "wrong-type"),
@@ -163,7 +163,7 @@ def test_the_bundled_vectors_load() -> None:
 def test_a_json_file_must_hold_an_object(tmp_path: Path) -> None:
     path = tmp_path / "mapping.json"
     path.write_text('"x"')
-    with pytest.raises(InputError, match="must hold a JSON object, not str"):
+    with pytest.raises(InputError, match="top level must be a table/object, got str"):
         read_json_file(path)
     path.write_text("x" * 100)
     with pytest.raises(InputError, match="larger than 10 bytes"):

@@ -60,6 +60,7 @@ class Reason(enum.Enum):
     INVALID_PARAMETERS = ("invalid-parameters", "RISK-5")
     # conformance (spec/13-conformance.md)
     NOT_INLINE = ("not-inline", "VEC-3")
+    DUPLICATE_ID = ("duplicate-id", "VEC-2")
 
     @property
     def identifier(self) -> str:
@@ -128,9 +129,12 @@ class InputError(LiqspecError):
         return InputError(self.reason, self.field, self.value, self.detail, source)
 
     def __str__(self) -> str:
-        """One line under 300 characters: source, field, value, detail, rule and reason."""
-        where = f"{_cut(_printable(self.source), 100)}: " if self.source else ""
-        field = _cut(_printable(self.field), 40)
+        """One line under 300 characters: source, field, value, detail, rule and reason.
+
+        The field, the value and the rule come first in the budget; the source (a path) gets
+        what leaves the detail at least 60 characters, the detail the rest.
+        """
+        field = _cut(_printable(self.field), 60)
         if self.field == "<file>":
             subject = ""
         elif self.value is None:
@@ -138,9 +142,10 @@ class InputError(LiqspecError):
         else:
             subject = f"{field} = {_shown(self.value)}: "
         tail = f" [{self.reason.rule} {self.reason.identifier}]"
-        room = max(40, 280 - len(where) - len(subject) - len(tail))
+        room = 280 - len(subject) - len(tail)
+        where = f"{_cut(_printable(self.source), max(60, room - 60))}: " if self.source else ""
         detail = _printable(" ".join(self.detail.split()))
-        return f"{where}{subject}{_cut(detail, room)}{tail}"
+        return f"{where}{subject}{_cut(detail, max(20, room - len(where)))}{tail}"
 
     def as_json(self) -> dict[str, str]:
         """Return the error as a JSON-ready mapping."""

@@ -31,6 +31,7 @@ __all__ = [
     "field_path",
     "get_bundled",
     "load_document",
+    "read_regular_file",
     "schema",
 ]
 
@@ -59,7 +60,9 @@ def get_bundled(*parts: str) -> Path:
     return root.joinpath(*parts)
 
 
-def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_document(
+    path: str | os.PathLike[str], *, limit: int = MAX_FILE_BYTES, toml: bool | None = None
+) -> dict[str, Any]:
     """Read ``path`` as TOML (``.toml``) or JSON (anything else) into a mapping (CONV-11).
 
     Only a regular file is opened for reading (a FIFO, a device or a folder is refused before
@@ -69,7 +72,7 @@ def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     where = str(path)
-    raw = _read_regular_file(path, where)
+    raw = read_regular_file(path, limit)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -77,7 +80,7 @@ def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputError(Reason.SYNTAX, "<file>", None, detail, where) from exc
     if not text.strip():
         raise InputError(Reason.SYNTAX, "<file>", None, "file is empty", where)
-    is_toml = path.suffix.lower() == ".toml"
+    is_toml = path.suffix.lower() == ".toml" if toml is None else toml
     document = _parse(text, is_toml, where)
     if not isinstance(document, dict):
         detail = f"top level must be a table/object, got {type(document).__name__}"
@@ -89,8 +92,13 @@ def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     return _mark_toml_integers(document) if is_toml else document
 
 
-def _read_regular_file(path: Path, where: str) -> bytes:
-    """Return the bytes of a regular file, refusing anything else before reading (CONV-11)."""
+def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Return the bytes of a regular file of at most ``limit`` bytes (CONV-11).
+
+    Anything else (missing, a folder, a FIFO, a device, a symlink loop) is refused with
+    ``unreadable``; the file is opened without blocking and checked before any read.
+    """
+    where = str(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
@@ -102,9 +110,9 @@ def _read_regular_file(path: Path, where: str) -> bytes:
         detail = f"not a regular file ({_file_kind(mode)})"
         raise InputError(Reason.UNREADABLE, "<file>", None, detail, where)
     with os.fdopen(fd, "rb") as handle:
-        raw = handle.read(MAX_FILE_BYTES + 1)
-    if len(raw) > MAX_FILE_BYTES:
-        detail = f"file is larger than {MAX_FILE_BYTES} bytes"
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        detail = f"file is larger than {limit} bytes"
         raise InputError(Reason.UNREADABLE, "<file>", None, detail, where)
     return raw
 

@@ -20,7 +20,7 @@ from typing import IO, Any
 import click
 
 from liqspec.base.errors import InputError, LiqspecError, Reason
-from liqspec.base.files import get_bundled
+from liqspec.base.files import get_bundled, read_regular_file
 from liqspec.cli.app import EXIT_FOUND, EXIT_OK, guarded, main
 from liqspec.conformance.adapter import serve, serve_one
 from liqspec.conformance.generate import build_vectors, write_vectors
@@ -38,7 +38,6 @@ from liqspec.conformance.vectors import (
     canonical,
     load_vectors,
     read_json_file,
-    read_regular_file,
 )
 
 MAX_LIST_BYTES = 1 << 20
@@ -271,7 +270,7 @@ def conformance_command(
     def run_all() -> int:
         folder = vectors_dir or get_bundled("vectors")
         vectors = load_vectors(folder)
-        selected = _select_vectors(vectors, folder, kinds, features)
+        selected = _select_vectors(vectors, kinds, features)
         names = _read_mapping(mapping) if mapping else {}
         skip = _read_skip_list(skip_file) if skip_file else []
         if not selected:
@@ -307,15 +306,18 @@ def conformance_command(
 
 
 def _select_vectors(
-    vectors: list[Vector], folder: Path, kinds: Sequence[str], features: Sequence[str]
+    vectors: list[Vector], kinds: Sequence[str], features: Sequence[str]
 ) -> list[Vector]:
     """Return the vectors of the kinds and features asked; a feature no vector has is an error."""
     known = {f for v in vectors for f in v["features"]}
     for feature in features:
         if feature not in known:
             choices = ", ".join(sorted(known))
-            detail = f"no vector in {folder} has this feature; choose from {choices}"
-            raise LiqspecError(f"--feature {feature!r}: {detail}")
+            if len(choices) > 160:
+                choices = choices[:157].rsplit(", ", 1)[0] + ", ..."
+            shown = feature if len(feature) <= 40 else feature[:37] + "..."
+            detail = f"{shown!r} is a feature of no vector; choose from {choices}"
+            raise LiqspecError(f"Invalid value for '--feature': {detail}")
 
     def wanted(vector: Vector) -> bool:
         kind_ok = not kinds or vector["kind"] in kinds

@@ -93,7 +93,7 @@ def parse_line(line: bytes) -> dict[str, Any]:
     if not text.strip():
         raise LineError("not-json", "an empty line")
     try:
-        message = json.loads(text, parse_constant=_refuse_constant)
+        message = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique)
     except (json.JSONDecodeError, _NotJsonError) as error:
         raise LineError("not-json", f"not JSON: {error}") from None
     except ValueError:  # an integer literal of thousands of digits
@@ -114,6 +114,15 @@ class _NotJsonError(ValueError):
 
 def _refuse_constant(name: str) -> object:
     raise _NotJsonError(f"{name} is not a JSON number")
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build an object, refusing the same key twice (CONV-11: which one would count?)."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = next(key for key in keys if keys.count(key) > 1)
+        raise _NotJsonError(f"the key {twice[:40]!r} appears twice in one object")
+    return dict(pairs)
 
 
 def _type(value: object) -> str:

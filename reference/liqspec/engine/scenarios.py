@@ -173,8 +173,9 @@ def _scenario_market(
         raise InputError(Reason.NOT_INLINE, field, entry, detail)
     try:
         return load_market(folder / str(entry), check=check)
-    except InputError as error:
-        raise error.located(f"{field} -> {error.source}") from None
+    except InputError as error:  # names the entry of the scenario, and the market file
+        inner = field if error.field == "<file>" else f"{field} -> {error.field}"
+        raise InputError(error.reason, inner, error.value, error.detail, error.source) from None
 
 
 def _override(market: Market, section: str, table: dict[str, Any]) -> Market:
