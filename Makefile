@@ -39,6 +39,7 @@ test: lint typecheck unit crosshair  ## every check: ruff, import layers, mypy -
 test-long: $(STAMP)  ## longer Hypothesis and CrossHair budgets
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/properties
 	CROSSHAIR_BUDGET=long $(BIN)/python tests/symbolic/run_crosshair.py
+	HOSTILE_ALL=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/hostile
 
 bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_margin.py

@@ -1,0 +1,1 @@
+"""Hostile input: the behaviour the command line must have (issue "Hardening", section 8)."""
