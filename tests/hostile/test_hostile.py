@@ -48,6 +48,7 @@ ROOT = HERE.parents[1]
 SPEC = ROOT / "spec"
 CASES_DIR = HERE / "cases"
 ADAPTER = HERE / "adapters" / "hostile_adapter.py"
+LAUNCH = HERE / "launch.py"
 LIQSPEC = Path(sys.executable).parent / "liqspec"
 TABLE: dict[str, Any] = tomllib.loads((HERE / "cases.toml").read_text(encoding="utf-8"))
 RECIPES: dict[str, list[dict[str, Any]]] = TABLE["recipe"]
@@ -220,12 +221,21 @@ def _kill_group(pid: int) -> None:
 
 
 def run_cli(
-    argv: list[str], *, cwd: Path, stdin: bytes = b"", timeout: float, env: dict[str, str]
+    argv: list[str],
+    *,
+    cwd: Path,
+    stdin: bytes = b"",
+    timeout: float,
+    env: dict[str, str],
+    peak_file: Path,
 ) -> Outcome:
-    """Run ``argv`` in its own session with limits; kill the whole group on timeout."""
+    """Run ``argv`` in its own session with limits; kill the whole group on timeout.
+
+    The command runs under ``launch.py``, which writes its true peak RSS to ``peak_file``.
+    """
     start = time.monotonic()
     process = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
-        [*LIMITS, *argv],
+        [sys.executable, "-I", "-S", str(LAUNCH), str(peak_file), *LIMITS, *argv],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -265,7 +275,7 @@ def run_cli(
         code=None if hung else code,
         stdout=out.kept.decode("utf-8", "replace"),
         stderr=err.kept.decode("utf-8", "replace"),
-        rss_mb=usage.ru_maxrss / 1024,
+        rss_mb=int(peak_file.read_text()) / 1024 if peak_file.exists() else usage.ru_maxrss / 1024,
         seconds=round(seconds, 2),
         hung=hung,
         stdout_bytes=out.total,
@@ -448,7 +458,7 @@ def run_case(case: dict[str, Any], base: Path) -> tuple[list[str], dict[str, Any
         stdin = protocol_line(case["stdin_line"], tmp) + b"\n"
     env = environment({str(k): str(v) for k, v in case.get("env", {}).items()})
     timeout = float(case.get("timeout", DEFAULT_TIMEOUT))
-    outcome = run_cli(argv, cwd=cwd, stdin=stdin, timeout=timeout, env=env)
+    outcome = run_cli(argv, cwd=cwd, stdin=stdin, timeout=timeout, env=env, peak_file=base / "peak")
     problems = check(case, outcome, tmp)
     leftovers = sorted(p.name for p in cwd.iterdir())
     if leftovers:
@@ -479,7 +489,9 @@ def outcomes(
     selected = {
         item.callspec.params["case"]["id"]
         for item in request.session.items
-        if hasattr(item, "callspec") and "case" in item.callspec.params
+        if item.path == Path(__file__)
+        and hasattr(item, "callspec")
+        and "case" in item.callspec.params
     }
     chosen = [case for case in CASES if case["id"] in selected]
     base = tmp_path_factory.mktemp("hostile")
