@@ -138,7 +138,7 @@ ACCOUNT_CASES = [
     ("zero size", {"size": "0"}, "positions[0].size", "CONV-12"),
     ("unknown side", {"side": "both"}, "positions[0].side", "CONV-12"),
     ("unknown key", {"stop_loss": "1"}, "positions[0].stop_loss", "CONV-12"),
-    ("price above domain", {"entry_price": "20000000"}, "positions[0].entry_price", "CONV-12"),
+    ("price above domain", {"entry_price": "20000000"}, "positions[0].entry_price", "STATE-3"),
     ("wrong asset", {"account": {"id": "a", "collateral_asset": "BTC", "wallet_balance": "1"}},
      "account.collateral_asset", "ACCOUNT-4"),
 ]  # fmt: skip

@@ -49,7 +49,7 @@ def test_off_grid_values_are_never_rounded() -> None:
 def test_every_reason_names_one_rule() -> None:
     for reason in Reason:
         prefix, _, number = reason.rule.partition("-")
-        assert prefix in {"CONV", "MARKET", "ACCOUNT", "STATE", "MARK", "BRK", "RISK", "VEC"}
+        assert prefix in {"CONV", "MARKET", "ACCOUNT", "STATE", "MARK", "BRK", "RISK", "VEC", "INS"}
         assert number.isdigit()
 
 

@@ -97,6 +97,7 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("max-price-off-tick", _set("market.max_price", "10000000.05"), "CONV-3"),
     ("wrong-type", _set("market.symbol", 5), "CONV-12"),
     ("unknown-key", _set("market.leverage", "5"), "CONV-12"),
+    ("imr-and-max-leverage", _set("tiers.0.imr", "0.008"), "CONV-12"),
     ("missing-key", _set("market.lot_size", _DELETE), "CONV-12"),
     ("unknown-contract", _set("market.contract", "quanto"), "CONV-12"),
     ("zero-tick", _set("market.price_tick", "0"), "MARKET-2"),

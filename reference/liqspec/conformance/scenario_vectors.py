@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +80,17 @@ def scenario_vectors(spec: Path) -> Iterator[Vector]:
     yield from _variant_vectors(folder)
     yield _market_path_vector(folder)
     base = _inline(load_toml(folder / "takeover-at-bankruptcy.toml"), folder)
+    yield from _file_vectors(base)
     for slug, events, rule in _EVENT_BREAKS:
         document = copy.deepcopy(base)
         document["scenario"]["name"] = f"reject-{slug}"
         document["events"] = events
         if slug == "mark-derived":
             document["mark"] = {"BTCUSDT": {"source": "median"}}
+        if slug == "cross-incompatible":  # a second asset, so that the deposit can be read
+            coin_m = load_toml(folder.parent / "markets" / "binance-btcusd-coinm-2024.toml")
+            document["scenario"]["markets"].append(coin_m)
+            document["marks"]["BTCUSD_PERP"] = "60000"
         yield make_vector(
             "scenario",
             f"reject-{slug}",
@@ -163,6 +168,42 @@ _EVENT_BREAKS: list[tuple[str, list[dict[str, Any]], str]] = [
         "STATE-7",
     ),
 ]
+
+
+def _set_balance(document: dict[str, Any], value: str) -> None:
+    document["accounts"][0]["balance"] = value
+
+
+_FILE_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    ("duplicate-account", lambda d: d["accounts"].append(dict(d["accounts"][0])), "STATE-10"),
+    ("negative-balance", lambda d: _set_balance(d, "-1"), "STATE-1"),
+    ("negative-fund", lambda d: d["funds"].update({"USDT": "-1"}), "STATE-1"),
+    ("unknown-fund", lambda d: d["funds"].update({"EUR": "1"}), "INS-1"),
+    (
+        "unknown-asset",
+        lambda d: d["events"].append(
+            {"kind": "deposit", "account": "dave", "asset": "EUR", "amount": "1"}
+        ),
+        "STATE-10",
+    ),
+]
+"""Scenario files that break a rule of the state (STATE-1, STATE-10, INS-1): the file is
+rejected before any event runs."""
+
+
+def _file_vectors(base: dict[str, Any]) -> Iterator[Vector]:
+    for slug, edit, rule in _FILE_BREAKS:
+        document = copy.deepcopy(base)
+        document["scenario"]["name"] = f"reject-file-{slug}"
+        edit(document)
+        yield make_vector(
+            "scenario",
+            f"reject-file-{slug}",
+            f"scenario file rejected: {slug}",
+            {"scenario": document},
+            [rule, "STATE-10"],
+            ["scenario", "negative"],
+        )
 
 
 def _variant_vectors(folder: Path) -> Iterator[Vector]:

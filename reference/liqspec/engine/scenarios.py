@@ -123,13 +123,13 @@ def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
     unknown = sorted(set(document["marks"]) - set(markets))
     if unknown:
         raise InputError(Reason.UNKNOWN_MARKET, f"marks.{unknown[0]}", unknown[0], "not loaded")
-    funds = {fund: _amount(markets, fund, text, f"funds.{fund}") for fund, text in
-             document.get("funds", {}).items()}  # fmt: skip
+    funds = {fund: _fund(markets, fund, text) for fund, text in document.get("funds", {}).items()}
     accounts = {}
     for i, row in enumerate(document.get("accounts", [])):
         account = _account(markets, row, f"accounts[{i}]")
         if account.id in accounts:
-            raise InputError(Reason.DUPLICATE_POSITION, f"accounts[{i}].id", account.id, "twice")
+            detail = "another account has this id"
+            raise InputError(Reason.DUPLICATE_ACCOUNT, f"accounts[{i}].id", account.id, detail)
         accounts[account.id] = account
     time = to_units(spec.get("time", "0"), Ratio(1, 1), "scenario.time", "1")
     state = State(time, states, accounts, funds)
@@ -227,7 +227,20 @@ def _quantum(markets: dict[str, Market], asset: str, field: str) -> Ratio:
     for market in markets.values():
         if asset in {market.settle_asset, market.fund}:
             return market.settle_quantum
-    raise InputError(Reason.CROSS_INCOMPATIBLE, field, asset, "no market settles in this asset")
+    raise InputError(Reason.UNKNOWN_ASSET, field, asset, "no loaded market settles in this asset")
+
+
+def _fund(markets: dict[str, Market], fund: str, text: object) -> int:
+    """Read an initial fund balance: a fund some market draws on (INS-1), never negative."""
+    field = f"funds.{fund}"
+    drawn = [market for market in markets.values() if market.fund == fund]
+    if not drawn:
+        detail = "no loaded market draws on this fund"
+        raise InputError(Reason.UNKNOWN_FUND, field, fund, detail)
+    balance = to_units(text, drawn[0].settle_quantum, field, "settlement quantum")
+    if balance < 0:
+        raise InputError(Reason.NEGATIVE_BALANCE, field, text, "a fund is never negative (INS-2)")
+    return balance
 
 
 def _amount(markets: dict[str, Market], asset: str, text: object, field: str) -> int:
@@ -261,6 +274,9 @@ def _initial_book(market: Market, table: dict[str, Any], field: str) -> Book:
 def _account(markets: dict[str, Market], row: dict[str, Any], where: str) -> AccountState:
     asset = row["asset"]
     balance = _amount(markets, asset, row["balance"], f"{where}.balance")
+    if balance < 0:
+        detail = "a wallet starts at zero or more (STATE-1)"
+        raise InputError(Reason.NEGATIVE_BALANCE, f"{where}.balance", row["balance"], detail)
     positions = []
     for j, spec in enumerate(row.get("positions", [])):
         field = f"{where}.positions[{j}]"

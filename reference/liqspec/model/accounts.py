@@ -216,7 +216,7 @@ def _position(row: dict[str, Any], where: str, markets: Mapping[str, Market]) ->
         raise InputError(Reason.OUT_OF_RANGE, f"{where}.size", row["size"], "must be positive")
     if not 0 < entry <= market.max_price:
         raise InputError(
-            Reason.OUT_OF_RANGE,
+            Reason.PRICE_OUT_OF_DOMAIN,
             f"{where}.entry_price",
             row["entry_price"],
             "must be positive and at most the market's max_price",
@@ -285,7 +285,7 @@ def _wallet_balance(text: object, quantum: Ratio) -> int:
     field = "account.wallet_balance"
     balance = to_units(text, quantum, field, "settlement quantum")
     if balance < 0:
-        raise InputError(Reason.OUT_OF_RANGE, field, text, "must not be negative")
+        raise InputError(Reason.NEGATIVE_BALANCE, field, text, "must not be negative (STATE-1)")
     return balance
 
 
@@ -303,6 +303,6 @@ def _marks(
         mark = to_units(table[p.market], market.price_tick, field, "price tick")
         if not 0 < mark <= market.max_price:
             detail = "must be positive and at most the market's max_price"
-            raise InputError(Reason.OUT_OF_RANGE, field, table[p.market], detail)
+            raise InputError(Reason.PRICE_OUT_OF_DOMAIN, field, table[p.market], detail)
         marks[p.market] = mark
     return marks

@@ -218,7 +218,10 @@ def _positive(text: object, field: str) -> Ratio:
 
 def _tier(row: dict[str, Any], i: int, quantum: Ratio) -> Tier:
     where = f"tiers[{i}]"
-    if ("imr" in row) == ("max_leverage" in row):
+    if "imr" in row and "max_leverage" in row:
+        detail = "give exactly one of imr and max_leverage, not both"
+        raise InputError(Reason.CONFLICTING_KEYS, f"{where}.max_leverage", None, detail)
+    if "imr" not in row and "max_leverage" not in row:
         detail = "give exactly one of imr and max_leverage"
         raise InputError(Reason.MISSING_KEY, f"{where}.imr", None, detail)
     imr = (
