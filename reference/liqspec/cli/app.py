@@ -12,7 +12,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from rich.console import Console
@@ -27,6 +27,8 @@ __all__ = [
     "EXIT_FOUND",
     "EXIT_INTERNAL",
     "EXIT_OK",
+    "OneLineCommand",
+    "OneLineGroup",
     "console",
     "fail",
     "guarded",
@@ -73,7 +75,58 @@ def print_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, sort_keys=True))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _UsageError(click.UsageError):
+    """A usage error shown as one line ``error: ...`` (exit 2), like every other error."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print the one line, with the command whose ``--help`` explains the usage."""
+        where = f" (see '{self.ctx.command_path} --help')" if self.ctx else ""
+        click.echo(f"error: {self.format_message()}{where}", file=file, err=True)
+
+
+def _one_line(error: click.UsageError, ctx: click.Context) -> click.UsageError:
+    """Return ``error`` as a one-line usage error, but a request for help as it is."""
+    help_request = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click 8.2+
+    return error if isinstance(error, help_request) else _UsageError(error.format_message(), ctx)
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors (bad option values, unknown options) are one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse as click does; a usage error becomes one ``error:`` line."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error, ctx) from None
+
+
+class OneLineGroup(click.Group):
+    """A group whose usage errors (an unknown command, an unknown option) are one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse as click does; a usage error becomes one ``error:`` line."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error, ctx) from None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the command as click does; an unknown one is one ``error:`` line."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error, ctx) from None
+
+    command_class = OneLineCommand
+
+
+OneLineGroup.group_class = OneLineGroup
+
+
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="liqspec")
 def main() -> None:
     """Liqspec: the reference liquidation engine, as a command line.

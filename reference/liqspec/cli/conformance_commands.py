@@ -15,7 +15,7 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 
@@ -42,47 +42,6 @@ from liqspec.conformance.vectors import (
 
 MAX_LIST_BYTES = 1 << 20
 """Largest mapping or skip file read (1 MiB)."""
-
-
-class _UsageError(click.UsageError):
-    """A usage error shown as one line ``error: ...`` (exit 2), like every other error."""
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", file=file, err=True)
-
-
-def _one_line(error: click.UsageError, ctx: click.Context) -> click.UsageError:
-    """Return ``error`` as a one-line usage error, but a request for help as it is."""
-    help_request = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click 8.2+
-    return error if isinstance(error, help_request) else _UsageError(error.format_message(), ctx)
-
-
-class _Command(click.Command):
-    """A command whose usage errors (bad option values, unknown options) are one line."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as error:
-            raise _one_line(error, ctx) from None
-
-
-class _Group(click.Group):
-    """A group whose usage errors (an unknown command, an unknown option) are one line."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as error:
-            raise _one_line(error, ctx) from None
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as error:
-            raise _one_line(error, ctx) from None
 
 
 class _Seconds(click.FloatRange):
@@ -149,12 +108,12 @@ def _run(action: Callable[[], int]) -> None:
     guarded(False, writing)  # noqa: FBT003
 
 
-@main.group("vectors", cls=_Group)
+@main.group("vectors")
 def vectors_group() -> None:
     """Conformance vectors (spec/13-conformance.md)."""
 
 
-@vectors_group.command("generate", cls=_Command)
+@vectors_group.command("generate")
 @click.option(
     "--spec",
     "spec_dir",
@@ -190,7 +149,7 @@ def vectors_generate(spec_dir: Path | None, out: Path | None) -> None:
     _run(run_generate)
 
 
-@main.command("adapter", cls=_Command)
+@main.command("adapter")
 @click.option("--one-shot", is_flag=True, help="Answer one case from stdin, then exit.")
 def adapter_command(one_shot: bool) -> None:
     """Run the reference implementation's adapter on stdin/stdout (spec/protocol.md).
@@ -203,7 +162,7 @@ def adapter_command(one_shot: bool) -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-@main.command("conformance", cls=_Command)
+@main.command("conformance")
 @click.option(
     "--impl",
     "command",
@@ -380,7 +339,7 @@ def _conformance_markdown(reports: list[CaseReport]) -> str:
     return "\n".join([*lines, "", summary_line(reports), ""])
 
 
-@main.command("fuzz", cls=_Command)
+@main.command("fuzz")
 @click.option(
     "--impl",
     "command",
