@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from liqspec.conformance.runner import Runner, run_suite, summary_line
+from liqspec.conformance.reports import summary_line
+from liqspec.conformance.runner import Runner, run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = [json.loads(p.read_text()) for p in sorted((ROOT / "spec" / "vectors").rglob("*.json"))]

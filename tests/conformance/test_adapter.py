@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from liqspec.conformance.adapter import serve, serve_one
-from liqspec.conformance.runner import MAX_LINE
+from liqspec.conformance.protocol import MAX_LINE
 from tests.data import ROOT
 
 REPLY_SCHEMA = json.loads((ROOT / "spec" / "protocol" / "reply.schema.json").read_text())

@@ -10,13 +10,8 @@ from typing import Any
 
 import pytest
 
-from liqspec.conformance.runner import (
-    CaseReport,
-    HandshakeError,
-    run_one_shot,
-    run_suite,
-    summary_line,
-)
+from liqspec.conformance.reports import CaseReport, summary_line
+from liqspec.conformance.runner import HandshakeError, run_one_shot, run_suite
 from tests.data import ROOT
 
 VECTORS = [json.loads(p.read_text()) for p in sorted((ROOT / "spec" / "vectors").rglob("*.json"))]

@@ -24,14 +24,9 @@ from liqspec.base.files import get_bundled, read_regular_file
 from liqspec.cli.app import EXIT_FOUND, EXIT_OK, guarded, main
 from liqspec.conformance.adapter import serve, serve_one
 from liqspec.conformance.generate import build_vectors, write_vectors
-from liqspec.conformance.runner import (
-    CaseReport,
-    run_one_shot,
-    run_suite,
-    shown,
-    summary_line,
-    unknown_skips,
-)
+from liqspec.conformance.protocol import shown
+from liqspec.conformance.reports import CaseReport, summary_line, unknown_skips
+from liqspec.conformance.runner import run_one_shot, run_suite
 from liqspec.conformance.vectors import (
     KINDS,
     Vector,

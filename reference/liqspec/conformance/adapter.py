@@ -17,7 +17,7 @@ import json
 from typing import IO, Any
 
 from liqspec import __version__
-from liqspec.conformance.runner import MAX_LINE, PROTOCOL, LineError, parse_line, shown
+from liqspec.conformance.protocol import MAX_LINE, PROTOCOL, LineError, parse_line, shown
 from liqspec.conformance.vectors import KINDS, BadCaseError, evaluate
 
 __all__ = ["MAX_ID", "PROTOCOL", "answer", "answer_line", "serve", "serve_one"]

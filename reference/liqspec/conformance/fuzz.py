@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
 from liqspec.base.errors import InputError, Reason
-from liqspec.conformance.runner import AdapterError, HandshakeError, Runner, first_difference
+from liqspec.conformance.reports import first_difference
+from liqspec.conformance.runner import AdapterError, HandshakeError, Runner
 from liqspec.conformance.vectors import canonical, evaluate, load_toml
 from liqspec.model.market_files import market_from_document
 from liqspec.model.markets import format_amount

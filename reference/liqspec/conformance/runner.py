@@ -16,44 +16,21 @@ import contextlib
 import json
 import os
 import queue
-import reprlib
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
-from attrs import frozen
-
 from liqspec.base.errors import LiqspecError
+from liqspec.conformance.protocol import MAX_LINE, PROTOCOL, LineError, parse_line, shown
+from liqspec.conformance.reports import (
+    CaseReport,
+    apply_skip,
+    judge,
+)
 
-__all__ = [
-    "MAX_DEPTH",
-    "MAX_LINE",
-    "PROTOCOL",
-    "AdapterError",
-    "CaseReport",
-    "HandshakeError",
-    "LineError",
-    "Runner",
-    "first_difference",
-    "parse_line",
-    "run_one_shot",
-    "run_suite",
-    "shown",
-    "summary_line",
-    "unknown_skips",
-]
-
-PROTOCOL = 1
-"""The protocol version spoken (spec/protocol.md)."""
-
-MAX_LINE = 4 << 20
-"""Longest line, its newline included (4 MiB); a longer one is a flood, in either direction."""
-
-MAX_DEPTH = 32
-"""Deepest nesting of objects and lists in one message (a case nests 8 levels)."""
+__all__ = ["AdapterError", "HandshakeError", "Runner", "run_one_shot", "run_suite"]
 
 HELLO_GRACE = 0.1
 """How long the runner watches a fresh adapter after its hello for an exit or stray output."""
@@ -62,145 +39,6 @@ REAP_TIMEOUT = 2.0
 """How long to wait for an adapter whose output has ended to exit, before saying it has not."""
 
 _POSIX = hasattr(os, "killpg")
-
-
-class LineError(Exception):
-    """A line that is not one protocol message; ``reason`` is its errored reason."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        self.reason = reason
-        super().__init__(message)
-
-
-def parse_line(line: bytes) -> dict[str, Any]:
-    r"""Parse one protocol line into a message, or raise :class:`LineError` (spec/protocol.md).
-
-    The line is UTF-8 JSON holding one object, nested at most :data:`MAX_DEPTH` levels; NaN,
-    Infinity and integers the parser refuses (thousands of digits) are not accepted.
-
-    >>> parse_line(b'{"type": "bye"}\n')
-    {'type': 'bye'}
-    >>> parse_line(b"[1, 2]")
-    Traceback (most recent call last):
-    liqspec.conformance.runner.LineError: a message must be a JSON object, got list
-    """
-    if len(line) > MAX_LINE:
-        raise LineError("line-too-long", f"a line longer than {MAX_LINE} bytes")
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise LineError("not-utf-8", f"not UTF-8 text (byte {error.start})") from None
-    if not text.strip():
-        raise LineError("not-json", "an empty line")
-    try:
-        message = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique)
-    except (json.JSONDecodeError, _NotJsonError) as error:
-        raise LineError("not-json", f"not JSON: {error}") from None
-    except ValueError:  # an integer literal of thousands of digits
-        digits = sys.get_int_max_str_digits()
-        raise LineError("number-too-large", f"an integer of more than {digits} digits") from None
-    except RecursionError:
-        raise LineError("too-deep", f"nested deeper than {MAX_DEPTH} levels") from None
-    if _depth(message) > MAX_DEPTH:
-        raise LineError("too-deep", f"nested deeper than {MAX_DEPTH} levels")
-    if not isinstance(message, dict):
-        raise LineError("not-an-object", f"a message must be a JSON object, got {_type(message)}")
-    return message
-
-
-class _NotJsonError(ValueError):
-    """NaN or Infinity: Python's parser accepts them, JSON does not."""
-
-
-def _refuse_constant(name: str) -> object:
-    raise _NotJsonError(f"{name} is not a JSON number")
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build an object, refusing the same key twice (CONV-11: which one would count?)."""
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        twice = next(key for key in keys if keys.count(key) > 1)
-        raise _NotJsonError(f"the key {twice[:40]!r} appears twice in one object")
-    return dict(pairs)
-
-
-def _type(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _depth(value: object) -> int:
-    """Return how deeply objects and lists nest in ``value``, without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = list(node.values()) if isinstance(node, dict) else node
-        if isinstance(children, list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return deepest
-
-
-_SHOWN = reprlib.Repr()
-_SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlevel = 80, 80, 3
-_SHOWN.maxlist = _SHOWN.maxdict = 6
-
-
-def shown(value: object) -> str:
-    """Return a short repr of a value from a reply, bounded in length and depth.
-
-    >>> shown("0.00000001"), shown("x" * 1000)[:12], shown(list(range(1000)))
-    ("'0.00000001'", "'xxxxxxxxxxx", '[0, 1, 2, 3, 4, 5, ...]')
-    """
-    return _SHOWN.repr(value)
-
-
-@frozen
-class CaseReport:
-    """The outcome of one vector: passed, failed, skipped or errored, and why."""
-
-    id: str
-    status: str
-    detail: str = ""
-    field: str = ""
-    expected: Any = None
-    actual: Any = None
-    rules: tuple[str, ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        """Return the report as a JSON-ready mapping."""
-        fields = ("id", "status", "detail", "field", "expected", "actual")
-        return {**{name: getattr(self, name) for name in fields}, "rules": list(self.rules)}
-
-
-def first_difference(  # noqa: PLR0911 - one return per shape of value compared
-    expected: Any, actual: Any, path: str = ""
-) -> tuple[str, Any, Any] | None:
-    """Return (field path, expected, actual) of the first difference, or None (VEC-5).
-
-    >>> first_difference({"a": [1, 2]}, {"a": [1, 3]})
-    ('a[1]', 2, 3)
-    """
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        for key in sorted(set(expected) | set(actual)):
-            where = f"{path}.{key}" if path else key
-            if key not in actual or key not in expected:
-                return where, expected.get(key), actual.get(key)
-            found = first_difference(expected[key], actual[key], where)
-            if found:
-                return found
-        return None
-    if isinstance(expected, list) and isinstance(actual, list):
-        for i, (a, b) in enumerate(zip(expected, actual, strict=False)):
-            found = first_difference(a, b, f"{path}[{i}]")
-            if found:
-                return found
-        if len(expected) != len(actual):
-            return f"{path}.length", len(expected), len(actual)
-        return None
-    return (
-        None if expected == actual and type(expected) is type(actual) else (path, expected, actual)
-    )
 
 
 class AdapterError(Exception):
@@ -427,45 +265,6 @@ def _in_step(vector: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
-def _judge(  # noqa: PLR0911 - one return per kind of reply
-    vector: dict[str, Any], reply: dict[str, Any], mapping: dict[str, str]
-) -> CaseReport:
-    rules = tuple(vector.get("rules", ()))
-    case_id = vector["id"]
-    if reply["type"] == "skipped":
-        return CaseReport(case_id, "skipped", _said(reply.get("reason")), rules=rules)
-    if reply["type"] == "errored":
-        detail = _said(reply.get("message"))
-        if "reason" in reply:
-            detail = f"{_said(reply['reason'])}: {detail}"
-        return CaseReport(case_id, "errored", detail, rules=rules)
-    if ("output" in reply) == ("error" in reply) or not isinstance(reply.get("error", ""), str):
-        detail = "a result has either an output or an error (a reason name)"
-        return CaseReport(case_id, "errored", detail, rules=rules)
-    if "expected_error" in vector:
-        want = vector["expected_error"]["reason"]
-        got = mapping.get(reply.get("error", ""), reply.get("error"))
-        if got == want:
-            return CaseReport(case_id, "passed", rules=rules)
-        actual = got if got is not None else reply.get("output")
-        return CaseReport(case_id, "failed", "wrong rejection", "error", want, actual, rules)
-    if "error" in reply:
-        return CaseReport(
-            case_id, "failed", "rejected a valid case", "error", None, reply["error"], rules
-        )
-    difference = first_difference(vector["expected"], reply["output"])
-    if difference is None:
-        return CaseReport(case_id, "passed", rules=rules)
-    field, want, got = difference
-    return CaseReport(case_id, "failed", "different result", field, want, got, rules)
-
-
-def _said(value: object) -> str:
-    """Return free text from a reply on one line, at most 200 characters."""
-    text = " ".join(value.splitlines()) if isinstance(value, str) else shown(value)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
 def _supported(vector: dict[str, Any], features: set[str]) -> bool:
     return vector["kind"] in features or bool(set(vector.get("features", ())) & features)
 
@@ -495,7 +294,7 @@ class _Session:
             self._crashed(error)
             return CaseReport(vector["id"], "errored", str(error), rules=rules)
         self.answered = True
-        return _judge(vector, reply, mapping)
+        return judge(vector, reply, mapping)
 
     def _restart(self) -> None:
         if self.crashes > self.restarts:
@@ -534,7 +333,7 @@ def run_suite(
     mapping, skip = mapping or {}, set(skip)
     session = _Session(Runner(command, timeout), restarts)
     try:
-        return [_apply_skip(session.run(vector, mapping), skip) for vector in vectors]
+        return [apply_skip(session.run(vector, mapping), skip) for vector in vectors]
     finally:
         session.runner.stop()
 
@@ -560,43 +359,11 @@ def run_one_shot(
             process.send(_encode(_case(vector)))
             process.close_input()
             reply = _in_step(vector, _reply(process, timeout))
-            report = _judge(vector, reply, mapping)
+            report = judge(vector, reply, mapping)
         except AdapterError as error:
             rules = tuple(vector.get("rules", ()))
             report = CaseReport(vector["id"], "errored", str(error), rules=rules)
         finally:
             process.kill()
-        reports.append(_apply_skip(report, skip))
+        reports.append(apply_skip(report, skip))
     return reports
-
-
-def _apply_skip(report: CaseReport, skip: set[str]) -> CaseReport:
-    """Apply the skip list: a listed failure is skipped, a listed pass is a failure."""
-    if report.id not in skip:
-        return report
-    if report.status == "passed":
-        return CaseReport(report.id, "failed", "listed in the skip list but now passes; remove it")
-    return CaseReport(report.id, "skipped", f"skip list ({report.status}: {report.detail})")
-
-
-def unknown_skips(skip: Iterable[str], ids: Iterable[str]) -> list[CaseReport]:
-    """Return a failure for each skip-list id that names no vector (the list must not rot).
-
-    >>> [r.detail for r in unknown_skips(["fee/a", "fee/gone"], ["fee/a"])]
-    ['listed in the skip list but no vector has this id; remove it']
-    """
-    known = set(ids)
-    detail = "listed in the skip list but no vector has this id; remove it"
-    return [CaseReport(i, "failed", detail) for i in dict.fromkeys(skip) if i not in known]
-
-
-def summary_line(reports: Sequence[CaseReport]) -> str:
-    """Return the closing line ``N passed, N failed, N skipped`` (errored counts as failed).
-
-    >>> summary_line([CaseReport("fee/a", "passed"), CaseReport("fee/b", "errored")])
-    '1 passed, 1 failed, 0 skipped'
-    """
-    passed = sum(r.status == "passed" for r in reports)
-    failed = sum(r.status in {"failed", "errored"} for r in reports)
-    skipped = sum(r.status == "skipped" for r in reports)
-    return f"{passed} passed, {failed} failed, {skipped} skipped"
