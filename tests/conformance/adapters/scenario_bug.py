@@ -1,0 +1,38 @@
+"""The reference adapter with one engine defect that only scenarios reach.
+
+The LIQ-3 queue is ordered by equity instead of equity / maintenance (ties still by id): the
+account with the most negative equity gets its step first, not the one most underwater
+relative to its requirement. No single-account case and no margin query can see it; it takes
+two accounts in liquidation after the same event. The function is patched at import, where
+``process_liquidations`` looks it up, as ``faulty.py`` does.
+
+Usage: python scenario_bug.py (speaks the protocol on stdin and stdout, like the reference).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from liqspec.conformance.adapter import serve
+from liqspec.engine import liquidation
+from liqspec.engine.state import State, get_unit
+from liqspec.model.margin import get_equity
+
+
+def queue_by_equity(state: State) -> list[str]:
+    """The defect: accounts in liquidation sorted by equity, not by E/MM (LIQ-3)."""
+    queue = []
+    for account in state.accounts.values():
+        if not account.positions:
+            continue
+        unit = get_unit(state, account)
+        if liquidation.is_in_liquidation(unit, account):
+            queue.append((get_equity(unit), account.id))
+    return [account_id for _, account_id in sorted(queue)]
+
+
+liquidation.get_liquidation_queue = queue_by_equity
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -1,0 +1,141 @@
+"""Whole scenarios drawn at random: the strategy, the differential fuzzer, the seeded vectors."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from liqspec.base.files import check_schema
+from liqspec.conformance.runner import run_suite
+from liqspec.conformance.scenario_fuzz import (
+    fuzz_scenarios,
+    random_scenario_vectors,
+    scenarios,
+)
+from liqspec.conformance.vectors import canonical, evaluate
+from tests.data import ROOT
+
+ADAPTERS = ROOT / "tests" / "conformance" / "adapters"
+REFERENCE = [sys.executable, "-m", "liqspec.cli", "adapter"]
+SCENARIO_BUG = [sys.executable, str(ADAPTERS / "scenario_bug.py")]
+ANCHORS = set(
+    re.findall(
+        r'<a id="([A-Z]+-\d+)"></a>', "".join(p.read_text() for p in (ROOT / "spec").glob("*.md"))
+    )
+)
+
+
+def draw_sample(count: int, seed_value: int) -> list[dict[str, Any]]:
+    """Return ``count`` documents drawn by the strategy (generation only, no shrinking)."""
+    documents: list[dict[str, Any]] = []
+
+    @seed(seed_value)
+    @settings(max_examples=count, database=None, deadline=None, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(scenarios())
+    def collect(document: dict[str, Any]) -> None:
+        documents.append(document)
+
+    collect()
+    return documents
+
+
+def records(output: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for step in output["steps"]:
+        yield from step["records"]
+
+
+def queue_size(output: dict[str, Any]) -> int:
+    stepped = {"liquidation-step", "liquidation-waiting", "takeover"}
+    return max(
+        (
+            len({r["account"] for r in s["records"] if r["kind"] in stepped})
+            for s in output["steps"]
+        ),
+        default=0,
+    )
+
+
+def test_the_reference_adapter_agrees_on_drawn_scenarios() -> None:
+    started = time.perf_counter()
+    assert fuzz_scenarios(REFERENCE, 120, 1) == []
+    assert time.perf_counter() - started < 30
+
+
+def test_a_queue_ordered_by_equity_is_found_and_shrunk() -> None:
+    (finding,) = fuzz_scenarios(SCENARIO_BUG, 200, 4)
+    vector = finding.vector
+    scenario = vector["input"]["scenario"]
+    shown = canonical(vector)
+    print(f"{finding.difference}\n{shown}")  # noqa: T201 - the shrunk case, with -s
+    assert finding.field.startswith("output."), shown
+    assert 2 <= len(scenario["accounts"]) <= 4, shown
+    assert 1 <= len(scenario["events"]) <= 4, shown
+    assert vector["id"].startswith("scenario/fuzz-")
+    assert vector["features"] == ["fuzz", "scenario"]
+    assert {"LIQ-3", "LIQ-10"} <= set(vector["rules"]) <= ANCHORS
+    check_schema(vector, "vector")
+    assert evaluate("scenario", vector["input"]) == {"output": vector["expected"]}
+    (against_bug,) = run_suite([vector], SCENARIO_BUG)
+    assert against_bug.status == "failed"
+    (against_reference,) = run_suite([vector], REFERENCE)
+    assert against_reference.status == "passed"
+
+
+def test_drawn_scenarios_load_and_cover_the_engine() -> None:
+    documents = draw_sample(200, 3)
+    assert [canonical(d) for d in documents] == [canonical(d) for d in draw_sample(200, 3)]
+    outputs, started = [], time.perf_counter()
+    for document in documents:
+        answer = evaluate("scenario", {"scenario": document})
+        if "output" in answer:
+            outputs.append(answer["output"])
+    per_scenario = (time.perf_counter() - started) / len(documents)
+    assert per_scenario < 0.1
+    assert len(outputs) >= 0.9 * len(documents)
+    assert all(2 <= len(d["accounts"]) <= 50 and d["events"] for d in documents)
+    assert {len(d["scenario"]["markets"]) for d in documents} == {1, 2, 3}
+    seen = [r for output in outputs for r in records(output)]
+    assert {r["policy"] for r in seen if r["kind"] == "liquidation-step"} == {
+        "health", "tier-step", "chunk",
+    }  # fmt: skip
+    assert {r["method"] for r in seen if r["kind"] == "deleveraged"} == {"adl", "socialize"}
+    assert any(r["kind"] == "deleveraged" and len(r["allocations"]) >= 2 for r in seen)
+    assert any(r["kind"] == "liquidation-waiting" and r["reason"] == "cooldown" for r in seen)
+    assert any(
+        r["kind"] == "breaker-tripped" and r["breaker"].startswith("halt-level") for r in seen
+    )
+    assert any(r["kind"] == "liquidation-waiting" and r["reason"] == "halted" for r in seen)
+    assert any(r["kind"] == "liquidation-step" and r["limit_reason"] == "price-band" for r in seen)
+    assert any(r["kind"] == "risk-adjusted" for r in seen)
+    assert any(r["kind"] == "parameters-changed" for r in seen)
+    assert any(r["kind"] == "bad-debt" for r in seen)
+    assert max(queue_size(output) for output in outputs) >= 3
+    events = {step["event"]["kind"] for output in outputs for step in output["steps"]}
+    assert events == {
+        "mark-update", "book-update", "deposit", "withdrawal", "fill", "clock", "index-update",
+        "trade-update", "reference-update", "parameter-change",
+    }  # fmt: skip
+
+
+def test_random_scenario_vectors_are_seeded_and_pass_the_reference() -> None:
+    vectors = random_scenario_vectors(7, 6)
+    assert [canonical(v) for v in vectors] == [canonical(v) for v in random_scenario_vectors(7, 6)]
+    assert [v["id"] for v in vectors] == [f"scenario/random-7-{n}" for n in range(6)]
+    for vector in vectors:
+        check_schema(vector, "vector")
+        assert vector["features"] == ["random", "scenario"]
+        assert {"STATE-8", "STATE-10"} <= set(vector["rules"]) <= ANCHORS, vector["id"]
+        assert evaluate("scenario", vector["input"]) == {"output": vector["expected"]}
+    assert all("LIQ-10" in v["rules"] for v in vectors[:4])
+    assert {"INS-4", "LIQ-3"} <= set(vectors[2]["rules"])
+    assert "INS-5" in vectors[3]["rules"]
+    adl = [r for r in records(vectors[2]["expected"]) if r["kind"] == "deleveraged"]
+    assert max(len(r["allocations"]) for r in adl) >= 3
+    assert queue_size(vectors[0]["expected"]) >= 3
+    assert random_scenario_vectors(8, 1) != vectors[:1]
