@@ -8,11 +8,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from liqspec.base.files import check_schema
 from liqspec.conformance.runner import run_suite
 from liqspec.conformance.scenario_fuzz import (
+    ScenarioKindUnsupportedError,
     fuzz_scenarios,
     random_scenario_vectors,
     scenarios,
@@ -23,6 +25,7 @@ from tests.data import ROOT
 ADAPTERS = ROOT / "tests" / "conformance" / "adapters"
 REFERENCE = [sys.executable, "-m", "liqspec.cli", "adapter"]
 SCENARIO_BUG = [sys.executable, str(ADAPTERS / "scenario_bug.py")]
+STUB = [sys.executable, str(ADAPTERS / "stub.py")]
 ANCHORS = set(
     re.findall(
         r'<a id="([A-Z]+-\d+)"></a>', "".join(p.read_text() for p in (ROOT / "spec").glob("*.md"))
@@ -85,6 +88,11 @@ def test_a_queue_ordered_by_equity_is_found_and_shrunk() -> None:
     assert against_bug.status == "failed"
     (against_reference,) = run_suite([vector], REFERENCE)
     assert against_reference.status == "passed"
+
+
+def test_an_adapter_without_scenarios_is_refused() -> None:
+    with pytest.raises(ScenarioKindUnsupportedError, match="does not support scenario"):
+        fuzz_scenarios([*STUB, "other-features"], 5, 0)
 
 
 def test_drawn_scenarios_load_and_cover_the_engine() -> None:
