@@ -959,13 +959,14 @@ def _without_market(document: dict[str, Any], symbol: str) -> dict[str, Any]:
         account.pop("positions", None)
         if positions:
             account["positions"] = positions
-    kept = [a for a in smaller["accounts"] if a["asset"] in assets]
-    ids = {a["id"] for a in kept}
-    smaller["accounts"] = kept
-    smaller["events"] = [
-        e for e in smaller["events"]
-        if e.get("market", symbol + "?") != symbol and e.get("account", next(iter(ids), "")) in ids
-    ]  # fmt: skip
+    smaller["accounts"] = [a for a in smaller["accounts"] if a["asset"] in assets]
+    ids = {a["id"] for a in smaller["accounts"]}
+
+    def kept(event: dict[str, Any]) -> bool:  # a deposit may open its account
+        gone = event.get("account", "") not in {"", *ids} and event["kind"] != "deposit"
+        return event.get("market") != symbol and not gone
+
+    smaller["events"] = [e for e in smaller["events"] if kept(e)]
     if "funds" in smaller:
         smaller["funds"] = {k: v for k, v in smaller["funds"].items() if k in assets}
     return smaller
