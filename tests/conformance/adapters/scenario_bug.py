@@ -3,8 +3,8 @@
 The LIQ-3 queue is ordered by equity instead of equity / maintenance (ties still by id): the
 account with the most negative equity gets its step first, not the one most underwater
 relative to its requirement. No single-account case and no margin query can see it; it takes
-two accounts in liquidation after the same event. The function is patched at import, where
-``process_liquidations`` looks it up, as ``faulty.py`` does.
+two accounts in liquidation after the same event. The function is replaced where
+``process_liquidations`` looks it up, when the adapter runs (as ``faulty.py`` does).
 
 Usage: python scenario_bug.py (speaks the protocol on stdin and stdout, like the reference).
 """
@@ -31,8 +31,20 @@ def queue_by_equity(state: State) -> list[str]:
     return [account_id for _, account_id in sorted(queue)]
 
 
-liquidation.get_liquidation_queue = queue_by_equity
+def patch_engine() -> None:
+    """Install the defect where ``process_liquidations`` looks the queue up."""
+    liquidation.get_liquidation_queue = queue_by_equity
+
+
+def main() -> None:
+    """Serve the protocol with the defect installed.
+
+    Only when run: pytest imports this file for its doctests, and the tests' own engine must
+    stay the reference.
+    """
+    patch_engine()
+    serve(sys.stdin.buffer, sys.stdout.buffer)
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    main()
