@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from liqspec.base.files import check_schema
 from liqspec.conformance.runner import run_suite
+from liqspec.conformance.scenario_builder import scenarios
 from liqspec.conformance.scenario_fuzz import (
     ScenarioKindUnsupportedError,
     fuzz_scenarios,
     random_scenario_vectors,
-    scenarios,
 )
 from liqspec.conformance.vectors import canonical, evaluate
 from tests.data import ROOT

@@ -115,3 +115,16 @@ def test_a_broken_event_is_rejected_and_the_replay_goes_on(
     untouched = run_json(ROOT / "spec/scenarios/takeover-at-bankruptcy.toml")["steps"]
     assert isinstance(untouched, list)
     assert [s["records"] for s in steps[1:]] == [s["records"] for s in untouched]
+
+
+def test_markets_settling_one_asset_must_share_its_quantum(tmp_path: Path) -> None:
+    """ACCOUNT-4: a scenario's accounts are cross pools, so one asset has one quantum."""
+    source = (ROOT / "spec/scenarios/takeover-at-bankruptcy.toml").read_text()
+    markets = source.split("markets = [", 1)[1].split("]", 1)[0]
+    pair = '"../markets/bybit-btcperp-usdc-examples.toml", "../markets/hyperliquid-btc-2024.toml"'
+    path = tmp_path / "scenario.toml"
+    path.write_text(source.replace(markets, pair).replace("../markets/", f"{ROOT}/spec/markets/"))
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "[ACCOUNT-4 cross-incompatible]" in result.output
+    assert "another quantum" in result.output

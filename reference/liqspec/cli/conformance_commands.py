@@ -364,16 +364,40 @@ def _conformance_markdown(reports: list[CaseReport]) -> str:
     show_default="print it",
     help="Write a disagreement here as a vector file.",
 )
+@click.option(
+    "--kind",
+    "what",
+    type=click.Choice(["cases", "scenario"]),
+    default="cases",
+    show_default=True,
+    help="cases: maintenance, fee and shares cases; scenario: whole scenarios (chapters 6-12).",
+)
 def fuzz_command(
-    *, command: list[str], examples: int, seed_value: int, spec_dir: Path | None, out: Path | None
+    *,
+    command: list[str],
+    examples: int,
+    seed_value: int,
+    spec_dir: Path | None,
+    out: Path | None,
+    what: str,
 ) -> None:
     """Differential fuzzing: random cases to the reference and to an implementation.
 
     On the first disagreement the case is shrunk to a minimal one and printed as a vector, or
-    written as a new vector file under --out (add it to your suite). Exit 0 when no
-    disagreement was found, 1 when one was or when the adapter supports none of the fuzzed
-    kinds (fee, maintenance, shares), 2 for bad options or an adapter that fails its handshake.
+    written as a new vector file under --out (add it to your suite). With --kind scenario the
+    cases are whole scenarios (2-50 accounts, several markets, every policy, ADL, breakers,
+    risk adjustment), shrunk to a few accounts and events; --spec does not apply (the markets
+    are the bundled ones). Exit 0 when no disagreement was found, 1 when one was or when the
+    adapter supports none of the fuzzed kinds, 2 for bad options or an adapter that fails its
+    handshake.
+
+    \b
+    Example:
+      liqspec fuzz --impl "node docs/examples/adapter.js" --kind scenario --examples 300
     """
+    if what == "scenario":
+        _run(lambda: _fuzz_scenarios(command, examples, seed_value, out))
+        return
 
     def run_fuzz() -> int:
         from liqspec.conformance.fuzz import KINDS as FUZZED  # noqa: PLC0415 - loads hypothesis
@@ -401,3 +425,30 @@ def fuzz_command(
         return EXIT_OK
 
     _run(run_fuzz)
+
+
+def _fuzz_scenarios(command: list[str], examples: int, seed_value: int, out: Path | None) -> int:
+    """``fuzz --kind scenario``: whole scenarios, shrunk on a disagreement (VEC-5)."""
+    from liqspec.conformance.scenario_fuzz import (  # noqa: PLC0415 - loads hypothesis
+        ScenarioKindUnsupportedError,
+        fuzz_scenarios,
+    )
+
+    try:
+        findings = fuzz_scenarios(command, examples, seed_value)
+    except ScenarioKindUnsupportedError as error:
+        click.echo(f"error: nothing was compared: {error}", err=True)
+        return EXIT_FOUND
+    if not findings:
+        click.echo(f"{examples} scenarios, no disagreement")
+        return EXIT_OK
+    finding = findings[0]
+    click.echo(f"disagreement on {finding.vector['id']}: {finding.difference}")
+    if out is None:
+        click.echo(canonical(finding.vector), nl=False)
+    else:
+        path = out / f"{finding.vector['id']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(canonical(finding.vector), encoding="utf-8", newline="\n")
+        click.echo(f"minimal case written to {path}")
+    return EXIT_FOUND

@@ -14,6 +14,7 @@ from typing import Any
 
 from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import check_schema
+from liqspec.conformance.scenario_fuzz import random_scenario_vectors
 from liqspec.conformance.scenario_vectors import scenario_vectors
 from liqspec.conformance.vectors import (
     MAX_MARKETS,
@@ -32,7 +33,11 @@ from liqspec.model.markets import (
     get_value,
 )
 
-__all__ = ["build_vectors", "write_vectors"]
+__all__ = ["RANDOM_COUNT", "RANDOM_SEED", "build_vectors", "write_vectors"]
+
+RANDOM_SEED, RANDOM_COUNT = 1, 8
+"""The seeded random scenarios kept as vectors: queues of several accounts, mixed policies,
+ADL over many counterparties, socialized loss, halts and bands, risk adjustment."""
 
 _BASE = "binance-btcusdt-2024-10-24"
 """The market whose broken copies make the rejection cases."""
@@ -358,6 +363,7 @@ def build_vectors(spec: Path) -> list[Vector]:
         *_fee_vectors(),
         *_share_vectors(),
         *scenario_vectors(spec),
+        *random_scenario_vectors(RANDOM_SEED, RANDOM_COUNT),
     ]
     for vector in vectors:
         check_schema(vector, "vector")

@@ -146,6 +146,14 @@ def _markets(paths: list[str], folder: Path | None, document: dict[str, Any]) ->
         if market.symbol in markets:
             detail = "two market files define this symbol"
             raise InputError(Reason.DUPLICATE_MARKET, f"scenario.markets[{i}]", text, detail)
+        for other in markets.values():  # every account is one cross pool (ACCOUNT-4)
+            if other.settle_asset == market.settle_asset and (
+                other.settle_quantum != market.settle_quantum
+            ):
+                detail = f"{other.symbol} settles {other.settle_asset} in another quantum"
+                raise InputError(
+                    Reason.CROSS_INCOMPATIBLE, f"scenario.markets[{i}]", market.symbol, detail
+                )
         markets[market.symbol] = market
     for section in ("liquidation", "mark", "breakers", "risk"):
         for symbol, table in document.get(section, {}).items():
