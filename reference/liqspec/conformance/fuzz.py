@@ -9,20 +9,19 @@ given. An adapter that crashes is restarted; one that fails its handshake stops 
 from __future__ import annotations
 
 import hashlib
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from attrs import frozen
-from hypothesis import HealthCheck, configuration, given, seed, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
 from liqspec.base.errors import InputError, Reason
+from liqspec.conformance.fuzzing import FuzzedAdapter, scratch_storage
 from liqspec.conformance.reports import first_difference
-from liqspec.conformance.runner import AdapterError, HandshakeError, Runner
+from liqspec.conformance.runner import HandshakeError, Runner
 from liqspec.conformance.vectors import canonical, evaluate, load_toml
 from liqspec.model.market_files import market_from_document
 from liqspec.model.markets import format_amount
@@ -87,33 +86,6 @@ def market_documents(spec: Path) -> list[dict[str, Any]]:
     return documents
 
 
-class _Adapter:
-    """The adapter under test, restarted after a crash; gone when a restart fails."""
-
-    def __init__(self, runner: Runner) -> None:
-        self.runner = runner
-        self.gone: HandshakeError | None = None
-
-    def reply(self, kind: str, case: dict[str, Any]) -> dict[str, Any]:
-        if self.gone is not None:
-            raise self.gone
-        case_id = f"{kind}/fuzz"
-        message = {"type": "case", "id": case_id, "kind": kind, "input": case}
-        try:
-            reply = self.runner.request(message)
-            if reply.get("id") != case_id:
-                raise AdapterError(f"a reply to another case: {reply!r}"[:200])
-        except AdapterError as error:
-            self.runner.kill()
-            try:
-                self.runner.start()
-            except HandshakeError as failed:
-                self.gone = failed
-                raise
-            return {"errored": str(error)}
-        return {key: reply[key] for key in ("output", "error") if key in reply} or {"reply": reply}
-
-
 def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
          seed_value: int, timeout: float = 10.0) -> FuzzOutcome:  # fmt: skip
     """Fuzz the adapter started by ``command``; write a minimal disagreement under ``out``.
@@ -124,7 +96,7 @@ def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
     documents = market_documents(spec)
     runner = Runner(command, timeout)
     features = set(runner.start()["features"])
-    adapter = _Adapter(runner)
+    adapter = FuzzedAdapter(runner)
     failures: list[tuple[str, dict[str, Any], str]] = []
     count = 0
 
@@ -146,7 +118,7 @@ def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
             raise AssertionError(failures[-1][2])
 
     try:
-        with _scratch_storage():
+        with scratch_storage():
             agree()
     except (AssertionError, HandshakeError, Flaky):  # Flaky: it disagreed, then not again
         if adapter.gone is not None:
@@ -162,21 +134,6 @@ def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
     finally:
         runner.stop()
     return FuzzOutcome(count)
-
-
-@contextmanager
-def _scratch_storage() -> Iterator[None]:
-    """Point Hypothesis's cache folder (``./.hypothesis`` by default) at a temporary one.
-
-    The search keeps no example database, and a run writes nothing in the current folder.
-    """
-    previous = configuration.storage_directory(intent_to_write=False).home_directory
-    with tempfile.TemporaryDirectory(prefix="liqspec-fuzz-") as scratch:
-        configuration.set_hypothesis_home_dir(scratch)
-        try:
-            yield
-        finally:
-            configuration.set_hypothesis_home_dir(previous)
 
 
 def _vector(kind: str, data: dict[str, Any], seed_value: int) -> dict[str, Any]:

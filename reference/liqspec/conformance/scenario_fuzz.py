@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
 from liqspec.base.errors import LiqspecError
+from liqspec.conformance.fuzzing import FuzzedAdapter, scratch_storage
 from liqspec.conformance.reports import first_difference
-from liqspec.conformance.runner import AdapterError, HandshakeError, Runner
+from liqspec.conformance.runner import HandshakeError, Runner
 from liqspec.conformance.scenario_builder import build_scenario, scenarios
 from liqspec.conformance.scenario_draws import SeededDraw
 from liqspec.conformance.vectors import Vector, canonical, evaluate, make_vector
@@ -239,46 +238,6 @@ class Finding:
         return f"{self.field}: expected {self.expected!r}, got {self.actual!r}"[:300]
 
 
-class _Adapter:
-    """The adapter under test, restarted after a crash; gone when a restart fails."""
-
-    def __init__(self, runner: Runner) -> None:
-        self.runner = runner
-        self.gone: HandshakeError | None = None
-
-    def reply(self, case: dict[str, Any]) -> dict[str, Any]:
-        if self.gone is not None:
-            raise self.gone
-        message = {"type": "case", "id": "scenario/fuzz", "kind": "scenario", "input": case}
-        try:
-            reply = self.runner.request(message)
-            if reply.get("id") != "scenario/fuzz":
-                raise AdapterError(f"a reply to another case: {reply!r}"[:200])
-        except AdapterError as error:
-            self.runner.kill()
-            try:
-                self.runner.start()
-            except HandshakeError as failed:
-                self.gone = failed
-                raise
-            return {"errored": str(error)}
-        return {key: reply[key] for key in ("output", "error") if key in reply} or {"reply": reply}
-
-
-@contextmanager
-def _scratch_storage() -> Iterator[None]:
-    """Point Hypothesis's cache folder at a temporary one: a search writes nothing here."""
-    from hypothesis import configuration  # noqa: PLC0415 - only the fuzzer loads Hypothesis
-
-    previous = configuration.storage_directory(intent_to_write=False).home_directory
-    with tempfile.TemporaryDirectory(prefix="liqspec-fuzz-") as scratch:
-        configuration.set_hypothesis_home_dir(scratch)
-        try:
-            yield
-        finally:
-            configuration.set_hypothesis_home_dir(previous)
-
-
 def _without_account(document: dict[str, Any], index: int) -> dict[str, Any]:
     smaller = copy.deepcopy(document)
     gone = smaller["accounts"].pop(index)["id"]
@@ -398,7 +357,7 @@ def fuzz_scenarios(
         runner.stop()
         detail = f"the adapter does not support scenario cases (features: {sorted(features)})"
         raise ScenarioKindUnsupportedError(detail)
-    adapter = _Adapter(runner)
+    adapter = FuzzedAdapter(runner)
     failures: list[tuple[dict[str, Any], tuple[str, Any, Any]]] = []
     compared: dict[str, tuple[str, Any, Any] | None] = {}  # shrinking meets a case again
 
@@ -411,7 +370,9 @@ def fuzz_scenarios(
         case = {"scenario": document}
         key = canonical(case)
         if key not in compared:
-            compared[key] = first_difference(evaluate("scenario", case), adapter.reply(case))
+            compared[key] = first_difference(
+                evaluate("scenario", case), adapter.reply("scenario", case)
+            )
         difference = compared[key]
         if difference is not None:
             failures.append((case, difference))
@@ -423,12 +384,14 @@ def fuzz_scenarios(
         if key not in compared:
             expected = evaluate("scenario", case)
             compared[key] = (
-                first_difference(expected, adapter.reply(case)) if "output" in expected else None
+                first_difference(expected, adapter.reply("scenario", case))
+                if "output" in expected
+                else None
             )
         return compared[key] is not None
 
     try:
-        with _scratch_storage():
+        with scratch_storage():
             agree()
     except (AssertionError, HandshakeError, Flaky):  # Flaky: it disagreed, then not again
         if adapter.gone is not None:
