@@ -16,12 +16,11 @@ from typing import Any
 from attrs import frozen
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
 
 from liqspec.base.errors import InputError, Reason
-from liqspec.conformance.fuzzing import FuzzedAdapter, scratch_storage
+from liqspec.conformance.fuzzing import FuzzedAdapter, search
 from liqspec.conformance.reports import first_difference
-from liqspec.conformance.runner import HandshakeError, Runner
+from liqspec.conformance.runner import Runner
 from liqspec.conformance.vectors import canonical, evaluate, load_toml
 from liqspec.model.market_files import market_from_document
 from liqspec.model.markets import format_amount
@@ -118,11 +117,8 @@ def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
             raise AssertionError(failures[-1][2])
 
     try:
-        with scratch_storage():
-            agree()
-    except (AssertionError, HandshakeError, Flaky):  # Flaky: it disagreed, then not again
-        if adapter.gone is not None:
-            raise adapter.gone from None
+        if not search(agree, adapter):
+            return FuzzOutcome(count)
         kind, data, difference = failures[-1]  # the last failure is the shrunk one
         vector = _vector(kind, data, seed_value)
         path = None
@@ -133,7 +129,6 @@ def fuzz(command: Sequence[str], *, spec: Path, out: Path | None, examples: int,
         return FuzzOutcome(count, vector, path, difference)
     finally:
         runner.stop()
-    return FuzzOutcome(count)
 
 
 def _vector(kind: str, data: dict[str, Any], seed_value: int) -> dict[str, Any]:

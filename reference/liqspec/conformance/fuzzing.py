@@ -7,13 +7,13 @@ current folder. Hypothesis is imported only when a search runs.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from liqspec.conformance.runner import AdapterError, HandshakeError, Runner
 
-__all__ = ["FuzzedAdapter", "scratch_storage"]
+__all__ = ["FuzzedAdapter", "scratch_storage", "search"]
 
 
 class FuzzedAdapter:
@@ -59,3 +59,20 @@ def scratch_storage() -> Iterator[None]:
             yield
         finally:
             configuration.set_hypothesis_home_dir(previous)
+
+
+def search(agree: Callable[[], None], adapter: FuzzedAdapter) -> bool:
+    """Run a Hypothesis search in a scratch folder; return whether it found a disagreement.
+
+    A handshake failure on a restart ends the search with that error, not a finding.
+    """
+    from hypothesis.errors import Flaky  # noqa: PLC0415 - only a search loads Hypothesis
+
+    try:
+        with scratch_storage():
+            agree()
+    except (AssertionError, HandshakeError, Flaky):  # Flaky: it disagreed, then not again
+        if adapter.gone is not None:
+            raise adapter.gone from None
+        return True
+    return False

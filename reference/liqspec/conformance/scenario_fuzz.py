@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 
 from liqspec.base.errors import LiqspecError
-from liqspec.conformance.fuzzing import FuzzedAdapter, scratch_storage
+from liqspec.conformance.fuzzing import FuzzedAdapter, search
 from liqspec.conformance.reports import first_difference
-from liqspec.conformance.runner import HandshakeError, Runner
+from liqspec.conformance.runner import Runner
 from liqspec.conformance.scenario_builder import build_scenario, scenarios
 from liqspec.conformance.scenario_draws import SeededDraw
 from liqspec.conformance.vectors import Vector, canonical, evaluate, make_vector
@@ -349,7 +349,6 @@ def fuzz_scenarios(
     """
     from hypothesis import HealthCheck, Phase, given, settings  # noqa: PLC0415
     from hypothesis import seed as seeded  # noqa: PLC0415
-    from hypothesis.errors import Flaky  # noqa: PLC0415
 
     runner = Runner(command, timeout)
     features = set(runner.start()["features"])
@@ -391,11 +390,8 @@ def fuzz_scenarios(
         return compared[key] is not None
 
     try:
-        with scratch_storage():
-            agree()
-    except (AssertionError, HandshakeError, Flaky):  # Flaky: it disagreed, then not again
-        if adapter.gone is not None:
-            raise adapter.gone from None
+        if not search(agree, adapter):
+            return []
         case, _ = failures[-1]  # the last failure is the shrunk one
         if "output" in evaluate("scenario", case):  # a document the reference loads
             case = {"scenario": _reduce(case["scenario"], differs)}
@@ -403,4 +399,3 @@ def fuzz_scenarios(
         return [_finding(case, where, want, got, seed)]
     finally:
         runner.stop()
-    return []
