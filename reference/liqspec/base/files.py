@@ -255,15 +255,27 @@ _Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
+_VALID_LIMIT = 256
+_valid: dict[tuple[str, str], None] = {}
+"""Documents already found valid, by schema and canonical text (oldest first)."""
+
+
 def check_schema(document: dict[str, Any], name: str) -> None:
     """Check ``document`` against schema ``name``; raise the first violation (CONV-12).
 
-    Patterns match the whole string and ``format: date`` must be a real date.
+    Patterns match the whole string and ``format: date`` must be a real date. A document
+    found valid before is not checked again: scenarios repeat the same market documents.
     """
+    key = (name, json.dumps(document, sort_keys=True))
+    if key in _valid:
+        return
     validator = _Validator(schema(name), format_checker=jsonschema.FormatChecker(["date"]))
     errors = sorted(validator.iter_errors(document), key=_error_order)
     if errors:
         raise _as_input_error(errors[0])
+    if len(_valid) >= _VALID_LIMIT:
+        del _valid[next(iter(_valid))]
+    _valid[key] = None
 
 
 _Order = tuple[tuple[tuple[int, int, str], ...], str]

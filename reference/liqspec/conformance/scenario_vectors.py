@@ -7,9 +7,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from liqspec.conformance import pins_edges, pins_liquidation
+from liqspec.conformance.pins import Pin
 from liqspec.conformance.vectors import Vector, load_toml, make_vector
 
-__all__ = ["scenario_vectors"]
+__all__ = ["PINS", "scenario_vectors"]
+
+PINS: list[Pin] = [*pins_liquidation.PINS, *pins_edges.PINS]
+"""Every pin vector (VEC-6), in the order they are generated."""
 
 
 _SCENARIO_RULES = {
@@ -78,6 +83,7 @@ def scenario_vectors(spec: Path) -> Iterator[Vector]:
             ],
         )
     yield from _variant_vectors(folder)
+    yield from _pin_vectors()
     yield _market_path_vector(folder)
     base = _inline(load_toml(folder / "takeover-at-bankruptcy.toml"), folder)
     yield from _file_vectors(base)
@@ -240,6 +246,13 @@ def _variant_vectors(folder: Path) -> Iterator[Vector]:
         ["scenario", "parameters"],
         ["INV-PHASE-IN"],
     )
+
+
+def _pin_vectors() -> Iterator[Vector]:
+    for pin in PINS:
+        features = ["scenario", "pin", *pin.features]
+        yield make_vector("scenario", pin.slug, pin.description, {"scenario": pin.document},
+                          [*pin.rules], features)  # fmt: skip
 
 
 def _market_path_vector(folder: Path) -> Vector:
