@@ -36,7 +36,11 @@ Output = dict[str, Any]
 
 @attrs.frozen
 class Pin:
-    """One pinned behaviour: ``scenario/<slug>``, what it shows, and the rules it pins."""
+    """One pinned behaviour: ``scenario/<slug>``, what it shows, and the rules it pins.
+
+    ``shows`` is given the expected output, or ``{"error": reason}`` when the pin's scenario
+    file is itself rejected.
+    """
 
     slug: str
     description: str
