@@ -101,6 +101,7 @@ function fee(input) {
 
 // INS-3: telescoping shares of consecutive slices.
 function shares(input) {
+  if (input.cuts.length > 1000) throw new Error('magnitude'); // VEC-3: at most 1,000 cuts
   const deficit = BigInt(input.deficit);
   const total = BigInt(input.total);
   const points = [0n, ...input.cuts.map(BigInt), total];

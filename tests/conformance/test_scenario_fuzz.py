@@ -126,8 +126,8 @@ def test_drawn_scenarios_load_and_cover_the_engine() -> None:
     assert max(queue_size(output) for output in outputs) >= 3
     events = {step["event"]["kind"] for output in outputs for step in output["steps"]}
     assert events == {
-        "mark-update", "book-update", "deposit", "withdrawal", "fill", "clock", "index-update",
-        "trade-update", "reference-update", "parameter-change",
+        "mark", "book", "deposit", "withdraw", "fill", "clock", "index",
+        "trade", "reference", "parameters",
     }  # fmt: skip
 
 

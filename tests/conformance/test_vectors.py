@@ -70,3 +70,14 @@ def test_coverage_of_rules_invariants_and_reasons() -> None:
 def _expects(vector: dict[str, Any]) -> set[str]:
     events: list[dict[str, str]] = vector["input"]["scenario"]["events"]
     return {e["expect"] for e in events if "expect" in e}
+
+
+def test_a_floor_vector_holds_a_position_at_the_floor_of_the_tier_its_id_names() -> None:
+    floors = {n: json.loads(t) for n, t in committed().items() if re.search(r"-tier-\d+-floor", n)}
+    assert floors
+    for name, vector in floors.items():
+        tier = int(re.findall(r"-tier-(\d+)-floor", name)[0])
+        position = vector["expected"]["units"][0]["positions"][0]
+        market = next(m for m in vector["input"]["markets"])
+        assert position["tier"] == tier, name
+        assert position["notional"] == market["tiers"][tier - 1]["floor"], name

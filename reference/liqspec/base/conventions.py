@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from fractions import Fraction
 from math import gcd, isqrt
 from typing import Any, Protocol, cast
 
@@ -33,6 +34,7 @@ __all__ = [
     "parse_decimal",
     "parse_ratio",
     "ratio_from_leverage",
+    "ratio_text",
     "smax",
     "smin",
     "to_units",
@@ -290,6 +292,15 @@ def decimal_text(num: int, den: int) -> str:
         return f"{sign}{value}"
     whole, fraction = divmod(value, 10**digits)
     return f"{sign}{whole}.{fraction:0{digits}d}".rstrip("0").rstrip(".")
+
+
+def ratio_text(value: Fraction) -> str:
+    """Render an exact ratio as output text: decimal when it terminates, else ``n/d`` (OUT-14).
+
+    >>> ratio_text(Fraction(1, 10_000)), ratio_text(Fraction(-17, 240)), ratio_text(Fraction(3))
+    ('0.0001', '-17/240', '3')
+    """
+    return decimal_text(value.numerator, value.denominator)
 
 
 def to_units(text: object, unit: Ratio, field: str, unit_name: str) -> int:

@@ -235,7 +235,7 @@ def _print_run(report: dict[str, Any]) -> None:
             table.add_row("", Text("rejected", "red"), detail)
         for record in step["records"]:
             if (record["kind"] in _ECHOES and record["kind"] != "mark-set") or (
-                record["kind"] == "mark-set" and event["kind"] == "mark-update"
+                record["kind"] == "mark-set" and event["kind"] == "mark"
             ):
                 continue
             table.add_row("", record["kind"], _details(record))

@@ -25,7 +25,6 @@ from liqspec.conformance.vectors import (
 )
 from liqspec.model.market_files import market_from_document
 from liqspec.model.markets import (
-    ContractKind,
     Market,
     format_amount,
     format_price,
@@ -203,7 +202,10 @@ def _floormake_vector(
     spec = document["market"]
     mark = market.max_price // 200
     per_lot = get_value(market, 1, mark)
-    size = max(1, floor // per_lot) if market.contract is ContractKind.LINEAR else 1
+    size = max(1, floor // per_lot)
+    if get_value(market, size, mark) != floor:  # pragma: no cover - the bundled markets hit it
+        detail = f"no whole number of lots is worth the floor of tier {tier} at {mark} ticks"
+        raise InputError(Reason.MAGNITUDE, f"tiers[{tier - 1}].floor", floor, detail)
     balance = format_amount(market, get_value(market, size, mark) // 20)
     account = _account(
         spec["settle_asset"],
@@ -338,6 +340,14 @@ def _share_vectors() -> Iterator[Vector]:
             ["shares"],
             ["INV-ADL-EXACT"],
         )
+    yield make_vector(
+        "shares",
+        "reject-too-many-cuts",
+        "1001 cuts: more than a case may hold, rejected before any is read",
+        {"deficit": "1", "cuts": [str(c) for c in range(1, 1002)], "total": "1002"},
+        ["CONV-2", "VEC-3"],
+        ["shares", "negative"],
+    )
 
 
 def build_vectors(spec: Path) -> list[Vector]:

@@ -38,10 +38,10 @@ if TYPE_CHECKING:
 # --- the rules a scenario exercises ------------------------------------------------------------
 
 _EVENT_RULES = {
-    "mark-update": ["STATE-3"], "book-update": ["STATE-2", "STATE-3"], "deposit": ["STATE-4"],
-    "withdrawal": ["STATE-5"], "fill": ["STATE-6", "STATE-9"], "clock": ["STATE-7"],
-    "index-update": ["MARK-1"], "trade-update": ["MARK-1"], "reference-update": ["BRK-3"],
-    "parameter-change": ["RISK-5"],
+    "mark": ["STATE-3"], "book": ["STATE-2", "STATE-3"], "deposit": ["STATE-4"],
+    "withdraw": ["STATE-5"], "fill": ["STATE-6", "STATE-9"], "clock": ["STATE-7"],
+    "index": ["MARK-1"], "trade": ["MARK-1"], "reference": ["BRK-3"],
+    "parameters": ["RISK-5"],
 }  # fmt: skip
 
 _RECORD_RULES = {

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import attrs
 
-from liqspec.base.conventions import div_ceil, div_floor
+from liqspec.base.conventions import div_ceil, div_floor, ratio_text
 from liqspec.engine.records import BreakerTripped
 from liqspec.engine.state import MarketState
 
@@ -97,8 +97,8 @@ def process_breakers(
                     f"halt-level-{level + 1}",
                     entry.reference,
                     entry.mark,
-                    str(move),
-                    until,
+                    ratio_text(move),
+                    None if until == UNTIL_RESET else until,
                 )
             )
     dynamic = params.dynamic_move

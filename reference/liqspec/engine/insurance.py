@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import attrs
 
-from liqspec.base.conventions import div_floor, ite, smin
+from liqspec.base.conventions import div_floor, ite, ratio_text, smin
 from liqspec.engine.records import Allocation, Deleveraged, FundChange, Record
 from liqspec.engine.state import (
     AccountState,
@@ -140,7 +140,7 @@ def _deleverage(
         if is_liquidatable(get_unit(state, reduced)):
             continue
         state = with_account(state, reduced)
-        allocations.append(Allocation(account_id, str(score), lots, share))
+        allocations.append(Allocation(account_id, ratio_text(score), lots, share))
         allocated += lots
     covered = deficit * allocated // total
     return (

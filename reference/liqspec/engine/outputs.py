@@ -14,10 +14,10 @@ from typing import Any
 
 import attrs
 
-from liqspec.base.conventions import Ratio, decimal_text
+from liqspec.base.conventions import Ratio, decimal_text, ratio_text
 from liqspec.engine.records import Record, record_kind
 from liqspec.engine.scenarios import Scenario, replay
-from liqspec.engine.state import Book, Event, State, get_unit
+from liqspec.engine.state import Book, Event, State, get_event_kind, get_unit
 from liqspec.model.accounts import AccountFile, MarginUnit, Side, get_entry_price, get_margin_units
 from liqspec.model.margin import (
     get_equity,
@@ -259,7 +259,7 @@ def event_report(event: Event, units: Units) -> dict[str, Any]:
     """Render an input event like a record: its kind and its decimal fields."""
     fields = attrs.asdict(event, recurse=False)
     market = units.markets.get(str(fields.get("market", "")))
-    shown: dict[str, Any] = {"kind": record_kind(event)}
+    shown: dict[str, Any] = {"kind": get_event_kind(event)}
     for name, value in fields.items():
         if isinstance(value, Book) and market is not None:
             shown["bids"] = [[format_price(market, x.price), format_size(market, x.size)]
@@ -274,7 +274,7 @@ def event_report(event: Event, units: Units) -> dict[str, Any]:
             shown[name] = value.symbol
             shown["risk_multiplier"] = str(value.risk_multiplier)
         elif isinstance(value, Fraction):
-            shown[name] = str(value)
+            shown[name] = ratio_text(value)
         else:
             shown[name] = _field(name, value, market, "", units)
     return shown

@@ -244,14 +244,17 @@ class MarkDerived:
 
 @frozen
 class BreakerTripped:
-    """OUT-11: a halt level or the dynamic breaker tripped: reference, mark, move, until when."""
+    """OUT-11: a halt level or the dynamic breaker tripped: reference, mark, move, until when.
+
+    ``until`` is ``None`` for a halt that lasts until the next reference price (BRK-3).
+    """
 
     market: str
     breaker: str
     reference: int
     mark: int
     move: str
-    until: int
+    until: int | None
 
 
 @frozen

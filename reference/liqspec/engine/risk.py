@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import attrs
 
-from liqspec.base.conventions import Ratio, div_ceil, isqrt_ceil
+from liqspec.base.conventions import Ratio, div_ceil, isqrt_ceil, ratio_text
 from liqspec.engine.records import RiskAdjusted
 from liqspec.engine.state import MarketState
 from liqspec.model.market_rules import validate_market
@@ -100,7 +100,7 @@ def process_risk(entry: MarketState, time: int) -> tuple[MarketState, tuple[Risk
         else attrs.evolve(entry, market=market)
     )
     record = RiskAdjusted(
-        entry.market.symbol, volatility, str(target), str(current), str(new),
+        entry.market.symbol, volatility, ratio_text(target), ratio_text(current), ratio_text(new),
         entry.phase_end if new > current else time,
     )  # fmt: skip
     return entry, (record,)

@@ -21,6 +21,7 @@ from liqspec.model.margin import get_maintenance_margin
 from liqspec.model.markets import ContractKind, Market, Trigger, get_value
 
 __all__ = [
+    "EVENT_KINDS",
     "AccountState",
     "Book",
     "BookUpdate",
@@ -40,6 +41,7 @@ __all__ = [
     "apply_fill",
     "check_book",
     "close_part",
+    "get_event_kind",
     "get_settle_quantum",
     "get_signed_size",
     "get_unit",
@@ -296,6 +298,29 @@ Event = (
     | ReferenceUpdate
     | ParameterChange
 )
+
+EVENT_KINDS: dict[type, str] = {
+    MarkUpdate: "mark",
+    BookUpdate: "book",
+    Deposit: "deposit",
+    Withdrawal: "withdraw",
+    Fill: "fill",
+    Clock: "clock",
+    IndexUpdate: "index",
+    TradeUpdate: "trade",
+    ReferenceUpdate: "reference",
+    ParameterChange: "parameters",
+}
+"""The ``kind`` of each event, in scenario files (STATE-10) and in outputs alike (OUT-1)."""
+
+
+def get_event_kind(event: Event) -> str:
+    """Return the ``kind`` an event has in a scenario file and in an output (OUT-1).
+
+    >>> get_event_kind(Withdrawal("alice", "USDT", 1))
+    'withdraw'
+    """
+    return EVENT_KINDS[type(event)]
 
 
 # --- positions ---------------------------------------------------------------------------------

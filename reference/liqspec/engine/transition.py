@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from liqspec.base.conventions import ratio_text
 from liqspec.base.errors import EventRejectedError, InputError, Reason
 from liqspec.engine.breakers import UNTIL_RESET, get_band, is_halted, process_breakers, record_mark
 from liqspec.engine.liquidation import process_liquidations
@@ -107,7 +108,7 @@ def _derived_record(entry: MarketState, derived: int) -> Record:
         entry.index, entry.basis, entry.basis_samples, entry.last_trade
     )
     return MarkDerived(
-        entry.market.symbol, entry.market.mark.source.value, entry.index, str(entry.basis),
+        entry.market.symbol, entry.market.mark.source.value, entry.index, ratio_text(entry.basis),
         tuple(str(c) for c in candidates), derived,
     )  # fmt: skip
 
@@ -260,7 +261,7 @@ def process_index_update(state: State, event: IndexUpdate) -> tuple[State, Recor
     if not 1 <= event.price <= entry.market.max_price or not -1 < event.basis < 1:
         raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "index in domain, |basis| < 1")
     state = with_market(state, attrs.evolve(entry, index=event.price, basis=event.basis))
-    return state, IndexSet(event.market, event.price, str(event.basis))
+    return state, IndexSet(event.market, event.price, ratio_text(event.basis))
 
 
 def process_trade_update(state: State, event: TradeUpdate) -> tuple[State, Record]:
