@@ -40,6 +40,7 @@ test-long: $(STAMP)  ## longer Hypothesis and CrossHair budgets
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/properties
 	CROSSHAIR_BUDGET=long $(BIN)/python tests/symbolic/run_crosshair.py
 	HOSTILE_ALL=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/hostile
+	VECTORS_FULL=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/conformance/test_vectors.py
 
 bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_margin.py

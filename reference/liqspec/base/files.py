@@ -12,12 +12,13 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 from attrs import frozen
 
@@ -182,6 +183,8 @@ def check_literals(document: dict[str, Any]) -> None:
     Traceback (most recent call last):
     liqspec.base.errors.InputError: market.max_price = 'NaN': no [CONV-1 not-a-decimal]
     """
+    if _is_plain(document):
+        return
     stack: list[tuple[tuple[str | int, ...], object]] = [((), document)]
     while stack:
         where, value = stack.pop()
@@ -194,6 +197,24 @@ def check_literals(document: dict[str, Any]) -> None:
             stack.extend(((*where, key), item) for key, item in reversed(value.items()))
         elif isinstance(value, list):
             stack.extend(((*where, i), item) for i, item in reversed(list(enumerate(value))))
+
+
+def _is_plain(document: dict[str, Any]) -> bool:
+    """Return whether no literal was refused and the nesting is bounded (no paths built)."""
+    level: list[object] = [document]
+    for _ in range(MAX_DEPTH + 1):
+        below: list[object] = []
+        for value in level:
+            if isinstance(value, dict):
+                below.extend(value.values())
+            elif isinstance(value, list):
+                below.extend(value)
+            elif isinstance(value, _Refused):
+                return False
+        if not below:
+            return True
+        level = below
+    return False
 
 
 def _mark_toml_integers(document: dict[str, Any]) -> dict[str, Any]:
@@ -255,27 +276,47 @@ _Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
-_VALID_LIMIT = 256
-_valid: dict[tuple[str, str], None] = {}
-"""Documents already found valid, by schema and canonical text (oldest first)."""
+_COMPILED = frozenset({"account", "market", "scenario", "vector"})
+"""The input schemas, which use only keywords that draft 7 reads as draft 2020-12 does: a
+compiled validator (fastjsonschema) accepts a valid document of these quickly."""
+
+
+@cache
+def _compiled(name: str) -> Callable[[Any], Any]:
+    formats = {"date": lambda text: _DATES.conforms(text, "date")}
+    compiled: Callable[[Any], Any] = fastjsonschema.compile(
+        schema(name), formats=formats, use_default=False
+    )
+    return compiled
+
+
+def _is_accepted_fast(document: dict[str, Any], name: str) -> bool:
+    """Return whether the compiled validator accepts ``document`` (no opinion: False)."""
+    if name not in _COMPILED:
+        return False
+    try:
+        _compiled(name)(document)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+_DATES = jsonschema.FormatChecker(["date"])
 
 
 def check_schema(document: dict[str, Any], name: str) -> None:
     """Check ``document`` against schema ``name``; raise the first violation (CONV-12).
 
-    Patterns match the whole string and ``format: date`` must be a real date. A document
-    found valid before is not checked again: scenarios repeat the same market documents.
+    Patterns match the whole string and ``format: date`` must be a real date. A valid input
+    document is accepted by a compiled validator; only a rejected one is walked by
+    ``jsonschema`` to find the first violation in the order CONV-12 fixes.
     """
-    key = (name, json.dumps(document, sort_keys=True))
-    if key in _valid:
+    if _is_accepted_fast(document, name):
         return
-    validator = _Validator(schema(name), format_checker=jsonschema.FormatChecker(["date"]))
+    validator = _Validator(schema(name), format_checker=_DATES)
     errors = sorted(validator.iter_errors(document), key=_error_order)
     if errors:
         raise _as_input_error(errors[0])
-    if len(_valid) >= _VALID_LIMIT:
-        del _valid[next(iter(_valid))]
-    _valid[key] = None
 
 
 _Order = tuple[tuple[tuple[int, int, str], ...], str]

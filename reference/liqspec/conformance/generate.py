@@ -8,7 +8,7 @@ together they cover every rule (VEC-4).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from liqspec.model.markets import (
 
 __all__ = ["RANDOM_COUNT", "RANDOM_SEED", "build_vectors", "write_vectors"]
 
-RANDOM_SEED, RANDOM_COUNT = 1, 8
+RANDOM_SEED, RANDOM_COUNT = 1, 220
 """The seeded random scenarios kept as vectors: queues of several accounts, mixed policies,
 ADL over many counterparties, socialized loss, halts and bands, risk adjustment."""
 
@@ -350,11 +350,13 @@ def _share_vectors() -> Iterator[Vector]:
     )
 
 
-def build_vectors(spec: Path) -> list[Vector]:
+def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> list[Vector]:
     """Build every vector from the specification folder ``spec`` (markets and scenarios).
 
     Raises :class:`InputError`, naming the file, for a missing, unreadable or invalid market
     file; the rejection cases derive from the bundled Binance BTCUSDT market.
+    ``first_tries`` starts the search of random scenario ``n`` at a later try
+    (:func:`~liqspec.conformance.scenario_fuzz.random_scenario_vectors`).
     """
     documents = {p.stem: load_toml(p) for p in sorted((spec / "markets").glob("*.toml"))}
     for stem, document in documents.items():
@@ -373,7 +375,7 @@ def build_vectors(spec: Path) -> list[Vector]:
         *_fee_vectors(),
         *_share_vectors(),
         *scenario_vectors(spec),
-        *random_scenario_vectors(RANDOM_SEED, RANDOM_COUNT),
+        *random_scenario_vectors(RANDOM_SEED, RANDOM_COUNT, first_tries),
     ]
     for vector in vectors:
         check_schema(vector, "vector")

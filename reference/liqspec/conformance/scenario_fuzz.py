@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -186,19 +186,25 @@ _TRIES = 3000
 """Most documents drawn for one seeded vector before giving up."""
 
 
-def random_scenario_vectors(seed: int, count: int) -> list[Vector]:
+def random_scenario_vectors(
+    seed: int, count: int, first_tries: Mapping[int, int] | None = None
+) -> list[Vector]:
     """Return ``count`` seeded random scenarios as vectors ``scenario/random-<seed>-<n>``.
 
     Vector ``n`` is the first scenario drawn from ``(seed, n, try)`` that loads, has at most
     :data:`MAX_VECTOR_ACCOUNTS` accounts and shows the goal ``n`` (in turn: a queue of several
     accounts, mixed policies, ADL over many counterparties, a socialized loss, a halt or band,
     a risk adjustment). The same seed gives the same vectors on every machine.
+
+    ``first_tries`` maps ``n`` to the try the search starts from (default 0): given the tries
+    that the vectors' descriptions record, it rebuilds them without the failed draws before.
     """
     vectors = []
     for n in range(count):
         goal, promising, reached = _GOALS[n % len(_GOALS)]
         name = f"random-{seed}-{n}"
-        for attempt in range(_TRIES):
+        start = (first_tries or {}).get(n, 0)
+        for attempt in range(start, _TRIES):
             document = build_scenario(SeededDraw(f"liqspec-scenario/{seed}/{n}/{attempt}"), name)
             if len(document["accounts"]) > MAX_VECTOR_ACCOUNTS or not promising(document):
                 continue
