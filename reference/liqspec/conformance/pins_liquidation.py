@@ -371,7 +371,7 @@ PINS: list[Pin] = [
             == [(_CYBER, "health")]
             and not records(out, 1, "liquidation-waiting")
         ),
-        ("chunk",),
+        ("chunk", "cross"),
     ),
     Pin(
         "liq10-cooldown-wins-over-a-halt",
@@ -542,6 +542,7 @@ PINS: list[Pin] = [
             },
         ),
         lambda out: [r["market"] for r in records(out, 0, "liquidation-step")] == [_CYBER],
+        ("cross",),
     ),
     Pin(
         "liq4-leg-tie-by-market-symbol",
@@ -562,7 +563,7 @@ PINS: list[Pin] = [
             == [{_BTC: "59000", _XBT: "59000"}]
             and [r["market"] for r in records(out, 1, "liquidation-step")] == [_BTC]
         ),
-        ("boundary",),
+        ("cross", "boundary"),
     ),
     Pin(
         "liq8-unfilled-wait-waits-for-liquidity",
