@@ -1,20 +1,206 @@
-"""Pins of chapters 7 and 8: the liquidation procedure (LIQ-10) and its accounting (§8.1)."""
+"""Pins of chapters 7 and 8: the liquidation procedure (LIQ-10) and its accounting (§8.1).
+
+Every scenario here starts from BTCUSDT (Binance 2024 brackets, inclusive trigger) at 60000:
+one BTC long from 60000 has a maintenance margin of 247.5 at 59500 and 245 at 59000, so an
+account's balance says where it is liquidated. The predicates read the expected output with
+the helpers below: which account a record names, in which order, with which fields.
+"""
 
 from __future__ import annotations
 
-from liqspec.conformance.pins import Pin, market, position, records, scenario
+import itertools
+import math
+from collections.abc import Iterable
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from liqspec.conformance.pins import Pin, market, position, records, records_of, scenario, step
 
 __all__ = ["PINS"]
 
-_LONG_1_BTC = [
-    {
-        "id": "alice",
-        "asset": "USDT",
-        "balance": "700",
-        "positions": [position("BTCUSDT", "long", "1", "60000")],
+Output = dict[str, Any]
+
+_BTC = "BTCUSDT"
+_CYBER = "CYBERUSDT"
+_XBT = "XBTUSDT"
+_CHUNK = {"policy": "chunk", "chunk": "0.1", "cooldown": "30"}
+"""Chunk liquidation: 10% of the position a step, then 30 time units of cooldown."""
+_WHOLE = {"policy": "chunk", "chunk": "1"}
+"""A chunk policy that aims at the whole position, before the cap and the dust rule."""
+_WAIT = {"on_unfilled": "wait"}
+"""Wait for liquidity instead of a takeover when nothing fills (while equity is not negative)."""
+_HALT = {"halt_levels": ["0.01"], "halt_durations": ["0"]}
+"""One halt level: a 1% move from the reference halts until the next reference."""
+_LIQUIDATION_KINDS = (
+    "liquidation-started",
+    "liquidation-step",
+    "liquidation-waiting",
+    "liquidation-ended",
+    "takeover",
+    "bad-debt",
+)
+
+
+# --- building scenarios ----------------------------------------------------------------------
+
+
+def _account(name: str, balance: str, *positions: dict[str, str]) -> dict[str, Any]:
+    """Return an account entry in USDT."""
+    return {"id": name, "asset": "USDT", "balance": balance, "positions": list(positions)}
+
+
+def _long(size: str, entry: str = "60000", symbol: str = _BTC) -> dict[str, str]:
+    return position(symbol, "long", size, entry)
+
+
+def _short(size: str, entry: str = "60000", symbol: str = _BTC) -> dict[str, str]:
+    return position(symbol, "short", size, entry)
+
+
+def _mark(price: str, symbol: str = _BTC) -> dict[str, str]:
+    return {"kind": "mark", "market": symbol, "price": price}
+
+
+def _clock(time: str) -> dict[str, str]:
+    return {"kind": "clock", "time": time}
+
+
+def _bids(*levels: tuple[str, str]) -> dict[str, list[list[str]]]:
+    """Return a book with these bids and no asks."""
+    return {"bids": [list(level) for level in levels], "asks": []}
+
+
+def _btc_scenario(
+    name: str,
+    accounts: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    *,
+    bids: Iterable[tuple[str, str]] = (),
+    liquidation: dict[str, str] | None = None,
+    breakers: dict[str, Any] | None = None,
+    funds: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return a scenario on BTCUSDT alone, marked at 60000, with a book of ``bids``."""
+    return _scenario_of(
+        name,
+        accounts,
+        events,
+        {_BTC: (market(), "60000", tuple(bids))},
+        liquidation={_BTC: liquidation} if liquidation else None,
+        breakers={_BTC: breakers} if breakers else None,
+        funds=funds,
+    )
+
+
+def _scenario_of(
+    name: str,
+    accounts: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    markets: dict[str, tuple[dict[str, Any], str, tuple[tuple[str, str], ...]]],
+    *,
+    liquidation: dict[str, dict[str, str]] | None = None,
+    breakers: dict[str, dict[str, Any]] | None = None,
+    funds: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return a scenario of ``markets``: symbol -> (market document, mark, bids)."""
+    tables: dict[str, Any] = {
+        "marks": {symbol: mark for symbol, (_, mark, _) in markets.items()},
+        "books": {symbol: _bids(*bids) for symbol, (_, _, bids) in markets.items()},
+        "funds": funds if funds is not None else {"USDT": "1000"},
     }
-]
-"""One account, 1 BTC long from 60000 with 700 USDT: liquidatable below about 59546."""
+    if liquidation:
+        tables["liquidation"] = liquidation
+    if breakers:
+        tables["breakers"] = breakers
+    documents = [document for document, _, _ in markets.values()]
+    return scenario(name, documents, accounts, events, **tables)
+
+
+def _bankrupt_long(
+    name: str,
+    *,
+    funds: dict[str, str],
+    others: Iterable[dict[str, Any]] = (),
+    size: str = "1",
+    liquidation: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return alice, ``size`` BTC long from 60000 with 700, marked down to 59000.
+
+    The book is empty: the fund takes the position over at its bankruptcy price, better
+    than the mark, so there is a deficit: 300 for 1 BTC (price 59300), 299.0007 for 0.999
+    BTC (price 59299.3, the bankruptcy price 59299.2993 rounded up to the tick).
+    """
+    accounts = [_account("alice", "700", _long(size)), *others]
+    return _btc_scenario(name, accounts, [_mark("59000")], funds=funds, liquidation=liquidation)
+
+
+def _cyber_market() -> dict[str, Any]:
+    """Return CYBERUSDT: a second USDT market, maintenance rate 2.5% in its first tier."""
+    return market("binance-cyberusdt-2023-08-31")
+
+
+def _xbt_market() -> dict[str, Any]:
+    """Return a copy of BTCUSDT named XBTUSDT: same tiers, same maintenance margin."""
+    return market(market={"symbol": _XBT})
+
+
+# --- reading outputs -------------------------------------------------------------------------
+
+
+def _about(out: Output, index: int, account: str) -> list[Output]:
+    """Return the liquidation records of event ``index`` that name ``account``."""
+    return [
+        r
+        for r in step(out, index)["records"]
+        if r["kind"] in _LIQUIDATION_KINDS and r.get("account") == account
+    ]
+
+
+def _kinds(rows: Iterable[Output]) -> list[str]:
+    return [r["kind"] for r in rows]
+
+
+def _sequence(out: Output, index: int, *kinds: str) -> list[tuple[str, str]]:
+    """Return (kind, account) of the records of ``kinds`` of event ``index``, in order."""
+    return [(r["kind"], r["account"]) for r in step(out, index)["records"] if r["kind"] in kinds]
+
+
+def _final(out: Output, account: str) -> Output:
+    found: Output = next(a for a in out["final"]["accounts"] if a["account"] == account)
+    return found
+
+
+def _reasons(out: Output, index: int) -> list[str]:
+    return [r["reason"] for r in records(out, index, "liquidation-waiting")]
+
+
+def _one(rows: list[Output]) -> list[Output]:
+    """Return ``rows`` if it holds exactly one record, else nothing (a predicate then fails)."""
+    return rows if len(rows) == 1 else []
+
+
+def _ins3_shares(deficit: str, sizes: list[str]) -> list[Decimal]:
+    """Return the INS-3 shares of ``deficit`` (USDT, in 10^-8 quantums) over ``sizes``."""
+    quantums = int(Decimal(deficit) * 10**8)
+    total = sum(Fraction(size) for size in sizes)
+    cuts, done = [0], Fraction(0)
+    for size in sizes:
+        done += Fraction(size)
+        cuts.append(math.floor(quantums * done / total))
+    return [Decimal(b - a) / 10**8 for a, b in itertools.pairwise(cuts)]
+
+
+def _shares(deleveraged: Output) -> list[Decimal]:
+    return [Decimal(a["share"]) for a in deleveraged["allocations"]]
+
+
+def _nominal_fee(rate: str, levels: list[list[str]]) -> Decimal:
+    """Return the fee ``rate`` on the executed value of a linear step's ``levels``, unrounded."""
+    return Decimal(rate) * sum((Decimal(p) * Decimal(lots) for p, lots in levels), Decimal(0))
+
+
+# --- the pins --------------------------------------------------------------------------------
 
 PINS: list[Pin] = [
     Pin(
@@ -22,25 +208,574 @@ PINS: list[Pin] = [
         "a chunk step starts the account's cooldown: a mark inside it gives a "
         "liquidation-waiting record with reason cooldown and no step",
         ("LIQ-10", "LIQ-4"),
-        scenario(
+        _btc_scenario(
             "liq10-cooldown-blocks-the-next-chunk",
-            [market()],
-            _LONG_1_BTC,
-            [
-                {"kind": "mark", "market": "BTCUSDT", "price": "59500"},
-                {"kind": "clock", "time": "5"},
-                {"kind": "mark", "market": "BTCUSDT", "price": "59400"},
-            ],
-            marks={"BTCUSDT": "60000"},
-            books={"BTCUSDT": {"bids": [["59490", "5"], ["59390", "5"]], "asks": []}},
-            liquidation={"BTCUSDT": {"policy": "chunk", "chunk": "0.1", "cooldown": "30"}},
-            funds={"USDT": "1000"},
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500"), _clock("5"), _mark("59400")],
+            bids=[("59490", "5"), ("59390", "5")],
+            liquidation=_CHUNK,
         ),
         lambda out: (
             len(records(out, 0, "liquidation-step")) == 1
             and not records(out, 2, "liquidation-step")
-            and [r["reason"] for r in records(out, 2, "liquidation-waiting")] == ["cooldown"]
+            and _reasons(out, 2) == ["cooldown"]
         ),
         ("chunk",),
+    ),
+    Pin(
+        "liq10-started-at-the-accounts-turn",
+        "two accounts start a liquidation at one mark: the second account's "
+        "liquidation-started record comes after the first account's step, not with the "
+        "first's at queue build",
+        ("LIQ-10", "LIQ-3", "OUT-2"),
+        _btc_scenario(
+            "liq10-started-at-the-accounts-turn",
+            [_account("alice", "700", _long("1")), _account("bob", "720", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+        ),
+        lambda out: (
+            _sequence(out, 0, "liquidation-started", "liquidation-step")
+            == [
+                ("liquidation-started", "alice"),
+                ("liquidation-step", "alice"),
+                ("liquidation-started", "bob"),
+                ("liquidation-step", "bob"),
+            ]
+        ),
+    ),
+    Pin(
+        "liq3-queue-by-equity-over-maintenance",
+        "the queue is E/MM ascending: bob (E/MM about -0.42) goes before alice (about "
+        "-0.08) although alice has the lower equity, the larger shortfall E - MM and the "
+        "first id",
+        ("LIQ-3", "LIQ-10"),
+        _btc_scenario(
+            "liq3-queue-by-equity-over-maintenance",
+            [_account("alice", "980", _long("1")), _account("bob", "90", _long("0.1"))],
+            [_mark("59000")],
+        ),
+        lambda out: (
+            [(r["account"], r["equity"]) for r in records(out, 0, "liquidation-started")]
+            == [("bob", "-10"), ("alice", "-20")]
+        ),
+    ),
+    Pin(
+        "liq3-queue-ties-by-account-id",
+        "two accounts with the same E/MM are queued by id: alice's step comes first and "
+        "takes the best bid, although bob is listed first in the file",
+        ("LIQ-3", "LIQ-10"),
+        _btc_scenario(
+            "liq3-queue-ties-by-account-id",
+            [_account("bob", "700", _long("1")), _account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "0.1"), ("59480", "5")],
+        ),
+        lambda out: (
+            [(r["account"], r["levels"][0][0]) for r in records(out, 0, "liquidation-step")]
+            == [("alice", "59490"), ("bob", "59480")]
+        ),
+    ),
+    Pin(
+        "liq10-recovered-before-its-turn-gets-nothing",
+        "bob, liquidating, is queued behind alice; ADL of alice's deficit closes half of "
+        "bob's short and lifts him to the exit threshold, so at his turn he gets no record "
+        "and keeps the liquidating flag",
+        ("LIQ-10", "LIQ-2", "LIQ-3", "INS-4"),
+        _btc_scenario(
+            "liq10-recovered-before-its-turn-gets-nothing",
+            [_account("alice", "0.02", _long("0.5")), _account("bob", "254", _short("1"))],
+            [_mark("60004"), _mark("59999.9")],
+            liquidation={"on_unfilled": "wait"},
+            funds={},
+        ),
+        lambda out: (
+            _kinds(_about(out, 0, "bob")) == ["liquidation-started", "liquidation-waiting"]
+            and [
+                (a["account"], a["size"])
+                for r in records(out, 1, "deleveraged")
+                for a in r["allocations"]
+            ]
+            == [("bob", "0.5")]
+            and not _about(out, 1, "bob")
+            and _final(out, "bob")["liquidating"]
+            and _final(out, "bob")["positions"] != []
+        ),
+    ),
+    Pin(
+        "liq2-hysteresis-flag-kept-above-threshold-by-marks",
+        "a liquidating account lifted to its exit threshold by a mark alone gets no step "
+        "and no liquidation-ended; when a later mark puts it back between MM and the "
+        "threshold it gets a step again, without a new liquidation-started",
+        ("LIQ-2", "LIQ-10"),
+        _btc_scenario(
+            "liq2-hysteresis-flag-kept-above-threshold-by-marks",
+            [_account("alice", "254", _long("1"))],
+            [_mark("59995"), _mark("60010"), _mark("59998")],
+            bids=[("59990", "5")],
+            liquidation={"policy": "chunk", "chunk": "0.001", "cooldown": "0"},
+        ),
+        lambda out: (
+            _kinds(_about(out, 0, "alice")) == ["liquidation-started", "liquidation-step"]
+            and not _about(out, 1, "alice")
+            and _kinds(_about(out, 2, "alice")) == ["liquidation-step"]
+            and any(
+                Decimal(r["equity_before"]) > Decimal(r["maintenance_before"])
+                for r in _one(records(out, 2, "liquidation-step"))
+            )
+            and _final(out, "alice")["liquidating"]
+        ),
+        ("chunk",),
+    ),
+    Pin(
+        "liq4-cooldown-belongs-to-the-account",
+        "alice's chunk step starts her cooldown; at the next mark bob, in the same market, "
+        "gets his first step while alice waits with reason cooldown",
+        ("LIQ-4", "LIQ-10"),
+        _btc_scenario(
+            "liq4-cooldown-belongs-to-the-account",
+            [_account("alice", "700", _long("1")), _account("bob", "760", _long("1"))],
+            [_mark("59500"), _mark("59450")],
+            bids=[("59490", "5"), ("59440", "5")],
+            liquidation=_CHUNK,
+        ),
+        lambda out: (
+            _kinds(_about(out, 0, "alice")) == ["liquidation-started", "liquidation-step"]
+            and not _about(out, 0, "bob")
+            and _kinds(_about(out, 1, "alice")) == ["liquidation-waiting"]
+            and _reasons(out, 1) == ["cooldown"]
+            and _kinds(_about(out, 1, "bob")) == ["liquidation-started", "liquidation-step"]
+        ),
+        ("chunk",),
+    ),
+    Pin(
+        "liq4-cooldown-blocks-only-chunk-legs",
+        "a chunk step in BTCUSDT halves that leg, so inside the cooldown the account's "
+        "chosen leg is its CYBERUSDT position, of the health policy: it gets a step, "
+        "not liquidation-waiting",
+        ("LIQ-4", "LIQ-10"),
+        _scenario_of(
+            "liq4-cooldown-blocks-only-chunk-legs",
+            [_account("alice", "750", _long("1"), _long("4000", "2", _CYBER))],
+            [_mark("59500"), _clock("5")],
+            {
+                _BTC: (market(), "60000", (("59490", "5"),)),
+                _CYBER: (_cyber_market(), "2", (("1.999", "10000"),)),
+            },
+            liquidation={_BTC: {**_CHUNK, "chunk": "0.5"}},
+        ),
+        lambda out: (
+            [(r["market"], r["policy"]) for r in records(out, 0, "liquidation-step")]
+            == [(_BTC, "chunk")]
+            and [(r["market"], r["policy"]) for r in records(out, 1, "liquidation-step")]
+            == [(_CYBER, "health")]
+            and not records(out, 1, "liquidation-waiting")
+        ),
+        ("chunk", "cross"),
+    ),
+    Pin(
+        "liq10-cooldown-wins-over-a-halt",
+        "a mark inside the cooldown also trips a halt: the account waits with reason "
+        "cooldown, not halted",
+        ("LIQ-10", "LIQ-4", "BRK-6"),
+        _btc_scenario(
+            "liq10-cooldown-wins-over-a-halt",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500"), _mark("59300")],
+            bids=[("59490", "5"), ("59290", "5")],
+            liquidation=_CHUNK,
+            breakers=_HALT,
+        ),
+        lambda out: (
+            len(records(out, 0, "liquidation-step")) == 1
+            and len(records(out, 1, "breaker-tripped")) == 1
+            and _reasons(out, 1) == ["cooldown"]
+        ),
+        ("chunk", "breakers"),
+    ),
+    Pin(
+        "liq10-halt-pause-waits-with-the-halt-reason",
+        "with while_halted = pause, a halted market's account gets liquidation-waiting "
+        "with reason halted and no fill, although the book has bids within the limits",
+        ("LIQ-10", "BRK-6"),
+        _btc_scenario(
+            "liq10-halt-pause-waits-with-the-halt-reason",
+            [_account("alice", "900", _long("1"))],
+            [_mark("59300")],
+            bids=[("59290", "5")],
+            breakers={**_HALT, "while_halted": "pause"},
+        ),
+        lambda out: (
+            len(records(out, 0, "breaker-tripped")) == 1
+            and _kinds(_about(out, 0, "alice")) == ["liquidation-started", "liquidation-waiting"]
+            and _reasons(out, 0) == ["halted"]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "liq10-halt-takeover-only-takes-over",
+        "with while_halted = takeover-only, a halted market's account is taken over by the "
+        "fund, although the book has bids and on_unfilled is wait",
+        ("LIQ-10", "BRK-6", "LIQ-9"),
+        _btc_scenario(
+            "liq10-halt-takeover-only-takes-over",
+            [_account("alice", "900", _long("1"))],
+            [_mark("59300")],
+            bids=[("59290", "5")],
+            liquidation={"on_unfilled": "wait"},
+            breakers={**_HALT, "while_halted": "takeover-only"},
+        ),
+        lambda out: (
+            len(records(out, 0, "breaker-tripped")) == 1
+            and _kinds(_about(out, 0, "alice"))
+            == ["liquidation-started", "takeover", "liquidation-ended"]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "liq10-health-target-uses-the-band-edge",
+        "with a 0.2% band tighter than the 5% impact bound, the health target assumes the "
+        "lots the book cannot take at the band's edge (59381), not at the impact limit "
+        "(56525): target 0.496, not the whole position; the limit says price-band",
+        ("LIQ-10", "LIQ-4", "BRK-2"),
+        _btc_scenario(
+            "liq10-health-target-uses-the-band-edge",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "0.1")],
+            breakers={"band": "0.002"},
+        ),
+        lambda out: (
+            [
+                (r["impact_limit"], r["limit_reason"], r["target"])
+                for r in records(out, 0, "liquidation-step")
+            ]
+            == [("59381", "price-band", "0.496")]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "liq5-dust-after-the-cap-may-exceed-it",
+        "a whole-position chunk is capped at 0.504 BTC (30000 at 59500), then the dust rule "
+        "sees a 0.496 BTC rest worth less than 40000 and raises the target to the whole "
+        "1 BTC, above the cap",
+        ("LIQ-5", "LIQ-10"),
+        _btc_scenario(
+            "liq5-dust-after-the-cap-may-exceed-it",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            liquidation={**_WHOLE, "max_step_notional": "30000", "dust_notional": "40000"},
+        ),
+        lambda out: [r["target"] for r in records(out, 0, "liquidation-step")] == ["1"],
+        ("chunk",),
+    ),
+    Pin(
+        "liq5-cap-lowers-the-target-to-the-cap",
+        "a whole-position chunk is capped at 0.504 BTC, the most lots worth at most 30000 "
+        "at the mark 59500; the rest is not dust",
+        ("LIQ-5", "LIQ-10"),
+        _btc_scenario(
+            "liq5-cap-lowers-the-target-to-the-cap",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            liquidation={**_WHOLE, "max_step_notional": "30000", "dust_notional": "20000"},
+        ),
+        lambda out: [r["target"] for r in records(out, 0, "liquidation-step")] == ["0.504"],
+        ("chunk",),
+    ),
+    Pin(
+        "liq7-limit-tie-keeps-the-impact-bound",
+        "the bankruptcy quote of the whole position equals the impact limit (59262): the "
+        "record names the impact bound",
+        ("LIQ-7", "LIQ-10", "LIQ-6"),
+        _btc_scenario(
+            "liq7-limit-tie-keeps-the-impact-bound",
+            [_account("alice", "738", _long("1"))],
+            [_mark("59500")],
+            bids=[("59262", "5")],
+            liquidation={**_WHOLE, "impact_bound": "0.004"},
+        ),
+        lambda out: (
+            [
+                (r["bankruptcy_limit"], r["impact_limit"], r["limit_price"], r["limit_reason"])
+                for r in records(out, 0, "liquidation-step")
+            ]
+            == [("59262", "59262", "59262", "impact-bound")]
+        ),
+        ("chunk", "boundary"),
+    ),
+    Pin(
+        "liq6-acceptable-prefix-of-the-walked-fills",
+        "at negative equity the walk takes 0.05 at 59130 and 0.1 at 59100, within the "
+        "quote of the whole position, but closing 0.15 lowers E/MM: the step keeps the "
+        "acceptable prefix, 0.05 at 59130 and 0.023 at 59100",
+        ("LIQ-6", "CONV-14", "LIQ-10"),
+        _btc_scenario(
+            "liq6-acceptable-prefix-of-the-walked-fills",
+            [_account("alice", "900", _long("1"))],
+            [_mark("59000")],
+            bids=[("59130", "0.05"), ("59100", "0.1")],
+        ),
+        lambda out: (
+            [
+                (r["target"], r["limit_price"], r["levels"])
+                for r in records(out, 0, "liquidation-step")
+            ]
+            == [("1", "59100", [["59130", "0.05"], ["59100", "0.023"]])]
+        ),
+    ),
+    Pin(
+        "liq4-leg-with-the-largest-maintenance-margin",
+        "the step works on the CYBERUSDT leg (maintenance 480 on a notional of 19200), not "
+        "on the BTCUSDT leg with the larger notional (30000, maintenance 120) nor on the "
+        "first symbol",
+        ("LIQ-4", "LIQ-10"),
+        _scenario_of(
+            "liq4-leg-with-the-largest-maintenance-margin",
+            [_account("alice", "1300", _long("0.5"), _long("8000", "2.5", _CYBER))],
+            [_mark("2.4", _CYBER)],
+            {
+                _BTC: (market(), "60000", (("59990", "5"),)),
+                _CYBER: (_cyber_market(), "2.5", (("2.399", "100000"),)),
+            },
+        ),
+        lambda out: [r["market"] for r in records(out, 0, "liquidation-step")] == [_CYBER],
+        ("cross",),
+    ),
+    Pin(
+        "liq4-leg-tie-by-market-symbol",
+        "two legs of equal maintenance margin (0.5 BTC in BTCUSDT and in its copy XBTUSDT, "
+        "both marked 59000): the step works on BTCUSDT, the first symbol",
+        ("LIQ-4", "LIQ-10"),
+        _scenario_of(
+            "liq4-leg-tie-by-market-symbol",
+            [_account("alice", "1200", _long("0.5", symbol=_XBT), _long("0.5"))],
+            [_mark("59000", _XBT), _mark("59000")],
+            {
+                _XBT: (_xbt_market(), "60000", (("58990", "5"),)),
+                _BTC: (market(), "60000", (("58990", "5"),)),
+            },
+        ),
+        lambda out: (
+            [r["marks"] for r in records(out, 1, "liquidation-started")]
+            == [{_BTC: "59000", _XBT: "59000"}]
+            and [r["market"] for r in records(out, 1, "liquidation-step")] == [_BTC]
+        ),
+        ("cross", "boundary"),
+    ),
+    Pin(
+        "liq8-unfilled-wait-waits-for-liquidity",
+        "with on_unfilled = wait, an empty book and equity 200 >= 0, the step gives "
+        "liquidation-waiting with reason no-liquidity and no takeover",
+        ("LIQ-8", "LIQ-10"),
+        _btc_scenario(
+            "liq8-unfilled-wait-waits-for-liquidity",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            liquidation=_WAIT,
+        ),
+        lambda out: (
+            _kinds(_about(out, 0, "alice")) == ["liquidation-started", "liquidation-waiting"]
+            and _reasons(out, 0) == ["no-liquidity"]
+        ),
+    ),
+    Pin(
+        "liq9-negative-equity-takes-over-despite-wait",
+        "with on_unfilled = wait and an empty book, an account at equity -300 is taken over "
+        "by the fund instead of waiting",
+        ("LIQ-9", "LIQ-8", "LIQ-10"),
+        _btc_scenario(
+            "liq9-negative-equity-takes-over-despite-wait",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59000")],
+            liquidation=_WAIT,
+        ),
+        lambda out: (
+            [r["equity"] for r in records(out, 0, "liquidation-started")] == ["-300"]
+            and _kinds(_about(out, 0, "alice"))[:2] == ["liquidation-started", "takeover"]
+            and not records(out, 0, "liquidation-waiting")
+        ),
+    ),
+    Pin(
+        "liq8-fee-capped-at-the-surplus",
+        "a 0.5% fee on 0.1 BTC sold at 59490 would be 29.745, but the fills earned only "
+        "23.04040404 above the bankruptcy quote: the fee charged is the surplus",
+        ("LIQ-8", "LIQ-10"),
+        _btc_scenario(
+            "liq8-fee-capped-at-the-surplus",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            liquidation={**_CHUNK, "fee": "0.005"},
+        ),
+        lambda out: any(
+            r["fee"] == r["surplus"] and 0 < Decimal(r["fee"]) < _nominal_fee("0.005", r["levels"])
+            for r in _one(records(out, 0, "liquidation-step"))
+        ),
+        ("chunk", "boundary"),
+    ),
+    Pin(
+        "ins6-takeover-equity-after-is-before-bad-debt",
+        "a takeover at the bankruptcy quote 59300 with the mark at 59000 and nothing to "
+        "cover the 300 deficit: the takeover record's equity_after is 0, before the "
+        "adjustment; the balance ends at -300, stated by bad-debt",
+        ("INS-6", "LIQ-9", "OUT-4", "OUT-7"),
+        _bankrupt_long("ins6-takeover-equity-after-is-before-bad-debt", funds={}),
+        lambda out: (
+            [r["equity_after"] for r in records(out, 0, "takeover")] == ["0"]
+            and [r["amount"] for r in records(out, 0, "bad-debt")] == ["300"]
+            and _final(out, "alice")["balance"] == "-300"
+        ),
+        ("negative",),
+    ),
+    Pin(
+        "liq9-fund-delta-is-the-mark-valued-gain",
+        "the fund takes 1 BTC over at 59300 with the mark at 59000: fund_delta is the "
+        "fund's gain at the mark, -300, while the fund pays only the 100 it has",
+        ("LIQ-9", "INS-2", "OUT-4", "OUT-5"),
+        _bankrupt_long("liq9-fund-delta-is-the-mark-valued-gain", funds={"USDT": "100"}),
+        lambda out: (
+            [(r["price"], r["mark"], r["fund_delta"]) for r in records(out, 0, "takeover")]
+            == [("59300", "59000", "-300")]
+            and [(r["delta"], r["cause"]) for r in records(out, 0, "fund-change")]
+            == [("-100", "deficit")]
+        ),
+    ),
+    Pin(
+        "liq9-fund-gain-is-at-the-mark-not-the-equity",
+        "a takeover at 59300, the bankruptcy price 59299.95 rounded up to the tick, with "
+        "the mark at 59500: the fund gains 200 at the mark, not the account's equity "
+        "200.05, and the account keeps 0.05",
+        ("LIQ-9", "INS-1", "OUT-4", "OUT-5"),
+        _btc_scenario(
+            "liq9-fund-gain-is-at-the-mark-not-the-equity",
+            [_account("alice", "700.05", _long("1"))],
+            [_mark("59500")],
+        ),
+        lambda out: (
+            [
+                (r["equity_before"], r["fund_delta"], r["equity_after"])
+                for r in records(out, 0, "takeover")
+            ]
+            == [("200.05", "200", "0.05")]
+            and [(r["delta"], r["cause"]) for r in records(out, 0, "fund-change")]
+            == [("200", "takeover")]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "ins4-deleveraged-record-with-nobody-to-pay",
+        "a 300 deficit, a fund at 0 and one short, in loss, so not a counterparty: the "
+        "fund pays nothing (no fund-change) and a deleveraged record is still emitted, "
+        "with no allocation and 300 unallocated",
+        ("INS-4", "INS-2", "INS-6", "OUT-6"),
+        _bankrupt_long(
+            "ins4-deleveraged-record-with-nobody-to-pay",
+            funds={"USDT": "0"},
+            others=[_account("bob", "1000", _short("0.5", "58000"))],
+        ),
+        lambda out: (
+            not records(out, 0, "fund-change")
+            and [
+                (r["method"], r["deficit"], r["allocations"], r["unallocated"])
+                for r in records(out, 0, "deleveraged")
+            ]
+            == [("adl", "300", [], "300")]
+            and _final(out, "bob")["positions"][0]["size"] == "0.5"
+        ),
+        ("negative",),
+    ),
+    Pin(
+        "ins1-unlisted-fund-is-listed-once-credited",
+        "two markets draw on funds that [funds] does not list: the final balances show "
+        "BTCFUND, credited by a liquidation fee, and not CYBERFUND, never touched",
+        ("INS-1", "OUT-9", "LIQ-8"),
+        _scenario_of(
+            "ins1-unlisted-fund-is-listed-once-credited",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            {
+                _BTC: (market(), "60000", (("59490", "5"),)),
+                _CYBER: (_cyber_market(), "2", ()),
+            },
+            liquidation={
+                _BTC: {"insurance_fund": "BTCFUND"},
+                _CYBER: {"insurance_fund": "CYBERFUND"},
+            },
+            funds={},
+        ),
+        lambda out: (
+            [(r["fund"], r["cause"]) for _, r in records_of(out, "fund-change")]
+            == [("BTCFUND", "liquidation-fee")]
+            and list(out["final"]["funds"]) == ["BTCFUND"]
+        ),
+    ),
+    Pin(
+        "ins4-adl-ranks-by-pnl-over-equity",
+        "ADL of a 299.0007 deficit over three shorts, ranked by PnL / equity (carol 1/3, "
+        "bob 3/13, dave 9/59) and not by id; dave closes only the 0.199 left; the shares "
+        "are the INS-3 slices and sum to the deficit",
+        ("INS-4", "INS-3", "OUT-6"),
+        _bankrupt_long(
+            "ins4-adl-ranks-by-pnl-over-equity",
+            funds={},
+            size="0.999",
+            others=[
+                _account("bob", "1000", _short("0.3")),
+                _account("carol", "500", _short("0.5", "59500")),
+                _account("dave", "5000", _short("0.6", "60500")),
+            ],
+        ),
+        lambda out: any(
+            [(a["account"], a["score"], a["size"]) for a in r["allocations"]]
+            == [("carol", "1/3", "0.5"), ("bob", "3/13", "0.3"), ("dave", "9/59", "0.199")]
+            and r["unallocated"] == "0"
+            and _shares(r) == _ins3_shares(r["deficit"], ["0.5", "0.3", "0.199"])
+            for r in _one(records(out, 0, "deleveraged"))
+        ),
+    ),
+    Pin(
+        "ins5-socialize-pro-rata-to-every-holder",
+        "socialized loss of a 299.0007 deficit: bob's short and carol's long pay INS-3 "
+        "shares pro rata to their sizes, in id order, summing to the deficit; dave, with "
+        "no position, pays nothing",
+        ("INS-5", "INS-3", "OUT-6"),
+        _bankrupt_long(
+            "ins5-socialize-pro-rata-to-every-holder",
+            funds={},
+            size="0.999",
+            others=[
+                _account("bob", "1000", _short("0.3")),
+                _account("carol", "1000", _long("0.4", "58000")),
+                _account("dave", "1000"),
+            ],
+            liquidation={"deleveraging": "socialize"},
+        ),
+        lambda out: any(
+            [(a["account"], a["score"]) for a in r["allocations"]]
+            == [("bob", "pro-rata"), ("carol", "pro-rata")]
+            and r["unallocated"] == "0"
+            and _shares(r) == _ins3_shares(r["deficit"], ["0.3", "0.4"])
+            and _final(out, "dave")["balance"] == "1000"
+            for r in _one(records(out, 0, "deleveraged"))
+        ),
+    ),
+    Pin(
+        "ins2-step-cap-limits-the-fund",
+        "a fund of 1000 with insurance_step_cap 50 pays 50 of a 300 deficit; the other "
+        "250 goes to ADL",
+        ("INS-2", "LIQ-9", "OUT-5"),
+        _bankrupt_long(
+            "ins2-step-cap-limits-the-fund",
+            funds={"USDT": "1000"},
+            liquidation={"insurance_step_cap": "50"},
+        ),
+        lambda out: (
+            [(r["delta"], r["balance"], r["cause"]) for r in records(out, 0, "fund-change")]
+            == [("-50", "950", "deficit")]
+            and [r["deficit"] for r in records(out, 0, "deleveraged")] == ["250"]
+        ),
     ),
 ]
