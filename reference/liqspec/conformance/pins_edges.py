@@ -106,6 +106,8 @@ def _one_tier(mmr: str, max_leverage: str, risk: Row) -> Row:
     return document
 
 
+_MEDIAN = {"source": "median"}
+
 _HALT_AND_BAND = {"halt_levels": ["0.05"], "halt_durations": ["100"], "band": "0.01"}
 """A 5% move halts BTCUSDT for 100; fills must be within 1% of the mark."""
 
@@ -152,6 +154,7 @@ def _order_pin(
     events: list[Row],
     *,
     markets: list[Row] | None = None,
+    features: tuple[str, ...] = (),
     **tables: Any,
 ) -> Pin:
     """Return a pin whose last event breaks two checks and is rejected by the first (expect)."""
@@ -163,7 +166,7 @@ def _order_pin(
         ("STATE-8", *rules),
         _world(slug, accounts, events, markets, **tables),
         lambda out: _reasons(out) == [*applied, reason],
-        ("negative",),
+        ("negative", *features),
     )
 
 
@@ -187,6 +190,7 @@ _ORDER_PINS = [
         [_bust(), _cash("carol")],
         [_mark("59800"), _money("withdraw", "carol", "200000", expect="withdrawals-blocked")],
         markets=[market(breakers={"withdrawal_block": "100"})],
+        features=("breakers",),
         books={_BTC: {"bids": [], "asks": []}},
         liquidation={_BTC: {"on_unfilled": "takeover"}},
     ),
@@ -215,6 +219,7 @@ _ORDER_PINS = [
         [_bust(), _cash("dave", "1", "BTC")],
         [_mark("59800"), _money("withdraw", "dave", "1", expect="cross-incompatible")],
         markets=[market(breakers={"withdrawal_block": "100"}), _coin_m()],
+        features=("breakers",),
     ),
     _order_pin(
         "state8-deposit-amount-before-asset",
@@ -249,6 +254,7 @@ _ORDER_PINS = [
         [_cash("carol")],
         [_mark("56000"), _fill("carol", "0", "56000", expect="price-out-of-domain")],
         markets=[market(breakers=_HALT_AND_BAND)],
+        features=("breakers",),
     ),
     _order_pin(
         "state8-fill-halted-before-outside-band",
@@ -258,6 +264,7 @@ _ORDER_PINS = [
         [_cash("carol")],
         [_mark("56000"), _fill("carol", "0.1", "60000", expect="halted")],
         markets=[market(breakers=_HALT_AND_BAND)],
+        features=("breakers",),
     ),
     _order_pin(
         "state8-fill-outside-band-before-margin",
@@ -267,6 +274,7 @@ _ORDER_PINS = [
         [_cash("poor", "10")],
         [_fill("poor", "1", "61000", expect="outside-band")],
         markets=[market(breakers={"band": "0.01"})],
+        features=("breakers",),
     ),
     _order_pin(
         "state8-mark-price-before-mark-derived",
@@ -275,7 +283,8 @@ _ORDER_PINS = [
         ("STATE-3", "MARK-1"),
         [],
         [_mark("0", expect="price-out-of-domain")],
-        markets=[market(mark={"source": "median"})],
+        markets=[market(mark=_MEDIAN)],
+        features=("median",),
     ),
 ]
 
@@ -389,7 +398,6 @@ _REJECTION_PINS = [
 
 # --- chapter 10: the mark, when it is recorded, index events ------------------------------------
 
-_MEDIAN = {"source": "median"}
 _ONE_LEVEL = {"halt_levels": ["0.05"], "halt_durations": ["10"]}
 """A 5% move from the reference halts BTCUSDT for 10."""
 
@@ -499,6 +507,8 @@ _MARK_PINS = [
 # --- chapter 11: halts, the dynamic breaker, the withdrawal gate (§11.1) ------------------------
 
 _TWO_LEVELS = {"halt_levels": ["0.05", "0.1"]}
+_DYNAMIC = {"dynamic_move": "0.05", "dynamic_window": "10", "dynamic_pause": "5"}
+"""A 5% move from a mark of the last 10 time units pauses BTCUSDT for 5."""
 
 
 def _carol_in(breakers: Row, slug: str, events: list[Row], markets: list[Row] | None = None) -> Row:
@@ -576,7 +586,7 @@ _BREAKER_PINS = [
         "the dynamic breaker with the starting mark as its reference",
         ("BRK-4", "STATE-8"),
         _carol_in(
-            {"dynamic_move": "0.05", "dynamic_window": "10", "dynamic_pause": "5"},
+            _DYNAMIC,
             "brk4-starting-mark-is-a-recorded-mark",
             [_mark("56000")],
         ),
@@ -587,12 +597,31 @@ _BREAKER_PINS = [
         ("breakers",),
     ),
     Pin(
+        "brk4-starting-mark-is-recorded-at-time-zero",
+        "in a scenario starting at time 100 the starting mark is recorded at time 0, outside "
+        "a window of 50: only the second mark event trips, against the first",
+        ("BRK-4", "STATE-10"),
+        _world(
+            "brk4-starting-mark-is-recorded-at-time-zero",
+            [],
+            [_mark("56000"), _mark("60000")],
+            [market(breakers=_DYNAMIC | {"dynamic_window": "50"})],
+            time="100",
+        ),
+        lambda out: (
+            _trips(out, 0) == []
+            and [(r["breaker"], r["reference"]) for r in records(out, 1, "breaker-tripped")]
+            == [("dynamic", "56000")]
+        ),
+        ("breakers",),
+    ),
+    Pin(
         "brk4-mark-exactly-window-old-counts",
         "a mark recorded exactly dynamic_window (10) before is in the window: the starting "
         "mark of time 0 trips the breaker at time 10",
         ("BRK-4",),
         _carol_in(
-            {"dynamic_move": "0.05", "dynamic_window": "10", "dynamic_pause": "5"},
+            _DYNAMIC,
             "brk4-mark-exactly-window-old-counts",
             [_clock(10), _mark("56000")],
         ),
@@ -780,7 +809,7 @@ _RISK_PINS = [
             and step(out, 2)["event"]["risk_multiplier"] == "1"
             and _final(out, "mona")["maintenance"] == "280"
         ),
-        ("risk",),
+        ("risk", "parameters"),
     ),
     Pin(
         "risk6-action-at-the-change-time-ends-grandfathering",
@@ -801,7 +830,7 @@ _RISK_PINS = [
             ],
         ),
         lambda out: _reasons(out) == [None, None, None] and _started(out, 2) == {"alice": [_BTC]},
-        ("risk",),
+        ("risk", "parameters"),
     ),
 ]
 
