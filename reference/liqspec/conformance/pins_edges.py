@@ -73,6 +73,10 @@ def _bust(account: str = "bob") -> Row:
     return _long(account, "100")
 
 
+_START = {_BTC: "60000", _COIN_M: "60000", _CYBER: "1"}
+"""The usual starting mark of each market a pin loads."""
+
+
 def _world(
     slug: str,
     accounts: list[Row],
@@ -84,9 +88,6 @@ def _world(
     markets = markets or [market()]
     marks = {m["market"]["symbol"]: _START[m["market"]["symbol"]] for m in markets}
     return scenario(slug, markets, accounts, events, marks=tables.pop("marks", marks), **tables)
-
-
-_START = {_BTC: "60000", _COIN_M: "60000", _CYBER: "1"}
 
 
 def _coin_m() -> Row:
@@ -104,6 +105,14 @@ def _one_tier(mmr: str, max_leverage: str, risk: Row) -> Row:
         {"floor": "0", "cap": "1800000000", "mmr": mmr, "max_leverage": max_leverage}
     ]
     return document
+
+
+def _eleven_accounts() -> list[Row]:
+    """Return accounts a0..a10: a2 lacks asset and balance, a10 has an unknown key."""
+    accounts = [_cash(f"a{i}") for i in range(11)]
+    accounts[2] = {"id": "a2"}
+    accounts[10]["colour"] = "red"
+    return accounts
 
 
 _MEDIAN = {"source": "median"}
@@ -298,7 +307,7 @@ _REJECTION_PINS = [
         _world(
             "state10-unknown-asset-rejects-file-before-amount",
             [_cash("carol")],
-            [_money("deposit", "carol", "0", "XYZ", expect="not-positive-amount")],
+            [_money("deposit", "carol", "0", "XYZ")],
         ),
     ),
     _file_pin(
@@ -376,14 +385,7 @@ _REJECTION_PINS = [
         "missing-key",
         _world(
             "conv12-array-index-compares-as-number",
-            [
-                {"id": "a2"}
-                if i == 2
-                else {**_cash(f"a{i}"), "colour": "red"}
-                if i == 10
-                else _cash(f"a{i}")
-                for i in range(11)
-            ],
+            _eleven_accounts(),
             [_mark("59000")],
         ),
     ),
