@@ -2,43 +2,838 @@
 
 from __future__ import annotations
 
-from liqspec.conformance.pins import Pin, market, position, scenario, step
+from fractions import Fraction
+from typing import Any
+
+from liqspec.conformance.pins import Output, Pin, market, position, records, scenario, step
 
 __all__ = ["PINS"]
 
-PINS: list[Pin] = [
-    Pin(
+_BTC = "BTCUSDT"
+_COIN_M = "BTCUSD_PERP"
+_CYBER = "CYBERUSDT"
+_OPEN_ENDED = 2**62
+"""``until`` of an open-ended halt (OUT-11); it may become JSON null."""
+
+Row = dict[str, Any]
+
+
+# --- builders ----------------------------------------------------------------------------------
+
+
+def _event(kind: str, expect: str | None = None, **fields: Any) -> Row:
+    row: Row = {"kind": kind, **fields}
+    if expect:
+        row["expect"] = expect
+    return row
+
+
+def _mark(price: str, symbol: str = _BTC, expect: str | None = None) -> Row:
+    return _event("mark", expect, market=symbol, price=price)
+
+
+def _clock(time: int) -> Row:
+    return _event("clock", time=str(time))
+
+
+def _reference(price: str) -> Row:
+    return _event("reference", market=_BTC, price=price)
+
+
+def _index(price: str, basis: str = "0", expect: str | None = None) -> Row:
+    return _event("index", expect, market=_BTC, price=price, basis=basis)
+
+
+def _fill(
+    account: str, size: str, price: str, symbol: str = _BTC, expect: str | None = None
+) -> Row:
+    return _event(
+        "fill", expect, account=account, market=symbol, side="buy", size=size, price=price
+    )
+
+
+def _money(
+    kind: str, account: str, amount: str, asset: str = "USDT", expect: str | None = None
+) -> Row:
+    return _event(kind, expect, account=account, asset=asset, amount=amount)
+
+
+def _cash(account: str, balance: str = "100000", asset: str = "USDT") -> Row:
+    return {"id": account, "asset": asset, "balance": balance}
+
+
+def _long(
+    account: str, balance: str, symbol: str = _BTC, size: str = "1", entry: str = "60000"
+) -> Row:
+    return {**_cash(account, balance), "positions": [position(symbol, "long", size, entry)]}
+
+
+def _bust(account: str = "bob") -> Row:
+    """1 BTC long from 60000 on 100 USDT: a mark of 59800 leaves it 100 USDT below zero."""
+    return _long(account, "100")
+
+
+_START = {_BTC: "60000", _COIN_M: "60000", _CYBER: "1"}
+"""The usual starting mark of each market a pin loads."""
+
+
+def _world(
+    slug: str,
+    accounts: list[Row],
+    events: list[Row],
+    markets: list[Row] | None = None,
+    **tables: Any,
+) -> Row:
+    """Return a scenario of ``markets`` (BTCUSDT alone by default), each at its usual mark."""
+    markets = markets or [market()]
+    marks = {m["market"]["symbol"]: _START[m["market"]["symbol"]] for m in markets}
+    return scenario(slug, markets, accounts, events, marks=tables.pop("marks", marks), **tables)
+
+
+def _coin_m() -> Row:
+    return market("binance-btcusd-coinm-2024")
+
+
+def _cyber(**tables: Row) -> Row:
+    return market("binance-cyberusdt-2023-08-31", **tables)
+
+
+def _one_tier(mmr: str, max_leverage: str, risk: Row) -> Row:
+    """BTCUSDT with one tier for every notional: a parameter set that raises the margins."""
+    document = market(risk=risk)
+    document["tiers"] = [
+        {"floor": "0", "cap": "1800000000", "mmr": mmr, "max_leverage": max_leverage}
+    ]
+    return document
+
+
+def _eleven_accounts() -> list[Row]:
+    """Return accounts a0..a10: a2 lacks asset and balance, a10 has an unknown key."""
+    accounts = [_cash(f"a{i}") for i in range(11)]
+    accounts[2] = {"id": "a2"}
+    accounts[10]["colour"] = "red"
+    return accounts
+
+
+_MEDIAN = {"source": "median"}
+
+_HALT_AND_BAND = {"halt_levels": ["0.05"], "halt_durations": ["100"], "band": "0.01"}
+"""A 5% move halts BTCUSDT for 100; fills must be within 1% of the mark."""
+
+_RISING = {"vol_window": "1", "slope": "0.00001", "max_multiplier": "1.5"}
+"""One 10% return (100,000 ppm) gives the target 1.5: every evaluation raises the multiplier."""
+
+
+# --- reading the output ------------------------------------------------------------------------
+
+
+def _reasons(out: Output) -> list[str | None]:
+    """Per step, its rejection reason or None."""
+    return [s["rejected"]["reason"] if s["rejected"] else None for s in out.get("steps", ())]
+
+
+def _kinds(out: Output, index: int) -> list[str]:
+    return [r["kind"] for r in step(out, index)["records"] or ()]
+
+
+def _trips(out: Output, index: int) -> list[str]:
+    return [r["breaker"] for r in records(out, index, "breaker-tripped")]
+
+
+def _adjusted_at(out: Output) -> list[int]:
+    """Return the steps that emitted a ``risk-adjusted`` record."""
+    return [s["index"] for s in out["steps"] if "risk-adjusted" in _kinds(out, s["index"])]
+
+
+def _started(out: Output, index: int) -> dict[str, list[str]]:
+    """Account → the markets of its ``liquidation-started`` record at step ``index``."""
+    return {r["account"]: sorted(r["marks"]) for r in records(out, index, "liquidation-started")}
+
+
+def _final(out: Output, account: str) -> Output:
+    found: Output = next(a for a in out["final"]["accounts"] if a["account"] == account)
+    return found
+
+
+def _order_pin(
+    slug: str,
+    description: str,
+    rules: tuple[str, ...],
+    accounts: list[Row],
+    events: list[Row],
+    *,
+    markets: list[Row] | None = None,
+    features: tuple[str, ...] = (),
+    **tables: Any,
+) -> Pin:
+    """Return a pin whose last event breaks two checks and is rejected by the first (expect)."""
+    reason = events[-1]["expect"]
+    applied = [None] * (len(events) - 1)
+    return Pin(
+        slug,
+        description,
+        ("STATE-8", *rules),
+        _world(slug, accounts, events, markets, **tables),
+        lambda out: _reasons(out) == [*applied, reason],
+        ("negative", *features),
+    )
+
+
+def _file_pin(
+    slug: str, description: str, rules: tuple[str, ...], reason: str, document: Row
+) -> Pin:
+    """Return a pin whose scenario file is rejected as a whole, with ``reason``."""
+    return Pin(
+        slug, description, rules, document, lambda out: out.get("error") == reason, ("negative",)
+    )
+
+
+# --- chapter 6: the order of the checks (STATE-8) and what rejects a file (CONV-10) ------------
+
+_ORDER_PINS = [
+    _order_pin(
         "state8-gated-and-over-margin-is-blocked",
         "a withdrawal that is both gated and over the margin is rejected withdrawals-blocked: "
         "the gate is checked before the margin",
-        ("STATE-8", "BRK-5", "STATE-5"),
-        scenario(
-            "state8-gated-and-over-margin-is-blocked",
-            [market(breakers={"withdrawal_block": "100"})],
-            [
-                {
-                    "id": "bob",
-                    "asset": "USDT",
-                    "balance": "100",
-                    "positions": [position("BTCUSDT", "long", "1", "60000")],
-                },
-                {"id": "carol", "asset": "USDT", "balance": "100000"},
-            ],
-            [
-                {"kind": "mark", "market": "BTCUSDT", "price": "59800"},
-                {
-                    "kind": "withdraw",
-                    "account": "carol",
-                    "asset": "USDT",
-                    "amount": "200000",
-                    "expect": "withdrawals-blocked",
-                },
-            ],
-            marks={"BTCUSDT": "60000"},
-            books={"BTCUSDT": {"bids": [], "asks": []}},
-            liquidation={"BTCUSDT": {"on_unfilled": "takeover"}},
-        ),
-        lambda out: step(out, 1)["rejected"]["reason"] == "withdrawals-blocked",
-        ("breakers",),
+        ("BRK-5", "STATE-5"),
+        [_bust(), _cash("carol")],
+        [_mark("59800"), _money("withdraw", "carol", "200000", expect="withdrawals-blocked")],
+        markets=[market(breakers={"withdrawal_block": "100"})],
+        features=("breakers",),
+        books={_BTC: {"bids": [], "asks": []}},
+        liquidation={_BTC: {"on_unfilled": "takeover"}},
+    ),
+    _order_pin(
+        "state8-withdraw-unknown-account-before-amount",
+        "a withdrawal of 0 by an account that does not exist is rejected unknown-account, "
+        "not not-positive-amount",
+        ("STATE-4", "STATE-5"),
+        [_cash("carol")],
+        [_money("withdraw", "nobody", "0", expect="unknown-account")],
+    ),
+    _order_pin(
+        "state8-withdraw-amount-before-asset",
+        "a withdrawal of 0 BTC from a USDT account is rejected not-positive-amount, "
+        "not cross-incompatible",
+        ("STATE-4", "STATE-5"),
+        [_cash("carol")],
+        [_money("withdraw", "carol", "0", "BTC", expect="not-positive-amount")],
+        markets=[market(), _coin_m()],
+    ),
+    _order_pin(
+        "state8-withdraw-asset-before-gate",
+        "while USDT withdrawals are blocked, a BTC account withdrawing USDT is rejected "
+        "cross-incompatible, not withdrawals-blocked",
+        ("STATE-5", "BRK-5"),
+        [_bust(), _cash("dave", "1", "BTC")],
+        [_mark("59800"), _money("withdraw", "dave", "1", expect="cross-incompatible")],
+        markets=[market(breakers={"withdrawal_block": "100"}), _coin_m()],
+        features=("breakers",),
+    ),
+    _order_pin(
+        "state8-deposit-amount-before-asset",
+        "a deposit of 0 BTC into a USDT account is rejected not-positive-amount, "
+        "not cross-incompatible",
+        ("STATE-4",),
+        [_cash("carol")],
+        [_money("deposit", "carol", "0", "BTC", expect="not-positive-amount")],
+        markets=[market(), _coin_m()],
+    ),
+    _order_pin(
+        "state8-fill-unknown-account-before-size",
+        "a fill of size 0 by an account that does not exist is rejected unknown-account, "
+        "not price-out-of-domain",
+        ("STATE-6",),
+        [_cash("carol")],
+        [_fill("nobody", "0", "60000", expect="unknown-account")],
+    ),
+    _order_pin(
+        "state8-fill-settlement-before-price",
+        "a USDT account's fill at price 0 in a BTC-settled market is rejected "
+        "cross-incompatible, not price-out-of-domain",
+        ("STATE-6",),
+        [_cash("carol")],
+        [_fill("carol", "1", "0", _COIN_M, expect="cross-incompatible")],
+        markets=[market(), _coin_m()],
+    ),
+    _order_pin(
+        "state8-fill-size-before-halted",
+        "a fill of size 0 in a halted market is rejected price-out-of-domain, not halted",
+        ("STATE-6", "BRK-6"),
+        [_cash("carol")],
+        [_mark("56000"), _fill("carol", "0", "56000", expect="price-out-of-domain")],
+        markets=[market(breakers=_HALT_AND_BAND)],
+        features=("breakers",),
+    ),
+    _order_pin(
+        "state8-fill-halted-before-outside-band",
+        "a fill in a halted market at a price outside the band is rejected halted, "
+        "not outside-band",
+        ("BRK-6", "BRK-1"),
+        [_cash("carol")],
+        [_mark("56000"), _fill("carol", "0.1", "60000", expect="halted")],
+        markets=[market(breakers=_HALT_AND_BAND)],
+        features=("breakers",),
+    ),
+    _order_pin(
+        "state8-fill-outside-band-before-margin",
+        "a fill outside the band that would also leave equity below the initial margin is "
+        "rejected outside-band, not insufficient-margin",
+        ("BRK-1", "STATE-6"),
+        [_cash("poor", "10")],
+        [_fill("poor", "1", "61000", expect="outside-band")],
+        markets=[market(breakers={"band": "0.01"})],
+        features=("breakers",),
+    ),
+    _order_pin(
+        "state8-mark-price-before-mark-derived",
+        "a mark event at price 0 for a market that derives its mark is rejected "
+        "price-out-of-domain, not mark-derived",
+        ("STATE-3", "MARK-1"),
+        [],
+        [_mark("0", expect="price-out-of-domain")],
+        markets=[market(mark=_MEDIAN)],
+        features=("median",),
     ),
 ]
+
+_REJECTION_PINS = [
+    _file_pin(
+        "state10-unknown-asset-rejects-file-before-amount",
+        "a deposit of 0 in an asset no market settles rejects the whole file with "
+        "unknown-asset: the amount cannot be read, so it is not a rejected event",
+        ("STATE-10", "CONV-10", "STATE-4"),
+        "unknown-asset",
+        _world(
+            "state10-unknown-asset-rejects-file-before-amount",
+            [_cash("carol")],
+            [_money("deposit", "carol", "0", "XYZ")],
+        ),
+    ),
+    _file_pin(
+        "conv10-initial-mark-out-of-domain-rejects-file",
+        "an initial mark of 0 rejects the whole file with price-out-of-domain",
+        ("CONV-10", "STATE-10", "STATE-3"),
+        "price-out-of-domain",
+        _world(
+            "conv10-initial-mark-out-of-domain-rejects-file",
+            [],
+            [_mark("59000")],
+            marks={_BTC: "0"},
+        ),
+    ),
+    Pin(
+        "conv10-mark-event-out-of-domain-rejects-the-event",
+        "a mark event of 0 is a rejected event (price-out-of-domain): the replay goes on and "
+        "the next mark is applied",
+        ("CONV-10", "STATE-8", "STATE-3"),
+        _world(
+            "conv10-mark-event-out-of-domain-rejects-the-event",
+            [],
+            [_mark("0", expect="price-out-of-domain"), _mark("59000")],
+        ),
+        lambda out: (
+            _reasons(out) == ["price-out-of-domain", None]
+            and step(out, 0)["records"] == []
+            and records(out, 1, "mark-set")[0]["previous"] == "60000"
+        ),
+        ("negative",),
+    ),
+    _file_pin(
+        "conv10-initial-crossed-book-rejects-file",
+        "a crossed initial book rejects the whole file with bad-book",
+        ("CONV-10", "STATE-10", "STATE-2"),
+        "bad-book",
+        _world(
+            "conv10-initial-crossed-book-rejects-file",
+            [],
+            [_mark("59000")],
+            books={_BTC: {"bids": [["60010", "1"]], "asks": [["60000", "1"]]}},
+        ),
+    ),
+    Pin(
+        "conv10-crossed-book-event-rejects-the-event",
+        "a crossed book snapshot in an event is a rejected event (bad-book); the next "
+        "snapshot is applied",
+        ("CONV-10", "STATE-8", "STATE-2"),
+        _world(
+            "conv10-crossed-book-event-rejects-the-event",
+            [],
+            [
+                _event(
+                    "book", "bad-book", market=_BTC, bids=[["60010", "1"]], asks=[["60000", "1"]]
+                ),
+                _event("book", market=_BTC, bids=[["59990", "1"]], asks=[["60000", "1"]]),
+            ],
+        ),
+        lambda out: _reasons(out) == ["bad-book", None] and _kinds(out, 1) == ["book-set"],
+        ("negative",),
+    ),
+    _file_pin(
+        "state10-off-grid-event-price-rejects-file",
+        "an event price off the tick grid cannot be read: it rejects the whole file with "
+        "off-grid, not the event",
+        ("STATE-10", "CONV-3", "CONV-10"),
+        "off-grid",
+        _world("state10-off-grid-event-price-rejects-file", [], [_mark("59000.05")]),
+    ),
+    _file_pin(
+        "conv12-array-index-compares-as-number",
+        "of a missing key in accounts[2] and an unknown key in accounts[10], the first by "
+        "numeric index is reported: missing-key",
+        ("CONV-12", "STATE-10"),
+        "missing-key",
+        _world(
+            "conv12-array-index-compares-as-number",
+            _eleven_accounts(),
+            [_mark("59000")],
+        ),
+    ),
+    _file_pin(
+        "state10-start-time-must-be-whole",
+        "a scenario start time of 0.5 is not a whole number of clock units: off-grid",
+        ("STATE-10", "STATE-1", "CONV-3"),
+        "off-grid",
+        _world("state10-start-time-must-be-whole", [], [_clock(1)], time="0.5"),
+    ),
+]
+
+# --- chapter 10: the mark, when it is recorded, index events ------------------------------------
+
+_ONE_LEVEL = {"halt_levels": ["0.05"], "halt_durations": ["10"]}
+"""A 5% move from the reference halts BTCUSDT for 10."""
+
+_MARK_PINS = [
+    Pin(
+        "state8-unchanged-mark-event-is-recorded",
+        "a mark event that repeats the mark is recorded and checks the halt levels against a "
+        "new reference, which itself trips nothing",
+        ("STATE-8", "BRK-3", "MARK-1"),
+        _world(
+            "state8-unchanged-mark-event-is-recorded",
+            [],
+            [_reference("50000"), _mark("60000")],
+            [market(breakers=_ONE_LEVEL)],
+        ),
+        lambda out: (
+            _trips(out, 0) == []
+            and [
+                (r["breaker"], r["reference"], r["mark"])
+                for r in records(out, 1, "breaker-tripped")
+            ]
+            == [("halt-level-1", "50000", "60000")]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "mark1-unchanged-derived-mark-is-not-recorded",
+        "a derived mark equal to the mark is not recorded (no mark-derived, no breaker "
+        "check); the first one that changes it is, and trips the halt level",
+        ("MARK-1", "STATE-8", "BRK-3", "OUT-10"),
+        _world(
+            "mark1-unchanged-derived-mark-is-not-recorded",
+            [],
+            [_reference("50000"), _index("60000"), _index("60001")],
+            [market(mark=_MEDIAN, breakers=_ONE_LEVEL)],
+        ),
+        lambda out: (
+            _kinds(out, 1) == ["index-set"]
+            and _kinds(out, 2) == ["index-set", "mark-derived", "mark-set", "breaker-tripped"]
+            and records(out, 2, "breaker-tripped")[0]["mark"] == "60001"
+        ),
+        ("breakers", "median"),
+    ),
+    Pin(
+        "mark1-index-basis-must-be-below-one",
+        "index events with basis 1 and -1 are rejected price-out-of-domain; a basis inside "
+        "(-1, 1) is applied",
+        ("MARK-1", "STATE-8"),
+        _world(
+            "mark1-index-basis-must-be-below-one",
+            [],
+            [
+                _index("60000", "1", "price-out-of-domain"),
+                _index("60000", "-1", "price-out-of-domain"),
+                _index("60000", "-0.5"),
+            ],
+            [market(mark=_MEDIAN)],
+        ),
+        lambda out: (
+            _reasons(out) == ["price-out-of-domain", "price-out-of-domain", None]
+            and records(out, 2, "mark-set")[0]["price"] == "30000"
+        ),
+        ("median", "negative"),
+    ),
+    Pin(
+        "mark1-index-on-event-market-sets-only-the-index",
+        "on a market whose mark comes from mark events an index event is applied without "
+        "deriving a mark, and it becomes the band's reference",
+        ("MARK-1", "BRK-1"),
+        _world(
+            "mark1-index-on-event-market-sets-only-the-index",
+            [_cash("carol")],
+            [_index("61000"), _fill("carol", "0.1", "61500")],
+            [market(breakers={"band": "0.01", "band_reference": "index"})],
+        ),
+        lambda out: (
+            _kinds(out, 0) == ["index-set"]
+            and _reasons(out) == [None, None]
+            and _kinds(out, 1) == ["filled"]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "out2-started-lists-the-marks-of-the-units-legs",
+        "liquidation-started lists the mark of every market the account holds and of no "
+        "other loaded market",
+        ("OUT-2", "LIQ-2"),
+        _world(
+            "out2-started-lists-the-marks-of-the-units-legs",
+            [
+                _bust("alice"),
+                {
+                    **_bust("bob"),
+                    "positions": [
+                        position(_BTC, "long", "1", "60000"),
+                        position(_CYBER, "long", "10", "1"),
+                    ],
+                },
+            ],
+            [_mark("59800")],
+            [market(), _cyber()],
+        ),
+        lambda out: _started(out, 0) == {"alice": [_BTC], "bob": [_BTC, _CYBER]},
+    ),
+]
+
+# --- chapter 11: halts, the dynamic breaker, the withdrawal gate (§11.1) ------------------------
+
+_TWO_LEVELS = {"halt_levels": ["0.05", "0.1"]}
+_DYNAMIC = {"dynamic_move": "0.05", "dynamic_window": "10", "dynamic_pause": "5"}
+"""A 5% move from a mark of the last 10 time units pauses BTCUSDT for 5."""
+
+
+def _carol_in(breakers: Row, slug: str, events: list[Row], markets: list[Row] | None = None) -> Row:
+    """Return a scenario of BTCUSDT with ``breakers`` and carol, who has cash to trade."""
+    return _world(slug, [_cash("carol")], events, markets or [market(breakers=breakers)])
+
+
+_BREAKER_PINS = [
+    Pin(
+        "brk3-higher-level-uses-up-the-lower-ones",
+        "after level 2 trips, a later move past level 1 alone trips nothing; a new reference "
+        "makes level 1 available again",
+        ("BRK-3",),
+        _carol_in(
+            {**_TWO_LEVELS, "halt_durations": ["10", "10"]},
+            "brk3-higher-level-uses-up-the-lower-ones",
+            [_mark("53000"), _clock(20), _mark("56000"), _reference("60000"), _mark("56000")],
+        ),
+        lambda out: (
+            [_trips(out, i) for i in range(5)] == [["halt-level-2"], [], [], [], ["halt-level-1"]]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "brk3-later-shorter-halt-never-shortens",
+        "a level-2 trip of 10 during a level-1 halt of 100 leaves the market halted at time 50",
+        ("BRK-3", "BRK-6"),
+        _carol_in(
+            {**_TWO_LEVELS, "halt_durations": ["100", "10"]},
+            "brk3-later-shorter-halt-never-shortens",
+            [
+                _mark("56000"),
+                _mark("53000"),
+                _clock(50),
+                _fill("carol", "0.1", "53000", expect="halted"),
+            ],
+        ),
+        lambda out: (
+            _trips(out, 0) == ["halt-level-1"]
+            and _trips(out, 1) == ["halt-level-2"]
+            and _reasons(out) == [None, None, None, "halted"]
+        ),
+        ("breakers", "negative"),
+    ),
+    Pin(
+        "brk3-open-ended-halt-lasts-until-a-reference",
+        "a level with duration 0 halts the market until the next reference price, however "
+        "late, and not after it",
+        ("BRK-3", "BRK-6", "OUT-11"),
+        _carol_in(
+            {"halt_levels": ["0.05"], "halt_durations": ["0"]},
+            "brk3-open-ended-halt-lasts-until-a-reference",
+            [
+                _mark("56000"),
+                _clock(1_000_000),
+                _fill("carol", "0.1", "56000", expect="halted"),
+                _reference("56000"),
+                _fill("carol", "0.1", "56000"),
+            ],
+        ),
+        lambda out: (
+            [
+                r["until"] is None or r["until"] >= _OPEN_ENDED
+                for r in records(out, 0, "breaker-tripped")
+            ]
+            == [True]
+            and _reasons(out) == [None, None, "halted", None, None]
+            and _kinds(out, 4) == ["filled"]
+        ),
+        ("breakers", "negative"),
+    ),
+    Pin(
+        "brk4-starting-mark-is-a-recorded-mark",
+        "the scenario's starting mark is in the dynamic window: a first mark 6.7% away trips "
+        "the dynamic breaker with the starting mark as its reference",
+        ("BRK-4", "STATE-8"),
+        _carol_in(
+            _DYNAMIC,
+            "brk4-starting-mark-is-a-recorded-mark",
+            [_mark("56000")],
+        ),
+        lambda out: (
+            [(r["breaker"], r["reference"], r["until"]) for r in records(out, 0, "breaker-tripped")]
+            == [("dynamic", "60000", 5)]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "brk4-starting-mark-is-recorded-at-time-zero",
+        "in a scenario starting at time 100 the starting mark is recorded at time 0, outside "
+        "a window of 50: only the second mark event trips, against the first",
+        ("BRK-4", "STATE-10"),
+        _world(
+            "brk4-starting-mark-is-recorded-at-time-zero",
+            [],
+            [_mark("56000"), _mark("60000")],
+            [market(breakers=_DYNAMIC | {"dynamic_window": "50"})],
+            time="100",
+        ),
+        lambda out: (
+            _trips(out, 0) == []
+            and [(r["breaker"], r["reference"]) for r in records(out, 1, "breaker-tripped")]
+            == [("dynamic", "56000")]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "brk4-mark-exactly-window-old-counts",
+        "a mark recorded exactly dynamic_window (10) before is in the window: the starting "
+        "mark of time 0 trips the breaker at time 10",
+        ("BRK-4",),
+        _carol_in(
+            _DYNAMIC,
+            "brk4-mark-exactly-window-old-counts",
+            [_clock(10), _mark("56000")],
+        ),
+        lambda out: (
+            [(r["breaker"], r["reference"], r["until"]) for r in records(out, 1, "breaker-tripped")]
+            == [("dynamic", "60000", 15)]
+        ),
+        ("breakers", "boundary"),
+    ),
+    Pin(
+        "brk4-reference-is-first-mark-of-the-largest-move",
+        "marks 50000 and 75000 are both a 20% move from 60000: the dynamic trip reports the "
+        "first recorded, 50000, not the farther price",
+        ("BRK-4", "OUT-11"),
+        _carol_in(
+            {"dynamic_move": "0.2", "dynamic_window": "100", "dynamic_pause": "5"},
+            "brk4-reference-is-first-mark-of-the-largest-move",
+            [_mark("50000"), _mark("75000"), _clock(5), _mark("60000")],
+        ),
+        lambda out: (
+            _trips(out, 0) == []
+            and [(r["reference"], Fraction(r["move"])) for r in records(out, 3, "breaker-tripped")]
+            == [("50000", Fraction(1, 5))]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "brk5-largest-withdrawal-block-of-the-asset",
+        "with withdrawal_block 100 on BTCUSDT and 500 on CYBERUSDT, a negative USDT account "
+        "blocks USDT withdrawals until 500",
+        ("BRK-5", "OUT-12"),
+        _world(
+            "brk5-largest-withdrawal-block-of-the-asset",
+            [_bust(), _cash("carol")],
+            [
+                _mark("59800"),
+                _clock(300),
+                _money("withdraw", "carol", "1", expect="withdrawals-blocked"),
+            ],
+            [
+                market(breakers={"withdrawal_block": "100"}),
+                _cyber(breakers={"withdrawal_block": "500"}),
+            ],
+        ),
+        lambda out: (
+            [r["until"] for r in records(out, 0, "withdrawals-blocked")] == [500]
+            and _reasons(out) == [None, None, "withdrawals-blocked"]
+        ),
+        ("breakers", "negative"),
+    ),
+]
+
+# --- chapter 12: when the multiplier is evaluated, defaults, operator changes (§12.1) -----------
+
+
+def _risk_world(slug: str, risk: Row, events: list[Row], **tables: Any) -> Row:
+    """Return a scenario of BTCUSDT with the risk overrides ``risk`` and no account."""
+    return _world(slug, [], events, risk={_BTC: risk}, **tables)
+
+
+def _first_rise(out: Output, index: int) -> bool:
+    """Step ``index`` raised the multiplier from 1 to 1.1, the first (and default) max_step."""
+    found = records(out, index, "risk-adjusted")
+    return [(Fraction(r["old"]), Fraction(r["new"])) for r in found] == [
+        (Fraction(1), Fraction(11, 10))
+    ]
+
+
+_RISK_PINS = [
+    Pin(
+        "risk3-first-evaluation-waits-for-the-interval",
+        "with an estimate from the first event on, the first risk adjustment comes at the "
+        "first event at time >= interval (30), not before",
+        ("RISK-3", "RISK-1"),
+        _risk_world(
+            "risk3-first-evaluation-waits-for-the-interval",
+            {**_RISING, "interval": "30"},
+            [_mark("66000"), _clock(29), _clock(30)],
+        ),
+        lambda out: _adjusted_at(out) == [2] and _first_rise(out, 2),
+        ("risk",),
+    ),
+    Pin(
+        "risk3-first-evaluation-counts-from-time-zero",
+        "a scenario starting at time 100 with interval 60 evaluates at its first event: the "
+        "last adjustment starts at 0, not at the start time",
+        ("RISK-3", "STATE-10"),
+        _risk_world(
+            "risk3-first-evaluation-counts-from-time-zero",
+            {**_RISING, "interval": "60"},
+            [_mark("66000")],
+            time="100",
+        ),
+        lambda out: _adjusted_at(out) == [0] and _first_rise(out, 0),
+        ("risk",),
+    ),
+    Pin(
+        "risk3-evaluation-without-change-restarts-interval",
+        "an evaluation at 10 that leaves the multiplier at 1 restarts the interval: a high "
+        "estimate at 15 waits until 20",
+        ("RISK-3",),
+        _risk_world(
+            "risk3-evaluation-without-change-restarts-interval",
+            {**_RISING, "interval": "10"},
+            [_mark("60000"), _clock(10), _clock(15), _mark("66000"), _clock(20)],
+        ),
+        lambda out: _adjusted_at(out) == [4] and _first_rise(out, 4),
+        ("risk",),
+    ),
+    Pin(
+        "risk3-no-estimate-does-not-restart-interval",
+        "at time 10 with only the starting mark there is no estimate and the interval does "
+        "not restart: the first estimate at 15 adjusts at once",
+        ("RISK-3", "RISK-1"),
+        _risk_world(
+            "risk3-no-estimate-does-not-restart-interval",
+            {**_RISING, "interval": "10"},
+            [_clock(10), _clock(15), _mark("66000")],
+        ),
+        lambda out: _adjusted_at(out) == [2] and _first_rise(out, 2),
+        ("risk",),
+    ),
+    Pin(
+        "risk3-default-interval-step-and-phase-in",
+        "with only vol_window, slope and max_multiplier given, the first rise comes at time "
+        "60, by 0.1, and reports effective 0 (phase_in 0)",
+        ("RISK-3", "MARKET-15", "OUT-13"),
+        _risk_world(
+            "risk3-default-interval-step-and-phase-in",
+            _RISING,
+            [_mark("66000"), _clock(59), _clock(60)],
+        ),
+        lambda out: (
+            _adjusted_at(out) == [2]
+            and _first_rise(out, 2)
+            and [r["effective"] for r in records(out, 2, "risk-adjusted")] == [0]
+        ),
+        ("risk",),
+    ),
+    Pin(
+        "risk3-default-hysteresis-is-one-hundredth",
+        "a target of exactly 1.01 (BTCUSDT) changes nothing, a target of 1.011 (CYBERUSDT) "
+        "moves the multiplier to it: the default hysteresis is 0.01",
+        ("RISK-3", "MARKET-15"),
+        _world(
+            "risk3-default-hysteresis-is-one-hundredth",
+            [],
+            [_mark("66000"), _mark("1.1", _CYBER), _clock(60)],
+            [market(), _cyber()],
+            risk={
+                _BTC: {"vol_window": "1", "slope": "0.0000001", "max_multiplier": "1.5"},
+                _CYBER: {"vol_window": "1", "slope": "0.00000011", "max_multiplier": "1.5"},
+            },
+        ),
+        lambda out: (
+            [
+                (r["market"], Fraction(r["target"]), Fraction(r["new"]))
+                for r in records(out, 2, "risk-adjusted")
+            ]
+            == [(_CYBER, Fraction("1.011"), Fraction("1.011"))]
+            and _adjusted_at(out) == [2]
+        ),
+        ("risk", "boundary"),
+    ),
+    Pin(
+        "risk5-operator-change-installs-the-file-as-is",
+        "a parameters event takes the new file's phase_in (effective 60), drops the "
+        "scenario's risk overrides (no more adjustment) and sets the multiplier back to 1",
+        ("RISK-5", "RISK-6", "OUT-13"),
+        _world(
+            "risk5-operator-change-installs-the-file-as-is",
+            [_long("mona", "1000")],
+            [
+                _mark("66000"),
+                _clock(10),
+                _event("parameters", market=_BTC, file=market(risk={"phase_in": "50"})),
+                _clock(20),
+            ],
+            risk={_BTC: {**_RISING, "interval": "10"}},
+        ),
+        lambda out: (
+            _adjusted_at(out) == [1]
+            and _first_rise(out, 1)
+            and [r["effective"] for r in records(out, 2, "parameters-changed")] == [60]
+            and step(out, 2)["event"]["risk_multiplier"] == "1"
+            and _final(out, "mona")["maintenance"] == "280"
+        ),
+        ("risk", "parameters"),
+    ),
+    Pin(
+        "risk6-action-at-the-change-time-ends-grandfathering",
+        "a withdrawal at the time of a margin-raising change, listed before it, ends the "
+        "account's phase-in: it is liquidated at the change, the idle account is not",
+        ("RISK-6", "RISK-5"),
+        _world(
+            "risk6-action-at-the-change-time-ends-grandfathering",
+            [_long("alice", "1000"), _long("bob", "1000")],
+            [
+                _clock(10),
+                _money("withdraw", "alice", "10"),
+                _event(
+                    "parameters",
+                    market=_BTC,
+                    file=_one_tier("0.05", "10", risk={"phase_in": "100"}),
+                ),
+            ],
+        ),
+        lambda out: _reasons(out) == [None, None, None] and _started(out, 2) == {"alice": [_BTC]},
+        ("risk", "parameters"),
+    ),
+]
+
+PINS: list[Pin] = [*_ORDER_PINS, *_REJECTION_PINS, *_MARK_PINS, *_BREAKER_PINS, *_RISK_PINS]
