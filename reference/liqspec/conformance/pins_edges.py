@@ -299,6 +299,18 @@ _ORDER_PINS = [
 
 _REJECTION_PINS = [
     _file_pin(
+        "conv10-event-in-unknown-market-rejects-file",
+        "a mark event for a market no file loads rejects the whole file with unknown-market: "
+        "its price has no tick to be read in, so it is not a rejected event",
+        ("CONV-10", "STATE-10", "STATE-8"),
+        "unknown-market",
+        _world(
+            "conv10-event-in-unknown-market-rejects-file",
+            [_cash("carol")],
+            [_mark("1", "ETHUSDT")],
+        ),
+    ),
+    _file_pin(
         "state10-unknown-asset-rejects-file-before-amount",
         "a deposit of 0 in an asset no market settles rejects the whole file with "
         "unknown-asset: the amount cannot be read, so it is not a rejected event",
@@ -536,8 +548,9 @@ _BREAKER_PINS = [
     ),
     Pin(
         "brk3-later-shorter-halt-never-shortens",
-        "a level-2 trip of 10 during a level-1 halt of 100 leaves the market halted at time 50",
-        ("BRK-3", "BRK-6"),
+        "a level-2 trip of 10 during a level-1 halt of 100 leaves the market halted at time 50, "
+        "and its record says until 100, the end of the halt the market is under",
+        ("BRK-3", "BRK-6", "OUT-11"),
         _carol_in(
             {**_TWO_LEVELS, "halt_durations": ["100", "10"]},
             "brk3-later-shorter-halt-never-shortens",
@@ -551,6 +564,7 @@ _BREAKER_PINS = [
         lambda out: (
             _trips(out, 0) == ["halt-level-1"]
             and _trips(out, 1) == ["halt-level-2"]
+            and [r["until"] for r in records(out, 1, "breaker-tripped")] == [100]
             and _reasons(out) == [None, None, None, "halted"]
         ),
         ("breakers", "negative"),

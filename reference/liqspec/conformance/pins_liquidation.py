@@ -303,6 +303,39 @@ PINS: list[Pin] = [
         ),
     ),
     Pin(
+        "liq2-flag-ends-when-adl-closes-the-last-position",
+        "bob, liquidating and waiting, loses his whole short to the ADL of alice's deficit: "
+        "after the queue his liquidation ends (liquidation-ended, flag cleared), so a "
+        "position he opens later is not liquidated above its maintenance",
+        ("LIQ-2", "LIQ-10", "INS-4"),
+        _btc_scenario(
+            "liq2-flag-ends-when-adl-closes-the-last-position",
+            [_account("alice", "0.04", _long("1")), _account("bob", "254", _short("1"))],
+            [
+                _mark("60004"),
+                _mark("59999.9"),
+                {"kind": "deposit", "account": "bob", "asset": "USDT", "amount": "1000"},
+                {
+                    "kind": "fill",
+                    "account": "bob",
+                    "market": _BTC,
+                    "side": "sell",
+                    "size": "1",
+                    "price": "59999.9",
+                },
+                _mark("60996"),
+            ],
+            liquidation={"on_unfilled": "wait"},
+            funds={},
+        ),
+        lambda out: (
+            _kinds(_about(out, 0, "bob")) == ["liquidation-started", "liquidation-waiting"]
+            and _kinds(_about(out, 1, "bob"))[-1:] == ["liquidation-ended"]
+            and not _about(out, 4, "bob")
+            and not _final(out, "bob")["liquidating"]
+        ),
+    ),
+    Pin(
         "liq2-hysteresis-flag-kept-above-threshold-by-marks",
         "a liquidating account lifted to its exit threshold by a mark alone gets no step "
         "and no liquidation-ended; when a later mark puts it back between MM and the "

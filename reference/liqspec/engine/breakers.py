@@ -98,7 +98,7 @@ def process_breakers(
                     entry.reference,
                     entry.mark,
                     ratio_text(move),
-                    None if until == UNTIL_RESET else until,
+                    None if entry.halt_until == UNTIL_RESET else entry.halt_until,
                 )
             )
     dynamic = params.dynamic_move
@@ -111,7 +111,7 @@ def process_breakers(
             start = window[moves.index(max(moves))]
             records.append(
                 BreakerTripped(
-                    entry.market.symbol, "dynamic", start, entry.mark, str(max(moves)), until
+                    entry.market.symbol, "dynamic", start, entry.mark, ratio_text(max(moves)), until
                 )
             )
     return entry, tuple(records)

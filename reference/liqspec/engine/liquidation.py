@@ -101,11 +101,19 @@ def get_liquidation_queue(state: State) -> list[str]:
 
 
 def process_liquidations(state: State) -> tuple[State, tuple[Record, ...]]:
-    """Give every queued account one step, in queue order (LIQ-3)."""
+    """Give every queued account one step, in queue order (LIQ-3); then end it (LIQ-2).
+
+    After the queue, an account still flagged but left without a position (by another
+    account's ADL, or by a fill) ends its liquidation, in id order (LIQ-10).
+    """
     records: list[Record] = []
     for account_id in get_liquidation_queue(state):
         state, step = process_liquidation_step(state, account_id)
         records.extend(step)
+    for account_id in sorted(a.id for a in state.accounts.values() if a.liquidating):
+        if not state.accounts[account_id].positions:
+            state, ended = _finish(state, account_id)
+            records.extend(ended)
     return state, tuple(records)
 
 
