@@ -613,21 +613,20 @@ _BREAKER_PINS = [
         ("breakers",),
     ),
     Pin(
-        "brk4-starting-mark-is-recorded-at-time-zero",
-        "in a scenario starting at time 100 the starting mark is recorded at time 0, outside "
-        "a window of 50: only the second mark event trips, against the first",
+        "brk4-starting-mark-is-recorded-at-the-start-time",
+        "in a scenario starting at time 100 the starting mark is recorded at time 100, inside "
+        "a window of 50: the first mark event trips against it",
         ("BRK-4", "STATE-10"),
         _world(
-            "brk4-starting-mark-is-recorded-at-time-zero",
+            "brk4-starting-mark-is-recorded-at-the-start-time",
             [],
             [_mark("56000"), _mark("60000")],
             [market(breakers=_DYNAMIC | {"dynamic_window": "50"})],
             time="100",
         ),
         lambda out: (
-            _trips(out, 0) == []
-            and [(r["breaker"], r["reference"]) for r in records(out, 1, "breaker-tripped")]
-            == [("dynamic", "56000")]
+            [(r["breaker"], r["reference"]) for r in records(out, 0, "breaker-tripped")]
+            == [("dynamic", "60000")]
         ),
         ("breakers",),
     ),
@@ -721,17 +720,17 @@ _RISK_PINS = [
         ("risk",),
     ),
     Pin(
-        "risk3-first-evaluation-counts-from-time-zero",
-        "a scenario starting at time 100 with interval 60 evaluates at its first event: the "
-        "last adjustment starts at 0, not at the start time",
+        "risk3-first-evaluation-waits-for-start-plus-interval",
+        "a scenario starting at time 100 with interval 60 first evaluates at time 160: the "
+        "last adjustment starts at the start time",
         ("RISK-3", "STATE-10"),
         _risk_world(
-            "risk3-first-evaluation-counts-from-time-zero",
+            "risk3-first-evaluation-waits-for-start-plus-interval",
             {**_RISING, "interval": "60"},
-            [_mark("66000")],
+            [_mark("66000"), _clock(159), _clock(160)],
             time="100",
         ),
-        lambda out: _adjusted_at(out) == [0] and _first_rise(out, 0),
+        lambda out: _adjusted_at(out) == [2] and _first_rise(out, 2),
         ("risk",),
     ),
     Pin(

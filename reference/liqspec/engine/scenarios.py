@@ -112,6 +112,7 @@ def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
     check_schema(document, "scenario")
     spec = document["scenario"]
     markets = _markets(spec["markets"], folder, document)
+    time = to_units(spec.get("time", "0"), Ratio(1, 1), "scenario.time", "1")
     states = {}
     for symbol, market in markets.items():
         field = f"marks.{symbol}"
@@ -119,7 +120,9 @@ def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
             raise InputError(Reason.MISSING_MARK, field, None, "every market needs a mark")
         mark = _price(market, document["marks"][symbol], field)
         book = _initial_book(market, document.get("books", {}).get(symbol, {}), f"books.{symbol}")
-        states[symbol] = MarketState(market, mark, book, reference=mark, history=((0, mark),))
+        states[symbol] = MarketState(
+            market, mark, book, reference=mark, history=((time, mark),), last_adjust=time
+        )
     unknown = sorted(set(document["marks"]) - set(markets))
     if unknown:
         raise InputError(Reason.UNKNOWN_MARKET, f"marks.{unknown[0]}", unknown[0], "not loaded")
@@ -131,7 +134,6 @@ def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
             detail = "another account has this id"
             raise InputError(Reason.DUPLICATE_ACCOUNT, f"accounts[{i}].id", account.id, detail)
         accounts[account.id] = account
-    time = to_units(spec.get("time", "0"), Ratio(1, 1), "scenario.time", "1")
     state = State(time, states, accounts, funds)
     rows = document["events"]
     events = tuple(_event(markets, row, f"events[{i}]", folder) for i, row in enumerate(rows))
