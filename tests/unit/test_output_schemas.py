@@ -248,8 +248,9 @@ def test_run_json_on_every_bundled_scenario() -> None:
 
 
 def test_run_json_is_the_scenario_vector_plus_description_and_details(tmp_path: Path) -> None:
+    # the written scenarios and pins; the seeded random ones add volume, not another path
     for vector in vectors("scenario"):
-        if "expected" not in vector:
+        if "expected" not in vector or "random" in vector["features"]:
             continue
         path = tmp_path / f"{vector['input']['scenario']['scenario']['name']}.json"
         path.write_text(json.dumps(vector["input"]["scenario"]))

@@ -420,9 +420,13 @@ class _Builder:
                 self.derived.add(symbol)
             tables["books"][symbol] = self.book(entry, entry.mark)
         document.update({key: table for key, table in tables.items() if table})
-        # A risk adjustment needs time >= interval, and the starting marks are recorded at 0.
-        if tables["risk"] or draw.flag(15):
-            self.time = 100 if tables["risk"] else 1000
+        # A risk adjustment needs `interval` after the start: the events open with a clock.
+        lead = []
+        if tables["risk"]:
+            self.time = 100
+            lead = [{"kind": "clock", "time": "100"}]
+        elif draw.flag(15):
+            self.time = 1000
             document["scenario"]["time"] = str(self.time)
         if draw.flag(85):
             document["funds"] = {
@@ -433,7 +437,7 @@ class _Builder:
         self.draw.many(2, MAX_ACCOUNTS, self.account)
         document["accounts"] = self.accounts
         drawn = self.draw.many(1, MAX_EVENTS, self.events)
-        document["events"] = [event for events in drawn for event in events]
+        document["events"] = [*lead, *(event for events in drawn for event in events)]
         if draw.flag(3):
             self.corrupt(document)
         return document
