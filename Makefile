@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-long lint typecheck unit crosshair bench clean check-install
+.PHONY: demo test test-long lint typecheck unit crosshair bench clean check-install mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ demo: $(STAMP)  ## check a bundled market, margin a demo account, replay a liqui
 	$(BIN)/liqspec run spec/scenarios/adl-after-fund-exhausted.toml
 
 lint: $(STAMP)
-	$(BIN)/ruff check reference proofs tests benchmarks
-	$(BIN)/ruff format --check reference proofs tests benchmarks
+	$(BIN)/ruff check reference proofs tests benchmarks scripts
+	$(BIN)/ruff format --check reference proofs tests benchmarks scripts
 	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
@@ -47,6 +47,9 @@ bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_proofs.py
 	$(BIN)/python benchmarks/bench_conformance.py
+
+mutation: $(STAMP)  ## seeded engine mutants against the vectors, then the tests (slow)
+	$(BIN)/python scripts/mutation.py --json mutation.jsonl
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from liqspec.base.errors import InputError, Reason
+from liqspec.base.errors import InputError, LiqspecError, Reason
 from liqspec.base.files import check_schema
 from liqspec.conformance.scenario_fuzz import random_scenario_vectors
 from liqspec.conformance.scenario_vectors import scenario_vectors
@@ -149,7 +149,7 @@ def _margin_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
                     )
         for i, tier in enumerate(market.tiers[1:4], start=2):
             yield _floormake_vector(stem, document, market, i, tier.floor)
-    yield from _account_breaks(documents[_BASE])
+    yield from _account_breaks(documents)
 
 
 def _positionmake_vector(
@@ -232,7 +232,9 @@ def _floormake_vector(
     )
 
 
-def _account_breaks(document: dict[str, Any]) -> Iterator[Vector]:
+def _account_breaks(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
+    """Account files that break one rule each, with the reason each must get (ACCOUNT-1..6)."""
+    base = documents[_BASE]
     good = {
         "market": "BTCUSDT",
         "side": "long",
@@ -240,55 +242,69 @@ def _account_breaks(document: dict[str, Any]) -> Iterator[Vector]:
         "entry_price": "60000",
         "margin_mode": "cross",
     }
-    cases = [
-        (
-            "unknown-market",
-            [{**good, "market": "ETHUSDT"}],
-            {"BTCUSDT": "60000"},
-            "USDT",
-            [document],
-            "ACCOUNT-2",
-        ),
-        ("duplicate-position", [good, good], {"BTCUSDT": "60000"}, "USDT", [document], "ACCOUNT-3"),
-        ("cross-incompatible", [good], {"BTCUSDT": "60000"}, "BTC", [document], "ACCOUNT-4"),
-        ("missing-mark", [good], {}, "USDT", [document], "ACCOUNT-5"),
-        (
-            "isolated-without-margin",
-            [{**good, "margin_mode": "isolated"}],
-            {"BTCUSDT": "60000"},
-            "USDT",
-            [document],
-            "ACCOUNT-6",
-        ),
-        (
-            "size-off-lot",
-            [{**good, "size": "0.0005"}],
-            {"BTCUSDT": "60000"},
-            "USDT",
-            [document],
-            "CONV-3",
-        ),
-        (
-            "duplicate-market",
-            [good],
-            {"BTCUSDT": "60000"},
-            "USDT",
-            [document, document],
-            "MARKET-11",
-        ),
+    isolated = {**good, "margin_mode": "isolated", "isolated_margin": "100"}
+    cyber = {**good, "market": "CYBERUSDT", "size": "100", "entry_price": "1"}
+    strict_cyber = copy.deepcopy(documents["binance-cyberusdt-2023-08-31"])
+    strict_cyber["market"]["trigger"] = "strict"
+    usdc = [documents["bybit-btcperp-usdc-examples"], documents["hyperliquid-btc-2024"]]
+    usdc_positions = [
+        {**good, "market": "BTCPERP"},
+        {**good, "market": "BTC", "size": "0.5", "entry_price": "60000"},
     ]
+    btc = {"BTCUSDT": "60000"}
     too_many: list[dict[str, Any]] = [{} for _ in range(MAX_MARKETS + 1)]  # counted first (VEC-3)
-    cases.append(("too-many-markets", [good], {"BTCUSDT": "60000"}, "USDT", too_many, "CONV-2"))
-    for slug, positions, marks, asset, documents, rule in cases:
+    cases = [
+        ("unknown-market", [{**good, "market": "ETHUSDT"}], btc, "USDT", [base],
+         "ACCOUNT-2", "unknown-market"),
+        ("duplicate-position", [good, good], btc, "USDT", [base], "ACCOUNT-3",
+         "duplicate-position"),
+        ("cross-incompatible", [good], btc, "BTC", [base], "ACCOUNT-4", "cross-incompatible"),
+        ("cross-other-trigger", [good, cyber], {**btc, "CYBERUSDT": "1"}, "USDT",
+         [base, strict_cyber], "ACCOUNT-4", "cross-incompatible"),
+        ("cross-other-quantum", usdc_positions, {"BTCPERP": "60000", "BTC": "60000"}, "USDC",
+         usdc, "ACCOUNT-4", "cross-incompatible"),
+        ("missing-mark", [good], {}, "USDT", [base], "ACCOUNT-5", "missing-mark"),
+        ("isolated-without-margin", [{**good, "margin_mode": "isolated"}], btc, "USDT", [base],
+         "ACCOUNT-6", "isolated-margin"),
+        ("margin-on-cross", [{**good, "isolated_margin": "100"}], btc, "USDT", [base],
+         "ACCOUNT-6", "isolated-margin"),
+        ("negative-isolated-margin", [{**isolated, "isolated_margin": "-1"}], btc, "USDT",
+         [base], "ACCOUNT-6", "isolated-margin"),
+        ("size-zero", [{**good, "size": "0"}], btc, "USDT", [base], "ACCOUNT-1", "out-of-range"),
+        ("size-negative", [{**good, "size": "-0.5"}], btc, "USDT", [base], "ACCOUNT-1",
+         "out-of-range"),
+        ("entry-price-zero", [{**good, "entry_price": "0"}], btc, "USDT", [base], "ACCOUNT-1",
+         "price-out-of-domain"),
+        ("entry-price-above-max", [{**good, "entry_price": "10000000.1"}], btc, "USDT", [base],
+         "ACCOUNT-1", "price-out-of-domain"),
+        ("size-off-lot", [{**good, "size": "0.0005"}], btc, "USDT", [base], "CONV-3",
+         "off-grid"),
+        ("duplicate-market", [good], btc, "USDT", [base, base], "MARKET-11",
+         "duplicate-market"),
+        ("too-many-markets", [good], btc, "USDT", too_many, "CONV-2", "magnitude"),
+    ]  # fmt: skip
+    for slug, positions, marks, asset, markets, rule, reason in cases:
         account = _account(asset, "1000", positions, marks)
-        yield make_vector(
+        vector = make_vector(
             "margin",
             f"reject-{slug}",
-            f"rejected: {slug}",
-            {"markets": documents, "account": account},
+            f"rejected: {slug} ({reason})",
+            {"markets": markets, "account": account},
             [rule],
             ["negative"],
         )
+        if vector.get("expected_error") != {"reason": reason}:  # pragma: no cover - a guard
+            raise LiqspecError(f"margin/reject-{slug} is not rejected with {reason}")
+        yield vector
+    at_max = [{**good, "entry_price": "10000000"}]
+    yield make_vector(
+        "margin",
+        "entry-price-at-max",
+        "an entry price exactly at max_price is accepted (ACCOUNT-1's upper bound is inclusive)",
+        {"markets": [base], "account": _account("USDT", "1000", at_max, btc)},
+        ["ACCOUNT-1"],
+        ["boundary", "cross"],
+    )
 
 
 def _maintenance_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
@@ -319,6 +335,40 @@ def _fee_vectors() -> Iterator[Vector]:
             ["LIQ-8"],
             ["fee"],
             ["INV-FEE", "INV-RATIO"],
+        )
+
+
+def _digit_vectors(base: dict[str, Any]) -> Iterator[Vector]:
+    """Yield the 40-digit limits: of an input decimal (CONV-2), of a rendered ratio (OUT-14)."""
+    yield make_vector(
+        "fee",
+        "nominal-40-digits",
+        "a decimal of 40 characters is read",
+        {"nominal": "9" * 40, "surplus": "1"},
+        ["CONV-2", "LIQ-8"],
+        ["fee", "boundary"],
+    )
+    yield make_vector(
+        "fee",
+        "reject-nominal-41-digits",
+        "a decimal of 41 characters is refused before it is read",
+        {"nominal": "9" * 41, "surplus": "1"},
+        ["CONV-2"],
+        ["fee", "negative", "boundary"],
+    )
+    for power, form in ((40, "decimal"), (41, "fraction")):
+        document = copy.deepcopy(base)
+        leverage = str(2**power)
+        document["tiers"] = [
+            {"floor": "0", "cap": "50000", "mmr": "0.0000000000001", "max_leverage": leverage}
+        ]
+        yield make_vector(
+            "market",
+            f"imr-one-over-2-to-the-{power}",
+            f"IMR 1/2^{power} has {power} fractional digits: written as a {form} (OUT-14)",
+            {"market": document},
+            ["OUT-14", "MARKET-8"],
+            ["boundary"],
         )
 
 
@@ -374,6 +424,7 @@ def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> l
         *_maintenance_vectors(documents),
         *_fee_vectors(),
         *_share_vectors(),
+        *_digit_vectors(documents[_BASE]),
         *scenario_vectors(spec),
         *random_scenario_vectors(RANDOM_SEED, RANDOM_COUNT, first_tries),
     ]

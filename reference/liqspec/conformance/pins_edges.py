@@ -191,6 +191,22 @@ def _file_pin(
 # --- chapter 6: the order of the checks (STATE-8) and what rejects a file (CONV-10) ------------
 
 _ORDER_PINS = [
+    Pin(
+        "state5-withdrawal-down-to-initial-margin",
+        "a withdrawal that leaves equity exactly at the initial margin (600 on a 1 BTC long "
+        "at 60000) is applied; one quantum more is refused with insufficient-margin",
+        ("STATE-5", "MARGIN-6"),
+        _world(
+            "state5-withdrawal-down-to-initial-margin",
+            [_long("alice", "1000")],
+            [
+                _money("withdraw", "alice", "400"),
+                _money("withdraw", "alice", "0.00000001", expect="insufficient-margin"),
+            ],
+        ),
+        lambda out: _reasons(out) == [None, "insufficient-margin"],
+        ("boundary",),
+    ),
     _order_pin(
         "state8-gated-and-over-margin-is-blocked",
         "a withdrawal that is both gated and over the margin is rejected withdrawals-blocked: "

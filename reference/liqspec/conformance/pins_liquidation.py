@@ -202,7 +202,61 @@ def _nominal_fee(rate: str, levels: list[list[str]]) -> Decimal:
 
 # --- the pins --------------------------------------------------------------------------------
 
+
+def _defaults_hold(out: Output) -> bool:
+    """Return whether the step used MARKET-12's defaults (health, 5% impact, 0.1% fee, 2%)."""
+    found = [_one(records(out, 0, kind)) for kind in ("liquidation-step", "fund-change",
+                                                        "liquidation-ended")]  # fmt: skip
+    if not all(found):
+        return False
+    (step_,), (fee,), (ended,) = found
+    value = sum(Decimal(price) * Decimal(size) for price, size in step_["levels"])
+    maintenance = Decimal(ended["maintenance"])
+    buffer = math.ceil(maintenance * Decimal("0.02") * 10**8) / Decimal(10**8)
+    return (
+        step_["policy"] == "health"
+        and Decimal(step_["impact_limit"]) == Decimal("59500") * Decimal("0.95")
+        and Decimal(step_["fee"]) == value * Decimal("0.001")
+        and fee["fund"] == "USDT"
+        and Decimal(ended["threshold"]) == maintenance + buffer
+    )
+
+
 PINS: list[Pin] = [
+    Pin(
+        "market12-defaults-without-a-liquidation-table",
+        "a market file without [liquidation] and a scenario without overrides liquidate with "
+        "MARKET-12's defaults: health policy, impact bound 5%, fee 0.1% into the USDT fund, "
+        "exit threshold 2% above maintenance",
+        ("MARKET-12", "LIQ-4", "LIQ-7", "LIQ-8", "LIQ-2", "INS-1"),
+        _btc_scenario(
+            "market12-defaults-without-a-liquidation-table",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            funds={"USDT": "1000"},
+        ),
+        _defaults_hold,
+    ),
+    Pin(
+        "ins2-fund-covering-the-deficit-leaves-adl-out",
+        "a takeover with a deficit of 300 that the fund covers whole: the fund pays all of "
+        "it (one fund-change, cause deficit, -300), and no deleveraged or bad-debt follows",
+        ("INS-2", "INS-4", "LIQ-9"),
+        _btc_scenario(
+            "ins2-fund-covering-the-deficit-leaves-adl-out",
+            [_account("alice", "100", _long("1")), _account("bob", "10000", _short("1"))],
+            [_mark("59600")],
+            funds={"USDT": "1000"},
+        ),
+        lambda out: (
+            [(r["cause"], r["delta"]) for r in records(out, 0, "fund-change")]
+            == [("deficit", "-300")]
+            and not records(out, 0, "deleveraged")
+            and not records(out, 0, "bad-debt")
+            and _final(out, "bob")["positions"] != []
+        ),
+    ),
     Pin(
         "liq10-cooldown-blocks-the-next-chunk",
         "a chunk step starts the account's cooldown: a mark inside it gives a "

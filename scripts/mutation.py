@@ -1,0 +1,429 @@
+"""Mutation testing of the engine: how many single-point defects the vectors catch.
+
+``python scripts/mutation.py`` (``make mutation``) generates seeded mutants of the engine's
+modules, runs each one against the conformance vectors (the reference evaluating every vector
+with the mutant in place, in a forked process), then runs the survivors against the pytest
+suite, and prints a table per module: generated, killed by the vectors, killed by the tests
+only, equivalent, survived. A mutant is one AST change at one place: a comparison flipped
+(``<`` for ``<=``), an arithmetic or boolean operator swapped, an integer constant moved by
+one, ``min`` for ``max``, floor for ceiling, a condition negated, a ``raise`` dropped.
+
+The mutated module replaces the real one at import time (a meta path finder), so no file is
+written and every module that imports it sees the mutant. Mutants that cannot change any
+output are listed with their reason in ``scripts/equivalent-mutants.toml``; the tool checks the
+list: a listed mutant that gets killed is an error, as in the conformance skip list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "reference" / "liqspec"
+EQUIVALENT = ROOT / "scripts" / "equivalent-mutants.toml"
+
+MODULES = {
+    "conventions": ["base/conventions.py"],
+    "markets": ["model/markets.py", "model/market_rules.py", "model/market_files.py"],
+    "accounts": ["model/accounts.py"],
+    "margin": ["model/margin.py"],
+    "prices": ["model/prices.py"],
+    "state/transition": ["engine/state.py", "engine/transition.py", "engine/scenarios.py"],
+    "liquidation": ["engine/liquidation.py", "engine/execution.py"],
+    "insurance": ["engine/insurance.py"],
+    "mark price": ["engine/markprice.py"],
+    "breakers": ["engine/breakers.py"],
+    "risk": ["engine/risk.py"],
+}
+"""The engine modules, grouped as the assurance issue reports them."""
+
+TEST_FILES = {
+    "conventions": ["tests/unit/test_conventions.py", "tests/properties/test_margin.py"],
+    "markets": ["tests/unit/test_bad_input.py", "tests/unit/test_published_examples.py"],
+    "accounts": ["tests/unit/test_bad_input.py", "tests/properties/test_margin.py"],
+    "margin": ["tests/properties/test_margin.py", "tests/unit/test_published_examples.py"],
+    "prices": ["tests/properties/test_prices.py", "tests/unit/test_published_examples.py"],
+    "state/transition": ["tests/unit/test_scenarios.py", "tests/properties/test_engine.py"],
+    "liquidation": ["tests/unit/test_liquidation.py", "tests/properties/test_engine.py"],
+    "insurance": ["tests/unit/test_liquidation.py", "tests/properties/test_engine.py"],
+    "mark price": ["tests/unit/test_breakers_and_risk.py", "tests/properties/test_engine.py"],
+    "breakers": ["tests/unit/test_breakers_and_risk.py", "tests/properties/test_engine.py"],
+    "risk": ["tests/unit/test_breakers_and_risk.py", "tests/properties/test_engine.py"],
+}
+"""The tests a survivor of each group is run against: the unit and property tests of the
+module, in process (a test that starts a subprocess would not see the mutant)."""
+
+VECTOR_TIMEOUT = 20.0
+TEST_TIMEOUT = 300.0
+
+# --- mutants -----------------------------------------------------------------------------------
+
+_COMPARE_SWAPS = {
+    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+    ast.In: ast.NotIn, ast.NotIn: ast.In,
+}  # fmt: skip
+_BINOP_SWAPS = {
+    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult,
+    ast.Mod: ast.FloorDiv, ast.Div: ast.Mult, ast.Pow: ast.Mult,
+}  # fmt: skip
+_NAME_SWAPS = {
+    "min": "max", "max": "min", "div_floor": "div_ceil", "div_ceil": "div_floor",
+    "smin": "smax", "smax": "smin", "any": "all", "all": "any",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One change at one place of one module: ``<file>:<line>:<col>:<operator>``."""
+
+    group: str
+    file: str
+    line: int
+    col: int
+    operator: str
+
+    @property
+    def id(self) -> str:
+        """Return ``<file>:<line>:<col>:<operator>``, stable across runs."""
+        return f"{self.file}:{self.line}:{self.col}:{self.operator}"
+
+    @property
+    def module(self) -> str:
+        """Return the dotted name of the mutated module."""
+        return "liqspec." + self.file.removesuffix(".py").replace("/", ".")
+
+
+def _skipped_nodes(tree: ast.Module) -> set[int]:
+    """Nodes no mutant touches: docstrings, annotations, f-strings, asserts, ``__all__``."""
+    skipped: set[int] = set()
+
+    def skip(node: ast.AST | None) -> None:
+        if node is not None:
+            skipped.update(id(n) for n in ast.walk(node))
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            skip(node.returns)
+            for arg in (*node.args.args, *node.args.kwonlyargs, *node.args.posonlyargs):
+                skip(arg.annotation)
+        if isinstance(node, ast.AnnAssign):
+            skip(node.annotation)
+        if isinstance(node, (ast.JoinedStr, ast.Assert)):
+            skip(node)
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            skip(node)
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Module)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                skip(first)
+    return skipped
+
+
+def _operators(node: ast.AST) -> Iterator[str]:
+    """Yield the names of the mutations that apply to ``node``."""
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        if type(node.ops[0]) in _COMPARE_SWAPS:
+            yield f"compare-{type(node.ops[0]).__name__}"
+    elif isinstance(node, ast.BinOp) and type(node.op) in _BINOP_SWAPS:
+        yield f"binop-{type(node.op).__name__}"
+    elif isinstance(node, ast.BoolOp):
+        yield f"boolop-{type(node.op).__name__}"
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        yield "drop-not"
+    elif isinstance(node, ast.Constant) and type(node.value) is int:
+        yield "int-plus-one"
+        if node.value != 0:
+            yield "int-minus-one"
+    elif isinstance(node, ast.Constant) and type(node.value) is bool:
+        yield "bool-flip"
+    elif isinstance(node, ast.Name) and node.id in _NAME_SWAPS and isinstance(node.ctx, ast.Load):
+        yield f"name-{node.id}"
+    elif isinstance(node, ast.If):
+        yield "negate-if"
+    elif isinstance(node, ast.Raise):
+        yield "drop-raise"
+
+
+def _place(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def mutants_of(group: str, file: str) -> list[Mutant]:
+    """Every mutant of one module file, in source order."""
+    tree = ast.parse((PACKAGE / file).read_text())
+    skipped = _skipped_nodes(tree)
+    found = [
+        Mutant(group, file, *_place(node), operator)
+        for node in ast.walk(tree)
+        if id(node) not in skipped
+        for operator in _operators(node)
+    ]
+    return sorted(set(found), key=lambda m: (m.line, m.col, m.operator))
+
+
+class _Mutator(ast.NodeTransformer):
+    def __init__(self, mutant: Mutant) -> None:
+        self.mutant = mutant
+        self.applied = False
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        node = super().generic_visit(node)
+        if _place(node) != (self.mutant.line, self.mutant.col) or self.applied:
+            return node
+        if self.mutant.operator not in set(_operators(node)):
+            return node
+        self.applied = True
+        return _mutate(node, self.mutant.operator)
+
+
+def _mutate(node: ast.AST, operator: str) -> ast.AST:  # noqa: PLR0911 - one case per operator
+    node = copy.copy(node)
+    if isinstance(node, ast.Compare):
+        node.ops = [_COMPARE_SWAPS[type(node.ops[0])]()]
+        return node
+    if isinstance(node, ast.BinOp):
+        node.op = _BINOP_SWAPS[type(node.op)]()
+        return node
+    if isinstance(node, ast.BoolOp):
+        node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        return node
+    if isinstance(node, ast.UnaryOp):
+        return node.operand
+    if isinstance(node, ast.Constant):
+        if operator == "bool-flip":
+            return ast.Constant(not node.value)
+        value = node.value
+        assert isinstance(value, int)  # noqa: S101 - _operators only offers it for an int
+        return ast.Constant(value + (1 if operator == "int-plus-one" else -1))
+    if isinstance(node, ast.Name):
+        return ast.Name(_NAME_SWAPS[node.id], node.ctx)
+    if isinstance(node, ast.If):
+        node.test = ast.UnaryOp(ast.Not(), node.test)
+        return node
+    return ast.Pass()  # drop-raise
+
+
+def mutated_source(mutant: Mutant) -> str:
+    """Return the module's source with the mutant applied."""
+    tree = ast.parse((PACKAGE / mutant.file).read_text())
+    mutator = _Mutator(mutant)
+    tree = ast.fix_missing_locations(mutator.visit(tree))
+    if not mutator.applied:
+        raise LookupError(f"mutant {mutant.id} does not apply")
+    return ast.unparse(tree)
+
+
+class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serve the mutated source for one module; every other import is untouched."""
+
+    def __init__(self, mutant: Mutant) -> None:
+        self.mutant = mutant
+        self.source = mutated_source(mutant)
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,  # noqa: ARG002 - the finder's signature
+        target: ModuleType | None = None,  # noqa: ARG002
+    ) -> importlib.machinery.ModuleSpec | None:
+        """Return the spec of the mutated module; None for every other."""
+        if fullname != self.mutant.module:
+            return None
+        origin = str(PACKAGE / self.mutant.file)
+        return importlib.util.spec_from_loader(fullname, self, origin=origin)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        """Let the import system create the module object."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Run the mutated source in the module's namespace."""
+        module.__file__ = str(PACKAGE / self.mutant.file)
+        exec(compile(self.source, module.__file__, "exec"), module.__dict__)
+
+
+def install(mutant_id: str) -> None:
+    """Install the finder for ``mutant_id`` (before ``liqspec`` is imported)."""
+    file, line, col, operator = mutant_id.rsplit(":", 3)
+    group = next(g for g, files in MODULES.items() if file in files)
+    sys.meta_path.insert(0, _MutantFinder(Mutant(group, file, int(line), int(col), operator)))
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def load_vectors() -> list[dict[str, Any]]:
+    """Every vector, cheap kinds first, so that most mutants die in the first second."""
+    order = {"fee": 0, "shares": 1, "maintenance": 2, "market": 3, "margin": 4, "scenario": 5}
+    vectors = [json.loads(p.read_text()) for p in sorted((ROOT / "spec/vectors").rglob("*.json"))]
+    return sorted(vectors, key=lambda v: (order[v["kind"]], "random" in v["features"], v["id"]))
+
+
+def _first_failing(vectors: list[dict[str, Any]]) -> str | None:
+    from liqspec.conformance.vectors import evaluate  # noqa: PLC0415 - after the finder
+
+    for vector in vectors:
+        case: str = vector["id"]
+        try:
+            answer = evaluate(vector["kind"], vector["input"])
+        except Exception:  # noqa: BLE001 - a crash is a kill
+            return case
+        if "expected_error" in vector:
+            if answer != {"error": vector["expected_error"]["reason"]}:
+                return case
+        elif answer != {"output": vector["expected"]}:
+            return case
+    return None
+
+
+def run_vectors(mutant: Mutant, vectors: list[dict[str, Any]]) -> str | None:
+    """Return the id of the first vector the mutant fails (or ``timeout``), else None."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: install the mutant, import the engine, run the vectors
+        os.close(read)
+        try:
+            install(mutant.id)
+            result = _first_failing(vectors) or ""
+        except BaseException as error:  # noqa: BLE001 - an import that fails is a kill
+            result = f"import: {type(error).__name__}"
+        os.write(write, result.encode())
+        os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + VECTOR_TIMEOUT
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(read)
+        return "timeout"
+    with os.fdopen(read, "rb") as pipe:
+        text = pipe.read().decode()
+    return text or None
+
+
+def run_tests(mutant: Mutant) -> bool:
+    """Return whether the module's tests fail with the mutant in place."""
+    env = {**os.environ, "LIQSPEC_MUTANT": mutant.id, "PYTHONPATH": str(ROOT / "scripts")}
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+               "-p", "mutation_plugin", *TEST_FILES[mutant.group]]  # fmt: skip
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True,
+                              timeout=TEST_TIMEOUT, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return True
+    return done.returncode != 0
+
+
+def select(seed: int, limit: int, groups: Sequence[str]) -> list[Mutant]:
+    """Every mutant of ``groups``, or a seeded sample of ``limit`` per group."""
+    chosen = []
+    for group in groups:
+        every = [m for file in MODULES[group] for m in mutants_of(group, file)]
+        if limit and len(every) > limit:
+            sample = random.Random(f"{seed}/{group}").sample(every, limit)  # noqa: S311 - seeded
+            every = sorted(sample, key=lambda m: (m.file, m.line, m.col, m.operator))
+        chosen.extend(every)
+    return chosen
+
+
+def read_equivalent() -> dict[str, str]:
+    """Return the mutants listed as equivalent, with their reasons."""
+    if not EQUIVALENT.exists():
+        return {}
+    entries = tomllib.loads(EQUIVALENT.read_text()).get("mutant", [])
+    return {entry["id"]: entry["why"] for entry in entries}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the mutants; print the table; exit 1 when a listed equivalent mutant was killed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1, help="the sample's seed (default 1)")
+    parser.add_argument("--limit", type=int, default=60,
+                        help="mutants per module group, 0 for all (default 60)")  # fmt: skip
+    parser.add_argument("--group", action="append", choices=sorted(MODULES),
+                        help="only this group (repeatable)")  # fmt: skip
+    parser.add_argument("--no-tests", action="store_true", help="vectors only")
+    parser.add_argument("--json", type=Path, help="write one JSON line per mutant here")
+    args = parser.parse_args(argv)
+    for module in ("jsonschema", "fastjsonschema", "attrs", "referencing"):
+        __import__(module)  # imported once here, shared by every fork
+    vectors = load_vectors()
+    equivalent = read_equivalent()
+    mutants = select(args.seed, args.limit, args.group or list(MODULES))
+    rows: dict[str, dict[str, int]] = {}
+    results = []
+    errors = []
+    started = time.monotonic()
+    for n, mutant in enumerate(mutants, 1):
+        killer = run_vectors(mutant, vectors)
+        status = "vectors" if killer else "survived"
+        if not killer and not args.no_tests and mutant.id not in equivalent:
+            status = "tests" if run_tests(mutant) else "survived"
+        if mutant.id in equivalent:
+            if status != "survived":
+                errors.append(f"{mutant.id} is listed as equivalent but was killed ({status})")
+            status = "equivalent"
+        row = rows.setdefault(mutant.group, {})
+        row[status] = row.get(status, 0) + 1
+        results.append({"id": mutant.id, "group": mutant.group, "status": status,
+                        "killer": killer})  # fmt: skip
+        elapsed = time.monotonic() - started
+        print(f"[{n}/{len(mutants)} {elapsed:.0f}s] {mutant.id}: {status}"
+              + (f" ({killer})" if killer else ""), file=sys.stderr, flush=True)  # fmt: skip
+    if args.json:
+        args.json.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in results))
+    print_table(rows)
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def print_table(rows: dict[str, dict[str, int]]) -> None:
+    """One line per group: generated, killed by vectors, by tests only, equivalent, survived."""
+    header = ("group", "mutants", "vectors", "tests only", "equivalent", "survived",
+              "vectors %", "all %")  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    total: dict[str, int] = {}
+    for group in [*MODULES, "total"]:
+        row = total if group == "total" else rows.get(group)
+        if not row:
+            continue
+        if group != "total":
+            for key, value in row.items():
+                total[key] = total.get(key, 0) + value
+        v, t, e, s = (row.get(k, 0) for k in ("vectors", "tests", "equivalent", "survived"))
+        live = v + t + s
+        cells = [group, str(v + t + e + s), str(v), str(t), str(e), str(s),
+                 f"{100 * v / live:.0f}%" if live else "-",
+                 f"{100 * (v + t) / live:.0f}%" if live else "-"]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
