@@ -338,6 +338,35 @@ def _fee_vectors() -> Iterator[Vector]:
         )
 
 
+def _step_jump_vectors(base: dict[str, Any]) -> Iterator[Vector]:
+    """Linear step tiers whose maintenance jumps at a cap (PRICE-3).
+
+    A long of 1 BTC from 49000 on 300 USDT is liquidatable below 48895.5, safe up to the cap
+    of 50000, and liquidatable again above it, where the step tier's 20% rate takes over, up
+    to about 60875. The published price is the first boundary from the adverse side: only the
+    split of the grid at the tier cut finds it; one bisection over the whole grid would not.
+    """
+    document = copy.deepcopy(base)
+    document["market"]["tier_mode"] = "step"
+    document["tiers"] = [
+        {"floor": "0", "cap": "50000", "mmr": "0.004", "max_leverage": "125"},
+        {"floor": "50000", "cap": "1000000", "mmr": "0.2", "max_leverage": "4"},
+    ]
+    for side, entry, balance in (("long", "49000", "300"), ("short", "49000", "300")):
+        position = {"market": "BTCUSDT", "side": side, "size": "1", "entry_price": entry,
+                    "margin_mode": "cross"}  # fmt: skip
+        account = _account("USDT", balance, [position], {"BTCUSDT": entry})
+        yield make_vector(
+            "margin",
+            f"linear-step-tier-jump-{side}",
+            f"a {side} below a step tier's cap, whose maintenance jumps from 0.4% to 20% there",
+            {"markets": [document], "account": account},
+            [*_MARGIN_RULES, "PRICE-3"],
+            ["linear", "step-tiers", "boundary", "cross"],
+            ["INV-MM-SLOPE"],
+        )
+
+
 def _digit_vectors(base: dict[str, Any]) -> Iterator[Vector]:
     """Yield the 40-digit limits: of an input decimal (CONV-2), of a rendered ratio (OUT-14)."""
     yield make_vector(
@@ -425,6 +454,7 @@ def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> l
         *_fee_vectors(),
         *_share_vectors(),
         *_digit_vectors(documents[_BASE]),
+        *_step_jump_vectors(documents[_BASE]),
         *scenario_vectors(spec),
         *random_scenario_vectors(RANDOM_SEED, RANDOM_COUNT, first_tries),
     ]
