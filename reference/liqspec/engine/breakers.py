@@ -15,7 +15,6 @@ from liqspec.engine.records import BreakerTripped
 from liqspec.engine.state import MarketState
 
 __all__ = [
-    "UNTIL_RESET",
     "get_band",
     "get_blocking",
     "get_move",
@@ -23,9 +22,6 @@ __all__ = [
     "process_breakers",
     "record_mark",
 ]
-
-UNTIL_RESET = 2**62
-"""Halt end of a level whose duration is 0: until the next reference price (BRK-3)."""
 
 
 def get_band(entry: MarketState) -> tuple[int, int] | None:
@@ -50,8 +46,8 @@ def get_move(price: int, reference: int) -> Fraction:
 
 
 def is_halted(entry: MarketState, time: int) -> bool:
-    """BRK-3, BRK-4: a halt or a dynamic pause is running."""
-    return time < entry.halt_until
+    """BRK-3, BRK-4: a halt or a dynamic pause is running (``None``: until a new reference)."""
+    return entry.halt_until is None or time < entry.halt_until
 
 
 def get_blocking(entry: MarketState, time: int) -> str | None:
@@ -89,8 +85,9 @@ def process_breakers(
         if reached and reached[-1] >= entry.tripped:
             level = reached[-1]
             duration = params.halt_durations[level]
-            until = time + duration if duration else UNTIL_RESET
-            entry = attrs.evolve(entry, tripped=level + 1, halt_until=max(entry.halt_until, until))
+            running = entry.halt_until
+            until = None if not duration or running is None else max(running, time + duration)
+            entry = attrs.evolve(entry, tripped=level + 1, halt_until=until)
             records.append(
                 BreakerTripped(
                     entry.market.symbol,
@@ -98,7 +95,7 @@ def process_breakers(
                     entry.reference,
                     entry.mark,
                     ratio_text(move),
-                    None if entry.halt_until == UNTIL_RESET else entry.halt_until,
+                    until,
                 )
             )
     dynamic = params.dynamic_move

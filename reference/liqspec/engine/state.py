@@ -91,7 +91,7 @@ class MarketState:
     history: tuple[tuple[int, int], ...] = ()
     reference: int = 0
     tripped: int = 0
-    halt_until: int = 0
+    halt_until: int | None = 0
     last_adjust: int = 0
     previous: Market | None = None
     phase_start: int = 0

@@ -17,7 +17,7 @@ import attrs
 
 from liqspec.base.conventions import ratio_text
 from liqspec.base.errors import EventRejectedError, InputError, Reason
-from liqspec.engine.breakers import UNTIL_RESET, get_band, is_halted, process_breakers, record_mark
+from liqspec.engine.breakers import get_band, is_halted, process_breakers, record_mark
 from liqspec.engine.liquidation import process_liquidations
 from liqspec.engine.markprice import derive_mark, get_median_candidates
 from liqspec.engine.records import (
@@ -229,7 +229,7 @@ def process_fill(state: State, event: Fill) -> tuple[State, Record]:
     if event.size <= 0 or not 1 <= event.price <= market.max_price:
         raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "size must be > 0, price in domain")
     if is_halted(entry, state.time):
-        until = "the next reference price" if entry.halt_until >= UNTIL_RESET else entry.halt_until
+        until = "the next reference price" if entry.halt_until is None else entry.halt_until
         raise EventRejectedError(Reason.HALTED, f"{market.symbol} halted until {until}")
     band = get_band(entry)
     if band is not None and not band[0] <= event.price <= band[1]:
