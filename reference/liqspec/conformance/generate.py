@@ -367,6 +367,48 @@ def _step_jump_vectors(base: dict[str, Any]) -> Iterator[Vector]:
         )
 
 
+def _threshold_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
+    """Yield accounts exactly on a threshold (MARGIN-7, MARGIN-9, MARGIN-11).
+
+    Equity equal to MM under each trigger, equity of one quantum, and a close fee in margin at
+    a leverage whose IMR has a numerator above 1.
+    """
+    for stem, symbol, balance in (
+        ("binance-btcusdt-2024-10-24", "BTCUSDT", "120"),  # MM of 0.5 BTC at 60000, inclusive
+        ("hyperliquid-btc-2024", "BTC", "375"),  # MM of 0.5 BTC at 60000, strict
+        ("binance-btcusdt-2024-10-24", "BTCUSDT", "0.00000001"),  # one quantum of equity
+    ):
+        document = documents[stem]
+        trigger = document["market"].get("trigger", "strict")
+        position = {"market": symbol, "side": "long", "size": "0.5", "entry_price": "60000",
+                    "margin_mode": "cross"}  # fmt: skip
+        asset = document["market"]["settle_asset"]
+        account = _account(asset, balance, [position], {symbol: "60000"})
+        slug = "equity-one-quantum" if balance == "0.00000001" else f"equity-equals-mm-{trigger}"
+        yield make_vector(
+            "margin",
+            f"{stem}-{slug}",
+            f"equity {balance} against MM 120 or 375, trigger {trigger}",
+            {"markets": [document], "account": account},
+            [*_MARGIN_RULES, "MARGIN-9", "MARGIN-11"],
+            [*_market_features(document), "cross", "boundary"],
+            ["INV-TRIGGER"],
+        )
+    document = documents["bybit-btcperp-usdc-examples"]
+    position = {"market": "BTCPERP", "side": "short", "size": "0.5", "entry_price": "60000",
+                "margin_mode": "isolated", "isolated_margin": "13000",
+                "leverage": "2.5"}  # fmt: skip
+    account = _account("USDC", "0", [position], {"BTCPERP": "60000"})
+    yield make_vector(
+        "margin",
+        "bybit-btcperp-usdc-examples-isolated-short-leverage-2.5",
+        "an isolated short at leverage 2.5 (IMR 2/5) with the close fee in its margin",
+        {"markets": [document], "account": account},
+        [*_MARGIN_RULES, "MARGIN-7"],
+        [*_market_features(document), "isolated"],
+    )
+
+
 def _digit_vectors(base: dict[str, Any]) -> Iterator[Vector]:
     """Yield the 40-digit limits: of an input decimal (CONV-2), of a rendered ratio (OUT-14)."""
     yield make_vector(
@@ -455,6 +497,7 @@ def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> l
         *_share_vectors(),
         *_digit_vectors(documents[_BASE]),
         *_step_jump_vectors(documents[_BASE]),
+        *_threshold_vectors(documents),
         *scenario_vectors(spec),
         *random_scenario_vectors(RANDOM_SEED, RANDOM_COUNT, first_tries),
     ]
