@@ -32,6 +32,7 @@ import time
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -68,6 +69,8 @@ TEST_FILES = {
     "breakers": ["tests/unit/test_breakers_and_risk.py", "tests/properties/test_engine.py"],
     "risk": ["tests/unit/test_breakers_and_risk.py", "tests/properties/test_engine.py"],
 }
+for _files in TEST_FILES.values():  # the proofs run the engine's own functions on z3 terms
+    _files += ["tests/symbolic/test_proofs.py", "tests/symbolic/test_z3_formulas.py"]
 """The tests a survivor of each group is run against: the unit and property tests of the
 module, in process (a test that starts a subprocess would not see the mutant)."""
 
@@ -110,6 +113,12 @@ class Mutant:
     def module(self) -> str:
         """Return the dotted name of the mutated module."""
         return "liqspec." + self.file.removesuffix(".py").replace("/", ".")
+
+
+@cache
+def _source(file: str) -> str:
+    """Return a module's source, read once: a run sees one version of every file."""
+    return (PACKAGE / file).read_text()
 
 
 def _skipped_nodes(tree: ast.Module) -> set[int]:
@@ -171,7 +180,7 @@ def _place(node: ast.AST) -> tuple[int, int]:
 
 def mutants_of(group: str, file: str) -> list[Mutant]:
     """Every mutant of one module file, in source order."""
-    tree = ast.parse((PACKAGE / file).read_text())
+    tree = ast.parse(_source(file))
     skipped = _skipped_nodes(tree)
     found = [
         Mutant(group, file, *_place(node), operator)
@@ -226,7 +235,7 @@ def _mutate(node: ast.AST, operator: str) -> ast.AST:  # noqa: PLR0911 - one cas
 
 def mutated_source(mutant: Mutant) -> str:
     """Return the module's source with the mutant applied."""
-    tree = ast.parse((PACKAGE / mutant.file).read_text())
+    tree = ast.parse(_source(mutant.file))
     mutator = _Mutator(mutant)
     tree = ast.fix_missing_locations(mutator.visit(tree))
     if not mutator.applied:
@@ -237,9 +246,9 @@ def mutated_source(mutant: Mutant) -> str:
 class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Serve the mutated source for one module; every other import is untouched."""
 
-    def __init__(self, mutant: Mutant) -> None:
+    def __init__(self, mutant: Mutant, source: str) -> None:
         self.mutant = mutant
-        self.source = mutated_source(mutant)
+        self.source = source
 
     def find_spec(
         self,
@@ -262,11 +271,16 @@ class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile(self.source, module.__file__, "exec"), module.__dict__)
 
 
-def install(mutant_id: str) -> None:
-    """Install the finder for ``mutant_id`` (before ``liqspec`` is imported)."""
+def parse_id(mutant_id: str) -> Mutant:
+    """Return the mutant named ``<file>:<line>:<col>:<operator>``."""
     file, line, col, operator = mutant_id.rsplit(":", 3)
     group = next(g for g, files in MODULES.items() if file in files)
-    sys.meta_path.insert(0, _MutantFinder(Mutant(group, file, int(line), int(col), operator)))
+    return Mutant(group, file, int(line), int(col), operator)
+
+
+def install(mutant: Mutant, source: str | None = None) -> None:
+    """Install the finder for ``mutant`` (before ``liqspec`` is imported)."""
+    sys.meta_path.insert(0, _MutantFinder(mutant, source or mutated_source(mutant)))
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -298,12 +312,13 @@ def _first_failing(vectors: list[dict[str, Any]]) -> str | None:
 
 def run_vectors(mutant: Mutant, vectors: list[dict[str, Any]]) -> str | None:
     """Return the id of the first vector the mutant fails (or ``timeout``), else None."""
+    source = mutated_source(mutant)  # here, so that a mutant that does not apply is an error
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: install the mutant, import the engine, run the vectors
         os.close(read)
         try:
-            install(mutant.id)
+            install(mutant, source)
             result = _first_failing(vectors) or ""
         except BaseException as error:  # noqa: BLE001 - an import that fails is a kill
             result = f"import: {type(error).__name__}"

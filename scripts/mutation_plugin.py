@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import os
 
-from mutation import install  # type: ignore[import-not-found]  # scripts/ is on the path
+from mutation import install, parse_id  # type: ignore[import-not-found]  # on the path
 
-install(os.environ["LIQSPEC_MUTANT"])
+install(parse_id(os.environ["LIQSPEC_MUTANT"]))
