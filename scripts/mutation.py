@@ -383,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--group", action="append", choices=sorted(MODULES),
                         help="only this group (repeatable)")  # fmt: skip
     parser.add_argument("--no-tests", action="store_true", help="vectors only")
+    parser.add_argument("--only", type=Path,
+                        help="run only the mutant ids listed in FILE, one per line")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write one JSON line per mutant here")
     args = parser.parse_args(argv)
     for module in ("jsonschema", "fastjsonschema", "attrs", "referencing"):
@@ -390,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     vectors = load_vectors()
     equivalent = read_equivalent()
     mutants = select(args.seed, args.limit, args.group or list(MODULES))
+    if args.only:
+        wanted = set(args.only.read_text().split())
+        mutants = [m for m in mutants if m.id in wanted]
     rows: dict[str, dict[str, int]] = {}
     results = []
     errors = []
