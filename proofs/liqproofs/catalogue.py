@@ -17,6 +17,7 @@ from typing import Any
 import z3
 from attrs import frozen
 
+from liqproofs import soundness
 from liqproofs.prove import Counterexample, Outcome, Proved, Unknown, prove
 from liqproofs.symbolic import symbolic_backend
 from liqspec.base.conventions import decimal_text, div_ceil, div_floor
@@ -357,6 +358,7 @@ THEOREMS: dict[str, tuple[str, Check]] = {
     "INV-CONSERVE-CLOSE": ("a close at P leaves equity at P unchanged", _close),
     "INV-PHASE-IN": ("a healthy account is not liquidated by a change alone", _phase_in),
     "INV-ADJUST": ("the multiplier is monotone, bounded and rate-limited", _adjust),
+    **soundness.THEOREMS,
 }
 
 MARKET_CHECKS: dict[str, tuple[str, MarketCheck]] = {
@@ -371,6 +373,7 @@ MARKET_CHECKS: dict[str, tuple[str, MarketCheck]] = {
         _multiplier_bounds,
     ),
     "INV-BAND": ("the price band rounds inward", _band_inward),
+    **soundness.MARKET_CHECKS,
 }
 
 CATALOGUE: dict[str, Invariant] = {

@@ -46,15 +46,15 @@ class Unknown:
 Outcome = Proved | Counterexample | Unknown
 
 
-def _solver() -> Any:
-    solver = z3.Solver()
+def _solver(context: Any) -> Any:
+    solver = z3.Solver(ctx=context)
     solver.set("rlimit", RLIMIT)
     return solver
 
 
 def _least(hypotheses: Sequence[Any], claim: Any, objective: Any) -> Any:
     """Return the counterexample with the least ``objective`` (z3's optimizer, same limit)."""
-    optimizer = z3.Optimize()
+    optimizer = z3.Optimize(ctx=claim.ctx)
     optimizer.set("rlimit", RLIMIT)
     optimizer.add(*hypotheses, z3.Not(claim))
     optimizer.minimize(objective)
@@ -70,7 +70,7 @@ def prove(hypotheses: Sequence[Any], claim: Any, minimize: Any | None = None) ->
     With ``minimize`` (an integer term), a counterexample is the one with the least value of
     that term: unique, so the witness does not depend on what z3 was asked before.
     """
-    solver = _solver()
+    solver = _solver(claim.ctx)
     solver.add(*hypotheses)
     vacuity = solver.check()
     if vacuity == z3.unsat:

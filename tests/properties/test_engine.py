@@ -5,7 +5,8 @@ over several accounts and three markets (two linear USDT, one inverse BTC), with
 market's liquidation policy drawn at the start, and checks after every event:
 
 Invariants exercised (spec/invariants.md): INV-TRIGGER, INV-FEE, INV-RATIO, INV-FUND,
-INV-ADL-EXACT, INV-CONSERVE-CLOSE, INV-BAND.
+INV-ADL-EXACT, INV-CONSERVE-CLOSE, INV-BAND, INV-DEFICIT-CONSERVE (the conservation check
+below, on every takeover, fund payment, ADL and socialization of the reference).
 
 - determinism: the same event on the same state gives the same state and records;
 - conservation per asset (spec/08-insurance.md): value changes only by deposits, withdrawals

@@ -1,6 +1,7 @@
 """Properties of margin (spec/04-margin.md).
 
-Invariants exercised: INV-MM-MONOTONE, INV-MM-SLOPE, INV-MM-CONTINUOUS, INV-IM-GE-MM.
+Invariants exercised: INV-MM-MONOTONE, INV-MM-SLOPE, INV-MM-CONTINUOUS, INV-IM-GE-MM, and on
+random tables INV-TIERS-SYMBOLIC (its theorem covers every valid 3-tier table).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Properties of liquidation and bankruptcy prices (spec/05-prices.md).
 
-The soundness properties here are what INV-MM-SLOPE is the lemma for.
+The soundness properties here are what INV-MM-SLOPE is the lemma for, and what INV-LP-SOUND,
+INV-BP-SOUND and INV-BANKRUPT-LIQ prove per market in Z3 (the grid search's part, that it
+returns the boundary, is tested only here).
 """
 
 from __future__ import annotations

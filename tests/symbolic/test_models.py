@@ -1,8 +1,12 @@
 """Where a proof uses a z3 model instead of the reference, model and reference must agree.
 
 INV-CONSERVE-CLOSE is proved on a model of STATE-9 (linear values); INV-ADJUST on a model of
-RISK-2 and RISK-3. Each test evaluates the model's formulas and the reference's functions on
-the same random inputs and demands equality (spec/invariants.md).
+RISK-2 and RISK-3; INV-MARK-TOWARD on a model of MARK-4; INV-HALT-ONCE on a model of the
+level rule of BRK-3; INV-LEAST-TARGET on a model of the target search (LIQ-4, CONV-14);
+INV-DEFICIT-CONSERVE on a model of chapter 8.1 (its reference is checked after every event
+by the conservation property of tests/properties/test_engine.py). Each test evaluates the
+model's formulas and the reference's functions on the same random inputs and demands
+equality (spec/invariants.md).
 """
 
 from __future__ import annotations
@@ -22,9 +26,14 @@ from liqspec import (
     get_value,
     open_position,
 )
+from liqspec.engine.breakers import process_breakers
+from liqspec.engine.execution import _smallest
+from liqspec.engine.markprice import round_toward
 from liqspec.engine.risk import get_next_multiplier, get_target_multiplier
-from liqspec.engine.state import close_part
-from liqspec.model.markets import RiskParams
+from liqspec.engine.state import MarketState, close_part
+from liqspec.model.market_files import load_market
+from liqspec.model.markets import BreakerParams, RiskParams
+from tests.data import MARKETS
 from tests.properties.strategies import market_and_size
 
 
@@ -76,3 +85,44 @@ def test_adjust_model_matches_the_reference(
     model_new = current if abs(gap) <= band else max(Fraction(1), min(top, moved))
     assert get_next_multiplier(params, current, model_target) == model_new
     assert attrs.evolve(params) == params
+
+
+@given(st.integers(-(10**9), 10**9), st.integers(1, 10**4), st.integers(1, 10**6))
+def test_mark_model_matches_the_reference(num: int, den: int, index: int) -> None:
+    """INV-MARK-TOWARD: the model's rounding is round_toward's (MARK-4)."""
+    value = Fraction(num, den)
+    model = num // den if num >= index * den else -((-num) // den)
+    assert round_toward(value, index) == model
+
+
+@given(st.lists(st.fractions(0, Fraction(3, 10)), min_size=1, max_size=8), st.data())
+def test_halt_model_matches_the_reference(moves: list[Fraction], data: st.DataObject) -> None:
+    """INV-HALT-ONCE: the model's rule (trip r iff r >= tripped, then tripped = r + 1) is the
+    reference's, on a market with levels 5%, 10%, 20%."""
+    levels = (Ratio.of(1, 20), Ratio.of(1, 10), Ratio.of(1, 5))
+    market = attrs.evolve(
+        load_market(MARKETS / "hyperliquid-btc-2024.toml"),
+        breakers=BreakerParams(halt_levels=levels, halt_durations=(5, 10, 0)),
+    )
+    reference = 10_000
+    entry = MarketState(market, reference, reference=reference)
+    tripped = 0
+    for time, move in enumerate(moves):
+        sign = data.draw(st.sampled_from((1, -1)))
+        mark = max(1, reference + sign * int(move * reference))
+        entry, records = process_breakers(attrs.evolve(entry, mark=mark), time)
+        exact = Fraction(abs(mark - reference), reference)
+        reached = max((i for i, lv in enumerate(levels) if exact >= Fraction(lv.num, lv.den)),
+                      default=-1)  # fmt: skip
+        trips = reached >= tripped
+        tripped = reached + 1 if trips else tripped
+        assert [r.breaker for r in records] == ([f"halt-level-{reached + 1}"] if trips else [])
+        assert entry.tripped == tripped
+
+
+@given(st.integers(1, 300), st.integers(-5, 400))
+def test_target_search_model_matches_the_reference(size: int, threshold: int) -> None:
+    """INV-LEAST-TARGET: _smallest on a threshold condition is the model's least d."""
+    found = _smallest(lambda lots: lots >= threshold, size)
+    model = max(threshold, 1) if threshold <= size else size
+    assert found == model

@@ -35,7 +35,8 @@ def prove_command(markets: tuple[Path, ...], as_json: bool) -> None:
     The theorems (spec/invariants.md) hold for every parameter set that passes the market
     rules; each market file is then checked concretely: MM non-decreasing and rising no faster
     than notional (the lemma behind every liquidation price), continuity, IM >= MM, the fee
-    covered, multiplier bounds, the price band. Market files are read without enforcing the
+    covered, multiplier bounds, the price band, and the soundness of its liquidation and
+    bankruptcy prices. Market files are read without enforcing the
     market rules, so a broken file yields a counterexample, replayed through the reference,
     instead of a load error. Z3 runs under a deterministic resource limit; "unknown" fails.
 

@@ -191,7 +191,14 @@ def _positionmake_vector(
         {"markets": [document], "account": account},
         _MARGIN_RULES,
         [*_market_features(document), "isolated"],
-        ["INV-TRIGGER", "INV-MM-SLOPE"],
+        [
+            "INV-TRIGGER",
+            "INV-MM-SLOPE",
+            "INV-LP-SOUND",
+            "INV-BP-SOUND",
+            "INV-BANKRUPT-LIQ",
+            "INV-VALUE-MONOTONE",
+        ],
     )
 
 
@@ -321,7 +328,7 @@ def _maintenance_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vecto
                 {"market": document, "notional": format_amount(market, n)},
                 ["MARGIN-4", "MARGIN-5", "CONV-6", "MARKET-10"],
                 [*_market_features(document), "boundary"],
-                ["INV-MM-MONOTONE", "INV-MM-CONTINUOUS"],
+                ["INV-MM-MONOTONE", "INV-MM-CONTINUOUS", "INV-TIERS-SYMBOLIC"],
             )
 
 

@@ -80,6 +80,12 @@ def scenario_vectors(spec: Path) -> Iterator[Vector]:
                 "INV-FEE-COVERED",
                 "INV-IM-GE-MM",
                 "INV-ROUNDING",
+                "INV-DEFICIT-CONSERVE",
+                "INV-MARK-TOWARD",
+                "INV-HALT-ONCE",
+                "INV-LEAST-TARGET",
+                "INV-EXIT",
+                "INV-RISK-MONOTONE",
             ],
         )
     yield from _variant_vectors(folder)
