@@ -311,7 +311,139 @@ _ORDER_PINS = [
     ),
 ]
 
+
+def _book(bids: list[list[str]], asks: list[list[str]], expect: str | None = None) -> Row:
+    return _event("book", expect, market=_BTC, bids=bids, asks=asks)
+
+
+def _boundary_pin(
+    slug: str, description: str, rules: tuple[str, ...], balance: str, events: list[Row]
+) -> Pin:
+    """Return a pin of events on both sides of one bound.
+
+    Each event is applied or rejected as its ``expect`` says, and nothing else is rejected.
+    """
+    wanted = [event.get("expect") for event in events]
+    return Pin(
+        slug,
+        description,
+        rules,
+        _world(slug, [_cash("carol", balance)], events),
+        lambda out: _reasons(out) == wanted,
+        ("boundary",),
+    )
+
+
+_BOUNDARY_PINS = [
+    _boundary_pin(
+        "state6-fill-down-to-initial-margin",
+        "a 1 BTC buy at 60000 on 600 USDT leaves equity exactly at its initial margin and is "
+        "applied; one more lot is refused (insufficient-margin)",
+        ("STATE-6", "MARGIN-6"),
+        "600",
+        [
+            _fill("carol", "1", "60000"),
+            _fill("carol", "0.001", "60000", expect="insufficient-margin"),
+        ],
+    ),
+    _boundary_pin(
+        "state6-fill-price-of-one-tick",
+        "a fill at one tick (0.1) is in the price domain; a fill at 0 is not",
+        ("STATE-6", "CONV-3"),
+        "100000",
+        [
+            _fill("carol", "0.001", "0.1"),
+            _fill("carol", "0.001", "0", expect="price-out-of-domain"),
+        ],
+    ),
+    _boundary_pin(
+        "mark1-index-and-trade-at-one-tick",
+        "index and trade prices of one tick are applied; a trade at 0 is refused",
+        ("MARK-1", "STATE-8"),
+        "100000",
+        [
+            _index("0.1"),
+            _event("trade", market=_BTC, price="0.1"),
+            _event("trade", "price-out-of-domain", market=_BTC, price="0"),
+        ],
+    ),
+    _boundary_pin(
+        "state2-bid-equal-to-ask-is-crossed",
+        "a book whose best bid equals its best ask is crossed (bad-book); one tick apart it "
+        "is applied",
+        ("STATE-2", "STATE-3"),
+        "100000",
+        [
+            _book([["60000", "1"]], [["60000", "1"]], expect="bad-book"),
+            _book([["59999.9", "1"]], [["60000", "1"]]),
+        ],
+    ),
+    _boundary_pin(
+        "state2-book-level-at-max-price",
+        "a book level at max_price is applied; one tick above it is refused (bad-book)",
+        ("STATE-2", "STATE-3"),
+        "100000",
+        [
+            _book([["10000000", "1"]], []),
+            _book([], [["10000000.1", "1"]], expect="bad-book"),
+        ],
+    ),
+]
+
 _REJECTION_PINS = [
+    _file_pin(
+        "state10-cross-positions-with-different-triggers",
+        "an account holding positions in an inclusive and a strict market (one cross unit, "
+        "two triggers) rejects the file with cross-incompatible",
+        ("STATE-10", "ACCOUNT-4"),
+        "cross-incompatible",
+        _world(
+            "state10-cross-positions-with-different-triggers",
+            [
+                {
+                    **_cash("carol", "1000"),
+                    "positions": [
+                        position(_BTC, "long", "0.1", "60000"),
+                        position(_CYBER, "long", "100", "1"),
+                    ],
+                }
+            ],
+            [],
+            [market(), _cyber(market={"trigger": "strict"})],
+        ),
+    ),
+    _file_pin(
+        "state10-override-for-an-unloaded-market",
+        "a [liquidation] override naming a market no file loads rejects the file with "
+        "unknown-market",
+        ("STATE-10", "MARKET-12"),
+        "unknown-market",
+        _world(
+            "state10-override-for-an-unloaded-market",
+            [_cash("carol")],
+            [],
+            liquidation={"ETHUSDT": {"policy": "chunk"}},
+        ),
+    ),
+    _file_pin(
+        "state10-position-of-size-zero",
+        "a position of size 0 in a scenario's initial state rejects the file with out-of-range",
+        ("STATE-10", "ACCOUNT-1"),
+        "out-of-range",
+        _world("state10-position-of-size-zero", [_long("carol", "1000", size="0")], []),
+    ),
+    _file_pin(
+        "risk5-parameters-of-another-symbol",
+        "a parameters event whose file defines another symbol cannot be read: the file is "
+        "rejected with unknown-market",
+        ("RISK-5", "STATE-10"),
+        "unknown-market",
+        _world(
+            "risk5-parameters-of-another-symbol",
+            [_cash("carol")],
+            [_event("parameters", market=_BTC, file=_cyber())],
+        ),
+    ),
     _file_pin(
         "conv10-event-in-unknown-market-rejects-file",
         "a mark event for a market no file loads rejects the whole file with unknown-market: "
@@ -859,4 +991,11 @@ _RISK_PINS = [
     ),
 ]
 
-PINS: list[Pin] = [*_ORDER_PINS, *_REJECTION_PINS, *_MARK_PINS, *_BREAKER_PINS, *_RISK_PINS]
+PINS: list[Pin] = [
+    *_ORDER_PINS,
+    *_BOUNDARY_PINS,
+    *_REJECTION_PINS,
+    *_MARK_PINS,
+    *_BREAKER_PINS,
+    *_RISK_PINS,
+]
