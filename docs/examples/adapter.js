@@ -29,6 +29,14 @@ function toUnits(text, unit) {
   return n / d;
 }
 
+// CONV-1, CONV-2: a whole number of quantums, written as decimal text or a JSON integer.
+function quantumsOf(value) {
+  if (typeof value !== 'string' && !Number.isInteger(value)) throw new Error('not-a-decimal');
+  const text = String(value);
+  if (text.length > 40) throw new Error('magnitude');
+  return toUnits(text, { num: 1n, den: 1n });
+}
+
 // CONV-5, CONV-6: floor and ceiling division, b > 0 (BigInt `/` truncates toward zero).
 function divFloor(a, b) {
   const q = a / b;
@@ -92,8 +100,8 @@ function maintenance(input) {
 
 // LIQ-8: the fee never exceeds the surplus and is never negative.
 function fee(input) {
-  const nominal = BigInt(input.nominal);
-  const surplus = BigInt(input.surplus);
+  const nominal = quantumsOf(input.nominal);
+  const surplus = quantumsOf(input.surplus);
   let value = nominal < surplus ? nominal : surplus;
   if (value < 0n) value = 0n;
   return { fee: value.toString() };
@@ -102,9 +110,9 @@ function fee(input) {
 // INS-3: telescoping shares of consecutive slices.
 function shares(input) {
   if (input.cuts.length > 1000) throw new Error('magnitude'); // VEC-3: at most 1,000 cuts
-  const deficit = BigInt(input.deficit);
-  const total = BigInt(input.total);
-  const points = [0n, ...input.cuts.map(BigInt), total];
+  const deficit = quantumsOf(input.deficit);
+  const total = quantumsOf(input.total);
+  const points = [0n, ...input.cuts.map(quantumsOf), total];
   const out = [];
   for (let i = 1; i < points.length; i += 1) {
     out.push((divFloor(deficit * points[i], total) - divFloor(deficit * points[i - 1], total)).toString());

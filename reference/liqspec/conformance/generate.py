@@ -416,6 +416,24 @@ def _threshold_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]
     )
 
 
+def _literal_vectors() -> Iterator[Vector]:
+    """Yield fee cases whose inputs test CONV-1's reading of a decimal, not the fee rule."""
+    for slug, nominal, text in (
+        ("json-integers", 10, "JSON integers are read as decimals"),
+        ("reject-boolean", True, "a boolean is not a decimal"),
+        ("reject-exponent", "1e3", "exponent notation is not plain decimal text"),
+        ("reject-plus-sign", "+10", "a leading + is not plain decimal text"),
+    ):
+        yield make_vector(
+            "fee",
+            slug,
+            text,
+            {"nominal": nominal, "surplus": 4},
+            ["CONV-1"] if slug.startswith("reject") else ["CONV-1", "LIQ-8"],
+            ["fee", "negative"] if slug.startswith("reject") else ["fee"],
+        )
+
+
 def _digit_vectors(base: dict[str, Any]) -> Iterator[Vector]:
     """Yield the 40-digit limits: of an input decimal (CONV-2), of a rendered ratio (OUT-14)."""
     yield make_vector(
@@ -502,6 +520,7 @@ def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> l
         *_maintenance_vectors(documents),
         *_fee_vectors(),
         *_share_vectors(),
+        *_literal_vectors(),
         *_digit_vectors(documents[_BASE]),
         *_step_jump_vectors(documents[_BASE]),
         *_threshold_vectors(documents),
