@@ -341,6 +341,30 @@ def run_vectors(mutant: Mutant, vectors: list[dict[str, Any]]) -> str | None:
     return text or None
 
 
+def vector_coverage(vectors: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Return, per engine file, the lines that no vector executes (coverage.py, in a fork)."""
+    files = [str(PACKAGE / f) for group in MODULES.values() for f in group]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        import coverage  # noqa: PLC0415 - only the child measures
+
+        measure = coverage.Coverage(include=files, data_file=None)
+        measure.start()
+        _first_failing(vectors)
+        measure.stop()
+        missing = {str(Path(f).relative_to(PACKAGE)): measure.analysis2(f)[3] for f in files}
+        os.write(write, json.dumps(missing).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        text = pipe.read().decode()
+    os.waitpid(pid, 0)
+    found: dict[str, list[int]] = json.loads(text)
+    return found
+
+
 def run_tests(mutant: Mutant) -> bool:
     """Return whether the module's tests fail with the mutant in place."""
     env = {**os.environ, "LIQSPEC_MUTANT": mutant.id, "PYTHONPATH": str(ROOT / "scripts")}
@@ -395,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only:
         wanted = set(args.only.read_text().split())
         mutants = [m for m in mutants if m.id in wanted]
+    unreached = vector_coverage(vectors)
     rows: dict[str, dict[str, int]] = {}
     results = []
     errors = []
@@ -418,9 +443,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in results))
     print_table(rows)
+    print_unreached(unreached)
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def print_unreached(unreached: dict[str, list[int]]) -> None:
+    """Print the engine lines no vector executes: dead code, or a rule without a vector."""
+    total = sum(len(lines) for lines in unreached.values())
+    print(f"\nLines of the engine no vector executes: {total}")
+    for file, lines in sorted(unreached.items()):
+        if lines:
+            print(f"- {file}: {', '.join(map(str, lines))}")
 
 
 def print_table(rows: dict[str, dict[str, int]]) -> None:

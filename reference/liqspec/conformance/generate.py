@@ -94,6 +94,15 @@ def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
 
 _DELETE = object()
 
+
+def _sets(*edits: tuple[str, object]) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        for path, value in edits:
+            _set(path, value)(document)
+
+    return edit
+
+
 _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("nan", _set("tiers.0.mmr", "NaN"), "CONV-1"),
     ("exponent", _set("market.price_tick", "1e-1"), "CONV-1"),
@@ -117,6 +126,52 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("basis-window-zero", _set("mark.basis_window", "0"), "MARKET-13"),
     ("band-of-one", _set("breakers.band", "1"), "MARKET-14"),
     ("multiplier-below-one", _set("risk.max_multiplier", "0.5"), "MARKET-15"),
+    ("fair-band-of-one", _set("mark.fair_band", "1"), "MARKET-13"),
+    (
+        "halt-durations-count",
+        _sets(("breakers.halt_levels", ["0.05", "0.1"]), ("breakers.halt_durations", ["10"])),
+        "MARKET-14",
+    ),
+    (
+        "halt-levels-decreasing",
+        _sets(("breakers.halt_levels", ["0.1", "0.05"]), ("breakers.halt_durations", ["1", "1"])),
+        "MARKET-14",
+    ),
+    (
+        "halt-level-of-one",
+        _sets(("breakers.halt_levels", ["1"]), ("breakers.halt_durations", ["1"])),
+        "MARKET-14",
+    ),
+    (
+        "halt-duration-negative",
+        _sets(("breakers.halt_levels", ["0.05"]), ("breakers.halt_durations", ["-1"])),
+        "MARKET-14",
+    ),
+    ("slope-negative", _set("risk.slope", "-1"), "MARKET-15"),
+    ("max-step-zero", _set("risk.max_step", "0"), "MARKET-15"),
+    ("chunk-zero", _set("liquidation.chunk", "0"), "MARKET-12"),
+    ("chunk-above-one", _set("liquidation.chunk", "1.5"), "MARKET-12"),
+    ("cooldown-negative", _set("liquidation.cooldown", "-1"), "MARKET-12"),
+    ("dust-negative", _set("liquidation.dust_notional", "-1"), "MARKET-12"),
+    ("zero-lot", _set("market.lot_size", "0"), "MARKET-2"),
+    ("first-floor-not-zero", _set("tiers.0.floor", "1"), "MARKET-6"),
+    ("cap-at-floor", _set("tiers.0.cap", "0"), "MARKET-6"),
+    (
+        "close-fee-on-inverse",
+        _sets(
+            ("market.contract", "inverse"),
+            ("market.contract_value", "100"),
+            ("market.close_fee_in_margin", True),
+        ),
+        "MARKET-4",
+    ),
+    ("taker-fee-of-one", _set("market.taker_fee", "1"), "MARKET-4"),
+    ("amount-on-step-tiers", _set("market.tier_mode", "step"), "MARKET-10"),
+    (
+        "amount-not-whole",
+        _sets(("tiers.1.mmr", "0.00500000001"), ("tiers.1.maintenance_amount", _DELETE)),
+        "MARKET-10",
+    ),
 ]
 
 _MARGIN_RULES = (
