@@ -341,6 +341,12 @@ def _account_breaks(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
          "ACCOUNT-1", "price-out-of-domain"),
         ("size-off-lot", [{**good, "size": "0.0005"}], btc, "USDT", [base], "CONV-3",
          "off-grid"),
+        ("leverage-below-one", [{**isolated, "leverage": "0.5"}], btc, "USDT", [base],
+         "ACCOUNT-6", "out-of-range"),
+        ("mark-zero", [good], {"BTCUSDT": "0"}, "USDT", [base], "ACCOUNT-5",
+         "price-out-of-domain"),
+        ("collateral-no-market-settles", [isolated], btc, "EUR", [base], "ACCOUNT-4",
+         "cross-incompatible"),
         ("duplicate-market", [good], btc, "USDT", [base, base], "MARKET-11",
          "duplicate-market"),
         ("too-many-markets", [good], btc, "USDT", too_many, "CONV-2", "magnitude"),
@@ -358,6 +364,17 @@ def _account_breaks(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
         if vector.get("expected_error") != {"reason": reason}:  # pragma: no cover - a guard
             raise LiqspecError(f"margin/reject-{slug} is not rejected with {reason}")
         yield vector
+    negative = make_vector(
+        "margin",
+        "reject-negative-wallet-balance",
+        "rejected: a wallet balance below zero (negative-balance)",
+        {"markets": [base], "account": _account("USDT", "-1", [good], btc)},
+        ["STATE-1"],
+        ["negative"],
+    )
+    if negative.get("expected_error") != {"reason": "negative-balance"}:  # pragma: no cover
+        raise LiqspecError("margin/reject-negative-wallet-balance is not negative-balance")
+    yield negative
     at_max = [{**good, "entry_price": "10000000"}]
     yield make_vector(
         "margin",
