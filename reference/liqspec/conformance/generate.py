@@ -506,6 +506,36 @@ def _literal_vectors() -> Iterator[Vector]:
         )
 
 
+def _status_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
+    """Yield the price statuses of PRICE-1.
+
+    ``none``: a tiny long on a large balance. ``always``: a long beside a cross short whose
+    loss no price of the long can cover.
+    """
+    btc, cyber = documents[_BASE], documents["binance-cyberusdt-2023-08-31"]
+
+    def cross(market: str, side: str, size: str, entry: str) -> dict[str, str]:
+        return {"market": market, "side": side, "size": size, "entry_price": entry,
+                "margin_mode": "cross"}  # fmt: skip
+
+    cases = (
+        ("none", "1000000", [cross("BTCUSDT", "long", "0.001", "60000")], [btc],
+         {"BTCUSDT": "60000"}),
+        ("always", "0", [cross("BTCUSDT", "long", "0.001", "60000"),
+                         cross("CYBERUSDT", "short", "1000000", "1")], [btc, cyber],
+         {"BTCUSDT": "60000", "CYBERUSDT": "2"}),
+    )  # fmt: skip
+    for status, balance, positions, markets, marks in cases:
+        yield make_vector(
+            "margin",
+            f"price-status-{status}",
+            f"liquidation and bankruptcy prices of the BTCUSDT leg are '{status}' (PRICE-1)",
+            {"markets": markets, "account": _account("USDT", balance, positions, marks)},
+            [*_MARGIN_RULES, "PRICE-1", "PRICE-7"],
+            ["cross", "boundary"],
+        )
+
+
 def _digit_vectors(base: dict[str, Any]) -> Iterator[Vector]:
     """Yield the 40-digit limits: of an input decimal (CONV-2), of a rendered ratio (OUT-14)."""
     yield make_vector(
@@ -593,6 +623,7 @@ def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> l
         *_fee_vectors(),
         *_share_vectors(),
         *_literal_vectors(),
+        *_status_vectors(documents),
         *_digit_vectors(documents[_BASE]),
         *_step_jump_vectors(documents[_BASE]),
         *_threshold_vectors(documents),
