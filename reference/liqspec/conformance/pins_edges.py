@@ -390,7 +390,167 @@ _BOUNDARY_PINS = [
     ),
 ]
 
+
+def _gate_pin(
+    slug: str,
+    description: str,
+    breakers: Row,
+    *,
+    start: str,
+    events: list[Row],
+    reasons: list[list[str]],
+) -> Pin:
+    """Return a pin of alice (1 BTC long from 60000 on 700 USDT) under a BRK-6 gate.
+
+    ``reasons`` lists, per event, the reasons of its liquidation-waiting records.
+    """
+    document = _world(
+        slug,
+        [_long("alice", "700")],
+        events,
+        [market(breakers=breakers)],
+        marks={_BTC: start},
+        books={_BTC: {"bids": [["58990", "5"]], "asks": []}},
+    )
+    return Pin(
+        slug,
+        description,
+        ("BRK-6", "LIQ-10"),
+        document,
+        lambda out: (
+            [
+                [r["reason"] for r in records(out, i, "liquidation-waiting")]
+                for i in range(len(events))
+            ]
+            == reasons
+        ),
+        ("breakers",),
+    )
+
+
+_GATE_PINS = [
+    _gate_pin(
+        "brk6-divergence-holds-the-step",
+        "a mark 1.67% from the index, with divergence 1%, holds alice's step (waiting, reason "
+        "divergence); an index within 1% of the mark releases it",
+        {"divergence": "0.01"},
+        start="60000",
+        events=[_index("60000"), _mark("59000"), _index("59500")],
+        reasons=[[], ["divergence"], []],
+    ),
+    _gate_pin(
+        "brk6-stale-mark-holds-the-step",
+        "with stale_after 10, a mark unchanged for 11 time units holds the step of an account "
+        "already liquidatable at the starting mark (waiting, reason stale)",
+        {"stale_after": "10"},
+        start="59500",
+        events=[_clock(11)],
+        reasons=[["stale"]],
+    ),
+    _gate_pin(
+        "brk6-mark-exactly-stale-after-old-is-fresh",
+        "with stale_after 10, a mark exactly 10 time units old is not stale: the step runs",
+        {"stale_after": "10"},
+        start="59500",
+        events=[_clock(10)],
+        reasons=[[]],
+    ),
+]
+
 _REJECTION_PINS = [
+    Pin(
+        "state8-reference-of-zero-and-unordered-bids",
+        "a reference price of 0 is refused (price-out-of-domain), and so are bids not in "
+        "strictly decreasing order (bad-book); the replay goes on",
+        ("STATE-8", "STATE-2", "BRK-3"),
+        _world(
+            "state8-reference-of-zero-and-unordered-bids",
+            [_cash("carol")],
+            [
+                _event("reference", "price-out-of-domain", market=_BTC, price="0"),
+                _book([["59000", "1"], ["59500", "1"]], [], expect="bad-book"),
+                _reference("60000"),
+            ],
+        ),
+        lambda out: _reasons(out) == ["price-out-of-domain", "bad-book", None],
+        ("negative",),
+    ),
+    _file_pin(
+        "state10-a-market-without-a-mark",
+        "a scenario whose marks table leaves out a loaded market is rejected (missing-mark)",
+        ("STATE-10",),
+        "missing-mark",
+        _world("state10-a-market-without-a-mark", [_cash("carol")], [], marks={}),
+    ),
+    _file_pin(
+        "state10-a-mark-for-an-unloaded-market",
+        "a mark for a market no file loads rejects the file with unknown-market",
+        ("STATE-10",),
+        "unknown-market",
+        _world(
+            "state10-a-mark-for-an-unloaded-market",
+            [_cash("carol")],
+            [],
+            marks={_BTC: "60000", "ETHUSDT": "3000"},
+        ),
+    ),
+    _file_pin(
+        "state10-one-symbol-in-two-market-files",
+        "two market files defining one symbol reject the scenario with duplicate-market",
+        ("STATE-10", "MARKET-11"),
+        "duplicate-market",
+        _world(
+            "state10-one-symbol-in-two-market-files", [_cash("carol")], [], [market(), market()]
+        ),
+    ),
+    _file_pin(
+        "state10-one-asset-settled-in-two-quanta",
+        "two markets settling USDC in different quanta (0.0001 and 0.000001) reject the "
+        "scenario with cross-incompatible (ACCOUNT-4)",
+        ("STATE-10", "ACCOUNT-4"),
+        "cross-incompatible",
+        scenario(
+            "state10-one-asset-settled-in-two-quanta",
+            [market("bybit-btcperp-usdc-examples"), market("hyperliquid-btc-2024")],
+            [_cash("carol", asset="USDC")],
+            [],
+            marks={"BTCPERP": "60000", "BTC": "60000"},
+        ),
+    ),
+    _file_pin(
+        "state10-two-positions-in-one-market",
+        "an account of the initial state with two positions in one market is rejected "
+        "(duplicate-position)",
+        ("STATE-10", "ACCOUNT-3"),
+        "duplicate-position",
+        _world(
+            "state10-two-positions-in-one-market",
+            [{**_cash("carol", "1000"), "positions": [position(_BTC, "long", "0.1", "60000")] * 2}],
+            [],
+        ),
+    ),
+    _file_pin(
+        "state10-event-without-its-keys",
+        "a fill without its price cannot be read: the file is rejected (missing-key)",
+        ("STATE-10", "CONV-12"),
+        "missing-key",
+        _world(
+            "state10-event-without-its-keys",
+            [_cash("carol")],
+            [_event("fill", account="carol", market=_BTC, side="buy", size="0.1")],
+        ),
+    ),
+    _file_pin(
+        "state10-event-with-a-key-of-another-kind",
+        "a mark event carrying an account key cannot be read: the file is rejected (unknown-key)",
+        ("STATE-10", "CONV-12"),
+        "unknown-key",
+        _world(
+            "state10-event-with-a-key-of-another-kind",
+            [_cash("carol")],
+            [_event("mark", market=_BTC, price="60000", account="carol")],
+        ),
+    ),
     _file_pin(
         "state10-cross-positions-with-different-triggers",
         "an account holding positions in an inclusive and a strict market (one cross unit, "
