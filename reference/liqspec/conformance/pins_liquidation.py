@@ -224,6 +224,32 @@ def _defaults_hold(out: Output) -> bool:
 
 PINS: list[Pin] = [
     Pin(
+        "ins4-adl-passes-over-flat-losing-and-liquidatable-shorts",
+        "of four shorts facing alice's deficit of 300, ADL takes only erin (profitable and "
+        "healthy): bob (PnL exactly 0), carol (losing) and dave (profitable but liquidatable) "
+        "are passed over, and half the deficit stays unallocated",
+        ("INS-4", "INS-3"),
+        _btc_scenario(
+            "ins4-adl-passes-over-flat-losing-and-liquidatable-shorts",
+            [
+                _account("alice", "100", _long("1")),
+                _account("bob", "10000", _short("1", "59600")),
+                _account("carol", "10000", _short("1", "59000")),
+                _account("dave", "0", _short("10", "59620")),
+                _account("erin", "10000", _short("0.5")),
+            ],
+            [_mark("59600")],
+            funds={},
+        ),
+        lambda out: (
+            [
+                ([(a["account"], a["size"]) for a in r["allocations"]], r["unallocated"])
+                for r in records(out, 0, "deleveraged")
+            ]
+            == [([("erin", "0.5")], "150")]
+        ),
+    ),
+    Pin(
         "market12-defaults-without-a-liquidation-table",
         "a market file without [liquidation] and a scenario without overrides liquidate with "
         "MARKET-12's defaults: health policy, impact bound 5%, fee 0.1% into the USDT fund, "
