@@ -5,7 +5,16 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from liqspec.conformance.pins import Output, Pin, market, position, records, scenario, step
+from liqspec.conformance.pins import (
+    Output,
+    Pin,
+    market,
+    position,
+    records,
+    records_of,
+    scenario,
+    step,
+)
 
 __all__ = ["PINS"]
 
@@ -722,6 +731,33 @@ _ONE_LEVEL = {"halt_levels": ["0.05"], "halt_durations": ["10"]}
 """A 5% move from the reference halts BTCUSDT for 10."""
 
 _MARK_PINS = [
+    Pin(
+        "mark2-median-of-the-three-candidates",
+        "index 60000 with basis 0.0001 gives 60006; book mids 60100, 60205.1, 60000 leave the "
+        "last two samples (basis_window 2), mean 102.55, so 60102.55; a trade at 60200: the "
+        "median 60102.55 is rounded toward the index to 60102.5",
+        ("MARK-2", "MARK-4"),
+        _world(
+            "mark2-median-of-the-three-candidates",
+            [_cash("carol")],
+            [
+                _index("60000", "0.0001"),
+                _book([["60090", "1"]], [["60110", "1"]]),
+                _book([["60190", "1"]], [["60220.2", "1"]]),
+                _book([["59990", "1"]], [["60010", "1"]]),
+                _event("trade", market=_BTC, price="60200"),
+            ],
+            [market(mark={"source": "median", "basis_window": "2"})],
+        ),
+        lambda out: (
+            [(i, r["candidates"], r["mark"]) for i, r in records_of(out, "mark-derived")]
+            == [
+                (0, ["60006", "60006", "60006"], "60006"),
+                (4, ["60006", "60102.55", "60200"], "60102.5"),
+            ]
+        ),
+        ("mark-median",),
+    ),
     Pin(
         "state8-unchanged-mark-event-is-recorded",
         "a mark event that repeats the mark is recorded and checks the halt levels against a "
