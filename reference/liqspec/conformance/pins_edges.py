@@ -732,6 +732,29 @@ _ONE_LEVEL = {"halt_levels": ["0.05"], "halt_durations": ["10"]}
 
 _MARK_PINS = [
     Pin(
+        "mark3-clamped-into-the-book-then-the-fair-band",
+        "fair 60000, band 0.1%: the fair price clamped into the book (60100..60120) gives "
+        "60100, then into the band 59940..60060 gives 60060; a trade at 60300 changes nothing; "
+        "with the index at 60100 (band 60039.9..60160.1) the trade clamps to the ask, 60120",
+        ("MARK-3", "MARK-4"),
+        _world(
+            "mark3-clamped-into-the-book-then-the-fair-band",
+            [_cash("carol")],
+            [
+                _index("60000"),
+                _book([["60100", "1"], ["60090", "1"]], [["60120", "1"], ["60130", "1"]]),
+                _event("trade", market=_BTC, price="60300"),
+                _index("60100"),
+            ],
+            [market(mark={"source": "clamped", "fair_band": "0.001"})],
+        ),
+        lambda out: (
+            [(i, r["mark"]) for i, r in records_of(out, "mark-derived")]
+            == [(1, "60060"), (3, "60120")]
+        ),
+        ("mark-clamped",),
+    ),
+    Pin(
         "mark2-median-of-the-three-candidates",
         "index 60000 with basis 0.0001 gives 60006; book mids 60100, 60205.1, 60000 leave the "
         "last two samples (basis_window 2), mean 102.55, so 60102.55; a trade at 60200: the "
