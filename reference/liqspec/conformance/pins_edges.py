@@ -467,6 +467,13 @@ _GATE_PINS = [
 ]
 
 _REJECTION_PINS = [
+    _file_pin(
+        "state1-start-time-below-zero",
+        "a scenario starting at time -50 is rejected (out-of-range): every time is >= 0",
+        ("STATE-1", "STATE-10"),
+        "out-of-range",
+        _world("state1-start-time-below-zero", [_cash("carol")], [], time="-50"),
+    ),
     Pin(
         "state8-reference-of-zero-and-unordered-bids",
         "a reference price of 0 is refused (price-out-of-domain), and so are bids not in "

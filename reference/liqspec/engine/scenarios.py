@@ -113,6 +113,9 @@ def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
     spec = document["scenario"]
     markets = _markets(spec["markets"], folder, document)
     time = to_units(spec.get("time", "0"), Ratio(1, 1), "scenario.time", "1")
+    if time < 0:
+        detail = "the clock starts at 0 or later (STATE-1)"
+        raise InputError(Reason.OUT_OF_RANGE, "scenario.time", spec["time"], detail)
     states = {}
     for symbol, market in markets.items():
         field = f"marks.{symbol}"

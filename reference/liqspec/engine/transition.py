@@ -130,7 +130,8 @@ def process_withdrawal_gate(before: State, state: State) -> tuple[State, tuple[R
         until = state.time + period
         earlier = before.accounts.get(account.id)
         was_negative = earlier is not None and get_equity(get_unit(before, earlier)) < 0
-        if equity < 0 and not was_negative and blocks.get(account.asset, -1) < until:
+        running = blocks.get(account.asset)
+        if equity < 0 and not was_negative and (running is None or running < until):
             blocks[account.asset] = until
             records.append(WithdrawalsBlocked(account.asset, account.id, equity, until))
     if records:
@@ -204,8 +205,8 @@ def process_withdrawal(state: State, event: Withdrawal) -> tuple[State, Record]:
         raise EventRejectedError(Reason.NOT_POSITIVE_AMOUNT, "withdrawal amount must be > 0")
     if event.asset != account.asset:
         raise EventRejectedError(Reason.CROSS_INCOMPATIBLE, f"account holds {account.asset}")
-    if state.time < state.withdrawals_blocked.get(event.asset, -1):
-        until = state.withdrawals_blocked[event.asset]
+    until = state.withdrawals_blocked.get(event.asset)
+    if until is not None and state.time < until:
         raise EventRejectedError(Reason.WITHDRAWALS_BLOCKED, f"{event.asset} blocked until {until}")
     after = attrs.evolve(account, balance=account.balance - event.amount, last_action=state.time)
     unit = get_unit(state, after)
