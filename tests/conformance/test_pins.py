@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from liqspec.base.files import get_bundled
+from liqspec.conformance import pins_edges, pins_liquidation
 from liqspec.conformance.pins import Pin
 from liqspec.conformance.scenario_vectors import PINS
 from liqspec.conformance.vectors import read_json_file
@@ -23,3 +24,10 @@ def test_pin_ids_are_unique_and_name_a_rule() -> None:
     for pin in PINS:
         family = pin.slug.split("-")[0]
         assert any(rule.replace("-", "").lower() == family for rule in pin.rules), pin.slug
+
+
+def test_every_list_of_pins_is_generated() -> None:
+    for module in (pins_edges, pins_liquidation):
+        for name, value in vars(module).items():
+            if name.endswith("_PINS"):
+                assert all(pin in PINS for pin in value), f"{module.__name__}.{name}"

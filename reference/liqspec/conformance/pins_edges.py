@@ -1220,6 +1220,7 @@ _RISK_PINS = [
 PINS: list[Pin] = [
     *_ORDER_PINS,
     *_BOUNDARY_PINS,
+    *_GATE_PINS,
     *_REJECTION_PINS,
     *_MARK_PINS,
     *_BREAKER_PINS,
