@@ -536,6 +536,31 @@ def _status_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
         )
 
 
+def _edge_vectors(base: dict[str, Any]) -> Iterator[Vector]:
+    """Yield accounts on the lowest accepted values (ACCOUNT-1, ACCOUNT-5, ACCOUNT-6).
+
+    An entry and a mark of one tick, and an isolated margin of 0.
+    """
+    tick = {"market": "BTCUSDT", "side": "long", "size": "1", "entry_price": "0.1",
+            "margin_mode": "cross"}  # fmt: skip
+    bare = {"market": "BTCUSDT", "side": "long", "size": "1", "entry_price": "60000",
+            "margin_mode": "isolated", "isolated_margin": "0"}  # fmt: skip
+    cases = (
+        ("entry-and-mark-of-one-tick", "1", tick, "0.1", ["ACCOUNT-1", "ACCOUNT-5"]),
+        ("isolated-margin-zero", "0", bare, "60000", ["ACCOUNT-6"]),
+    )
+    for slug, balance, position, mark, rules in cases:
+        account = _account("USDT", balance, [position], {"BTCUSDT": mark})
+        yield make_vector(
+            "margin",
+            slug,
+            f"accepted at the lowest value its rule allows: {slug}",
+            {"markets": [base], "account": account},
+            [*_MARGIN_RULES, *rules],
+            ["boundary"],
+        )
+
+
 def _digit_vectors(base: dict[str, Any]) -> Iterator[Vector]:
     """Yield the 40-digit limits: of an input decimal (CONV-2), of a rendered ratio (OUT-14)."""
     yield make_vector(
@@ -623,6 +648,7 @@ def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> l
         *_fee_vectors(),
         *_share_vectors(),
         *_literal_vectors(),
+        *_edge_vectors(documents[_BASE]),
         *_status_vectors(documents),
         *_digit_vectors(documents[_BASE]),
         *_step_jump_vectors(documents[_BASE]),
