@@ -415,9 +415,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         __import__(module)  # imported once here, shared by every fork
     vectors = load_vectors()
     equivalent = read_equivalent()
+    every = {m.id for m in select(args.seed, 0, list(MODULES))}
+    stale = sorted(set(equivalent) - every)
+    if stale:
+        parser.error(f"{EQUIVALENT.name} lists mutants that no longer exist: {stale[:3]}")
     mutants = select(args.seed, args.limit, args.group or list(MODULES))
     if args.only:
-        wanted = set(args.only.read_text().split())
+        try:
+            wanted = set(args.only.read_text().split())
+        except OSError as error:
+            parser.error(f"--only {args.only}: {error.strerror or error}")
         mutants = [m for m in mutants if m.id in wanted]
     unreached = vector_coverage(vectors)
     rows: dict[str, dict[str, int]] = {}

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import os
 
-from mutation import install, parse_id  # type: ignore[import-not-found]  # on the path
+from mutation import install, parse_id  # scripts/ is on the path
 
 install(parse_id(os.environ["LIQSPEC_MUTANT"]))
