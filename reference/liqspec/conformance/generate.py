@@ -34,7 +34,7 @@ from liqspec.model.markets import (
 
 __all__ = ["RANDOM_COUNT", "RANDOM_SEED", "build_vectors", "write_vectors"]
 
-RANDOM_SEED, RANDOM_COUNT = 1, 220
+RANDOM_SEED, RANDOM_COUNT = 1, 190
 """The seeded random scenarios kept as vectors: queues of several accounts, mixed policies,
 ADL over many counterparties, socialized loss, halts and bands, risk adjustment."""
 
