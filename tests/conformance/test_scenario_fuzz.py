@@ -17,6 +17,7 @@ from liqspec.conformance.scenario_builder import scenarios
 from liqspec.conformance.scenario_fuzz import (
     ScenarioKindUnsupportedError,
     fuzz_scenarios,
+    queue_size,
     random_scenario_vectors,
 )
 from liqspec.conformance.vectors import canonical, evaluate
@@ -51,17 +52,6 @@ def draw_sample(count: int, seed_value: int) -> list[dict[str, Any]]:
 def records(output: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for step in output["steps"]:
         yield from step["records"]
-
-
-def queue_size(output: dict[str, Any]) -> int:
-    stepped = {"liquidation-step", "liquidation-waiting", "takeover"}
-    return max(
-        (
-            len({r["account"] for r in s["records"] if r["kind"] in stepped})
-            for s in output["steps"]
-        ),
-        default=0,
-    )
 
 
 def test_the_reference_adapter_agrees_on_drawn_scenarios() -> None:

@@ -104,7 +104,7 @@ def exercised_rules(output: dict[str, Any]) -> list[str]:
 # --- seeded vectors ----------------------------------------------------------------------------
 
 
-def _queue_size(output: dict[str, Any]) -> int:
+def queue_size(output: dict[str, Any]) -> int:
     """Return the most accounts given a step in one event (LIQ-3's queue)."""
     stepped = {"liquidation-step", "liquidation-waiting", "takeover"}
     return max(
@@ -164,7 +164,7 @@ def _anything(document: dict[str, Any]) -> bool:  # noqa: ARG001 - a goal's chea
 _Goal = tuple[str, Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], bool]]
 
 _GOALS: tuple[_Goal, ...] = (
-    ("a queue of several accounts in one event", _anything, lambda o: _queue_size(o) >= 3),
+    ("a queue of several accounts in one event", _anything, lambda o: queue_size(o) >= 3),
     ("mixed liquidation policies", lambda d: len(_policy_set(d)) >= 2,
      lambda o: len(_policies(o)) >= 2),
     ("ADL over many counterparties", _crowd, lambda o: _adl_counterparties(o) >= 3),
