@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -310,8 +310,23 @@ def _first_failing(vectors: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def run_vectors(mutant: Mutant, vectors: list[dict[str, Any]]) -> str | None:
-    """Return the id of the first vector the mutant fails (or ``timeout``), else None."""
+Poll = Callable[[], "str | _Pending | None"]
+"""A running job: returns ``PENDING`` until it is done, then its result."""
+
+
+class _Pending:
+    """The result of a job that is still running."""
+
+
+PENDING = _Pending()
+
+
+def start_vectors(mutant: Mutant, vectors: list[dict[str, Any]]) -> Poll:
+    """Fork a child that runs ``vectors`` with the mutant in place; return its poll.
+
+    The poll's result is the id of the first vector the mutant fails (or ``timeout``), else
+    None.
+    """
     source = mutated_source(mutant)  # here, so that a mutant that does not apply is an error
     read, write = os.pipe()
     pid = os.fork()
@@ -326,19 +341,60 @@ def run_vectors(mutant: Mutant, vectors: list[dict[str, Any]]) -> str | None:
         os._exit(0)
     os.close(write)
     deadline = time.monotonic() + VECTOR_TIMEOUT
-    while time.monotonic() < deadline:
+
+    def poll() -> str | _Pending | None:
         done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.01)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(read)
-        return "timeout"
-    with os.fdopen(read, "rb") as pipe:
-        text = pipe.read().decode()
-    return text or None
+        if not done and time.monotonic() < deadline:
+            return PENDING
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read)
+            return "timeout"
+        with os.fdopen(read, "rb") as pipe:
+            return pipe.read().decode() or None
+
+    return poll
+
+
+def start_tests(mutant: Mutant) -> Poll:
+    """Start the module's tests with the mutant in place; the poll says ``tests`` if they fail."""
+    env = {**os.environ, "LIQSPEC_MUTANT": mutant.id, "PYTHONPATH": str(ROOT / "scripts")}
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+               "-p", "mutation_plugin", *TEST_FILES[mutant.group]]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + TEST_TIMEOUT
+
+    def poll() -> str | _Pending | None:
+        code = process.poll()
+        if code is None and time.monotonic() < deadline:
+            return PENDING
+        if code is None:
+            process.kill()
+            process.wait()
+            return "tests (timeout)"
+        return "tests" if code else None
+
+    return poll
+
+
+def in_parallel(
+    jobs: int, mutants: Sequence[Mutant], start: Callable[[Mutant], Poll]
+) -> Iterator[tuple[Mutant, str | None]]:
+    """Run ``start`` on each mutant, ``jobs`` at a time; yield each result as it is done."""
+    waiting = list(reversed(mutants))
+    running: list[tuple[Mutant, Poll]] = []
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            mutant = waiting.pop()
+            running.append((mutant, start(mutant)))
+        for job in list(running):
+            result = job[1]()
+            if not isinstance(result, _Pending):
+                running.remove(job)
+                yield job[0], result
+        time.sleep(0.005)
 
 
 def vector_coverage(vectors: list[dict[str, Any]]) -> dict[str, list[int]]:
@@ -363,19 +419,6 @@ def vector_coverage(vectors: list[dict[str, Any]]) -> dict[str, list[int]]:
     os.waitpid(pid, 0)
     found: dict[str, list[int]] = json.loads(text)
     return found
-
-
-def run_tests(mutant: Mutant) -> bool:
-    """Return whether the module's tests fail with the mutant in place."""
-    env = {**os.environ, "LIQSPEC_MUTANT": mutant.id, "PYTHONPATH": str(ROOT / "scripts")}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-               "-p", "mutation_plugin", *TEST_FILES[mutant.group]]  # fmt: skip
-    try:
-        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True,
-                              timeout=TEST_TIMEOUT, check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return True
-    return done.returncode != 0
 
 
 def select(seed: int, limit: int, groups: Sequence[str]) -> list[Mutant]:
@@ -410,7 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", type=Path,
                         help="run only the mutant ids listed in FILE, one per line")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write one JSON line per mutant here")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="mutants run at once (default: the number of cores)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: must be at least 1")
     for module in ("jsonschema", "fastjsonschema", "attrs", "referencing"):
         __import__(module)  # imported once here, shared by every fork
     vectors = load_vectors()
@@ -427,26 +474,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--only {args.only}: {error.strerror or error}")
         mutants = [m for m in mutants if m.id in wanted]
     unreached = vector_coverage(vectors)
+    status, killers = run_all(mutants, vectors, equivalent, args)
     rows: dict[str, dict[str, int]] = {}
     results = []
     errors = []
-    started = time.monotonic()
-    for n, mutant in enumerate(mutants, 1):
-        killer = run_vectors(mutant, vectors)
-        status = "vectors" if killer else "survived"
-        if not killer and not args.no_tests and mutant.id not in equivalent:
-            status = "tests" if run_tests(mutant) else "survived"
+    for mutant in mutants:
         if mutant.id in equivalent:
-            if status != "survived":
-                errors.append(f"{mutant.id} is listed as equivalent but was killed ({status})")
-            status = "equivalent"
+            if status[mutant.id] != "survived":
+                errors.append(f"{mutant.id} is listed as equivalent but was killed "
+                              f"({status[mutant.id]})")  # fmt: skip
+            status[mutant.id] = "equivalent"
         row = rows.setdefault(mutant.group, {})
-        row[status] = row.get(status, 0) + 1
-        results.append({"id": mutant.id, "group": mutant.group, "status": status,
-                        "killer": killer})  # fmt: skip
-        elapsed = time.monotonic() - started
-        print(f"[{n}/{len(mutants)} {elapsed:.0f}s] {mutant.id}: {status}"
-              + (f" ({killer})" if killer else ""), file=sys.stderr, flush=True)  # fmt: skip
+        row[status[mutant.id]] = row.get(status[mutant.id], 0) + 1
+        results.append({"id": mutant.id, "group": mutant.group, "status": status[mutant.id],
+                        "killer": killers[mutant.id]})  # fmt: skip
     if args.json:
         args.json.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in results))
     print_table(rows)
@@ -454,6 +495,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def run_all(
+    mutants: Sequence[Mutant],
+    vectors: list[dict[str, Any]],
+    equivalent: dict[str, str],
+    args: argparse.Namespace,
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """Run every mutant against the vectors, then the survivors against the tests.
+
+    Return each mutant's status (``vectors``, ``tests`` or ``survived``) and the vector that
+    killed it; print progress on stderr.
+    """
+    status: dict[str, str] = {}
+    killers: dict[str, str | None] = {}
+    started = time.monotonic()
+    done = in_parallel(args.jobs, mutants, lambda m: start_vectors(m, vectors))
+    for n, (mutant, killer) in enumerate(done, 1):
+        killers[mutant.id] = killer
+        status[mutant.id] = "vectors" if killer else "survived"
+        verdict = f"killed ({killer})" if killer else "survived"
+        print(f"[vectors {n}/{len(mutants)} {time.monotonic() - started:.0f}s] {mutant.id}: "
+              f"{verdict}", file=sys.stderr, flush=True)  # fmt: skip
+    if args.no_tests:
+        return status, killers
+    survivors = [m for m in mutants if status[m.id] == "survived" and m.id not in equivalent]
+    for n, (mutant, result) in enumerate(in_parallel(args.jobs, survivors, start_tests), 1):
+        if result:
+            status[mutant.id] = "tests"
+        verdict = "killed" if result else "survived"
+        print(f"[tests {n}/{len(survivors)} {time.monotonic() - started:.0f}s] {mutant.id}: "
+              f"{verdict}", file=sys.stderr, flush=True)  # fmt: skip
+    return status, killers
 
 
 def print_unreached(unreached: dict[str, list[int]]) -> None:
