@@ -10,8 +10,11 @@ one, ``min`` for ``max``, floor for ceiling, a condition negated, a ``raise`` dr
 
 The mutated module replaces the real one at import time (a meta path finder), so no file is
 written and every module that imports it sees the mutant. Mutants that cannot change any
-output are listed with their reason in ``scripts/equivalent-mutants.toml``; the tool checks the
-list: a listed mutant that gets killed is an error, as in the conformance skip list.
+output are listed with their reason in ``scripts/equivalent-mutants.toml``; so are, with
+``scope = "tests"``, mutants of code that no file can reach (the Python API behind the schema,
+the proofs' symbolic paths): they are left out of the vectors' figure and the tests must kill
+them. The tool checks the list: a listed mutant that the vectors kill, or a ``tests`` one that
+the tests do not, is an error, as in the conformance skip list.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ MODULES = {
 
 TEST_FILES = {
     "conventions": ["tests/unit/test_conventions.py", "tests/properties/test_margin.py"],
-    "markets": ["tests/unit/test_bad_input.py", "tests/unit/test_published_examples.py"],
+    "markets": ["tests/unit/test_bad_input.py", "tests/unit/test_published_examples.py",
+                "tests/unit/test_public_api.py"],
     "accounts": ["tests/unit/test_bad_input.py", "tests/properties/test_margin.py"],
     "margin": ["tests/properties/test_margin.py", "tests/unit/test_published_examples.py"],
     "prices": ["tests/properties/test_prices.py", "tests/unit/test_published_examples.py"],
@@ -434,15 +438,15 @@ def select(seed: int, limit: int, groups: Sequence[str]) -> list[Mutant]:
 
 
 def read_equivalent() -> dict[str, str]:
-    """Return the mutants listed as equivalent, with their reasons."""
+    """Return the listed mutants and their scopes: ``equivalent``, or ``tests`` (beyond files)."""
     if not EQUIVALENT.exists():
         return {}
     entries = tomllib.loads(EQUIVALENT.read_text()).get("mutant", [])
-    return {entry["id"]: entry["why"] for entry in entries}
+    return {entry["id"]: entry.get("scope", "equivalent") for entry in entries}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the mutants; print the table; exit 1 when a listed equivalent mutant was killed."""
+    """Run the mutants; print the table; exit 1 when the list of equivalent mutants is wrong."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1, help="the sample's seed (default 1)")
     parser.add_argument("--limit", type=int, default=60,
@@ -479,11 +483,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     errors = []
     for mutant in mutants:
-        if mutant.id in equivalent:
-            if status[mutant.id] != "survived":
-                errors.append(f"{mutant.id} is listed as equivalent but was killed "
-                              f"({status[mutant.id]})")  # fmt: skip
-            status[mutant.id] = "equivalent"
+        listed, found = equivalent.get(mutant.id), status[mutant.id]
+        if listed and killers[mutant.id]:
+            errors.append(f"{mutant.id} is listed ({listed}) but a vector kills it")
+        elif listed == "tests" and found == "survived" and not args.no_tests:
+            errors.append(f"{mutant.id} is listed as reached by the tests only; they miss it")
+        elif listed:
+            status[mutant.id] = "outside" if listed == "tests" else "equivalent"
         row = rows.setdefault(mutant.group, {})
         row[status[mutant.id]] = row.get(status[mutant.id], 0) + 1
         results.append({"id": mutant.id, "group": mutant.group, "status": status[mutant.id],
@@ -520,7 +526,9 @@ def run_all(
               f"{verdict}", file=sys.stderr, flush=True)  # fmt: skip
     if args.no_tests:
         return status, killers
-    survivors = [m for m in mutants if status[m.id] == "survived" and m.id not in equivalent]
+    survivors = [
+        m for m in mutants if status[m.id] == "survived" and equivalent.get(m.id) != "equivalent"
+    ]
     for n, (mutant, result) in enumerate(in_parallel(args.jobs, survivors, start_tests), 1):
         if result:
             status[mutant.id] = "tests"
@@ -539,9 +547,20 @@ def print_unreached(unreached: dict[str, list[int]]) -> None:
             print(f"- {file}: {', '.join(map(str, lines))}")
 
 
+_STATUSES = ("vectors", "tests", "outside", "equivalent", "survived")
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "-"
+
+
 def print_table(rows: dict[str, dict[str, int]]) -> None:
-    """One line per group: generated, killed by vectors, by tests only, equivalent, survived."""
-    header = ("group", "mutants", "vectors", "tests only", "equivalent", "survived",
+    """One line per group: generated, killed by vectors, by tests only, equivalent, survived.
+
+    ``outside`` counts the listed mutants no file can reach, killed by the tests; the vectors'
+    percentage leaves them and the equivalent ones out.
+    """
+    header = ("group", "mutants", "vectors", "tests only", "outside", "equivalent", "survived",
               "vectors %", "all %")  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -553,11 +572,9 @@ def print_table(rows: dict[str, dict[str, int]]) -> None:
         if group != "total":
             for key, value in row.items():
                 total[key] = total.get(key, 0) + value
-        v, t, e, s = (row.get(k, 0) for k in ("vectors", "tests", "equivalent", "survived"))
-        live = v + t + s
-        cells = [group, str(v + t + e + s), str(v), str(t), str(e), str(s),
-                 f"{100 * v / live:.0f}%" if live else "-",
-                 f"{100 * (v + t) / live:.0f}%" if live else "-"]  # fmt: skip
+        v, t, o, e, s = (row.get(k, 0) for k in _STATUSES)
+        cells = [group, str(v + t + o + e + s), str(v), str(t), str(o), str(e), str(s),
+                 _percent(v, v + t + s), _percent(v + t + o, v + t + o + s)]  # fmt: skip
         print("| " + " | ".join(cells) + " |")
 
 

@@ -159,6 +159,14 @@ def test_bad_account_file(
     assert f"[{rule} " in output
 
 
+def test_unknown_market_lists_the_loaded_ones(tmp_path: Path) -> None:
+    path = account_with(tmp_path, {"market": "DOGEUSDT"})
+    code, output = run("margin", "--market", str(MARKETS / "binance-btcusdt-2024-10-24.toml"),
+                       "--account", str(path))  # fmt: skip
+    assert code == 2
+    assert "no such market loaded (BTCUSDT)" in output
+
+
 def test_duplicate_position_is_rejected(tmp_path: Path) -> None:
     document = json.loads(ACCOUNT)
     document["positions"].append(dict(document["positions"][0]))

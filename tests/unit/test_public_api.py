@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
+import pytest
+
 import liqspec
+from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import get_bundled
+from liqspec.model.market_rules import make_market
 from tests.data import ROOT
 
 
@@ -30,3 +35,22 @@ def test_the_bundled_specification_is_the_spec_folder() -> None:
     assert isinstance(bundled, Path)
     names = sorted(p.name for p in (ROOT / "spec" / "vectors").rglob("*.json"))
     assert sorted(p.name for p in bundled.joinpath("vectors").rglob("*.json")) == names
+
+
+def test_make_market_defaults_are_the_file_defaults() -> None:
+    """A linear market file may omit contract_value and taker_fee (MARKET-4); so may a caller."""
+    loaded = liqspec.load_market(ROOT / "spec/markets/binance-btcusdt-2024-10-24.toml")
+    omitted = {"contract_value", "taker_fee", "check"}
+    given = set(inspect.signature(make_market).parameters) - omitted
+    built = make_market(**{name: getattr(loaded, name) for name in given})
+    assert (built.contract_value, built.taker_fee) == (loaded.contract_value, loaded.taker_fee)
+    assert built.value_factor == loaded.value_factor
+
+
+def test_make_market_checks_the_market_rules() -> None:
+    """A caller's market meets the same rules as a file's: no tiers is MARKET-5's no-tiers."""
+    loaded = liqspec.load_market(ROOT / "spec/markets/binance-btcusdt-2024-10-24.toml")
+    given = set(inspect.signature(make_market).parameters) - {"tiers", "check"}
+    with pytest.raises(InputError) as caught:
+        make_market(tiers=(), **{name: getattr(loaded, name) for name in given})
+    assert caught.value.reason is Reason.NO_TIERS

@@ -194,7 +194,7 @@ class Ratio:
         if den <= 0 or num < 0:
             message = f"a ratio needs num >= 0 and den > 0, got {num}/{den}"
             raise ValueError(message)
-        divisor = gcd(num, den) or 1
+        divisor = gcd(num, den)  # >= 1, as den > 0
         return cls(num // divisor, den // divisor)
 
     def apply_up(self, amount: int) -> int:
