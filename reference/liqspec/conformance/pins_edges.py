@@ -1217,6 +1217,134 @@ _RISK_PINS = [
     ),
 ]
 
+# --- boundaries of chapters 10 to 12 that the engine's mutants cross ------------------------
+
+_ENGINE_MUTANT_PINS = [
+    Pin(
+        "brk5-divergence-equal-to-the-limit-does-not-gate",
+        "with divergence 0.01, index 60000 and the mark at 59400 the move is exactly 0.01, "
+        "which does not exceed it: alice's liquidation step runs, no liquidation-waiting",
+        ("BRK-5", "BRK-6", "LIQ-10"),
+        _world(
+            "brk5-divergence-equal-to-the-limit-does-not-gate",
+            [_long("alice", "700")],
+            [_index("60000"), _mark("59400")],
+            [market(breakers={"divergence": "0.01"})],
+            books={_BTC: {"bids": [["59390", "5"]], "asks": []}},
+        ),
+        lambda out: (
+            [r["levels"] for r in records(out, 1, "liquidation-step")] == [[["59390", "0.824"]]]
+            and not records(out, 1, "liquidation-waiting")
+        ),
+        ("breakers", "boundary"),
+    ),
+    Pin(
+        "brk1-band-low-limit-at-one-tick",
+        "with the mark at 0.1 (one tick) and a 50% band, the band is 0.1..0.1: its low "
+        "limit is the lowest grid price, and a fill at 0.1 is inside it",
+        ("BRK-1", "STATE-6"),
+        _world(
+            "brk1-band-low-limit-at-one-tick",
+            [_cash("carol")],
+            [_mark("0.1"), _fill("carol", "0.001", "0.1")],
+            [market(breakers={"band": "0.5"})],
+        ),
+        lambda out: (
+            _reasons(out) == [None, None]
+            and [(r["price"], r["size"]) for r in records(out, 1, "filled")] == [("0.1", "0.001")]
+        ),
+        ("breakers", "boundary"),
+    ),
+    Pin(
+        "mark4-derived-mark-of-one-tick",
+        "an index at 0.1, one tick, with basis 0 derives the median mark 0.1: the lowest "
+        "grid price is a mark, kept as it is by the clamp into 1 .. max_price",
+        ("MARK-4", "MARK-2"),
+        _world(
+            "mark4-derived-mark-of-one-tick",
+            [],
+            [_index("0.1")],
+            [market(mark=_MEDIAN)],
+        ),
+        lambda out: (
+            [(r["candidates"], r["mark"]) for r in records(out, 0, "mark-derived")]
+            == [(["0.1", "0.1", "0.1"], "0.1")]
+            and [r["price"] for r in records(out, 0, "mark-set")] == ["0.1"]
+        ),
+        ("median", "boundary"),
+    ),
+    Pin(
+        "brk4-window-is-by-time-at-a-late-start",
+        "in a scenario starting at time 10^9, far more than any price in ticks, the "
+        "starting mark is in the dynamic window: a first mark 6.7% away trips against it",
+        ("BRK-4", "STATE-10"),
+        _world(
+            "brk4-window-is-by-time-at-a-late-start",
+            [],
+            [_mark("56000")],
+            [market(breakers=_DYNAMIC)],
+            time="1000000000",
+        ),
+        lambda out: (
+            [(r["breaker"], r["reference"], r["until"]) for r in records(out, 0, "breaker-tripped")]
+            == [("dynamic", "60000", 1000000005)]
+        ),
+        ("breakers",),
+    ),
+    Pin(
+        "risk2-calm-estimate-targets-one",
+        "a 10% return raises the multiplier to 1.1; an unchanged mark then gives volatility "
+        "0, below the threshold: the target is exactly 1 and the multiplier comes back to 1",
+        ("RISK-2", "RISK-3", "OUT-13"),
+        _risk_world(
+            "risk2-calm-estimate-targets-one",
+            {**_RISING, "interval": "10"},
+            [_mark("66000"), _clock(10), _mark("66000"), _clock(20)],
+        ),
+        lambda out: (
+            _adjusted_at(out) == [1, 3]
+            and _first_rise(out, 1)
+            and [
+                (r["volatility_ppm"], r["target"], r["old"], r["new"])
+                for r in records(out, 3, "risk-adjusted")
+            ]
+            == [(0, "1", "1.1", "1")]
+        ),
+        ("risk",),
+    ),
+    Pin(
+        "risk6-change-at-the-phase-end-starts-a-new-phase",
+        "a change at time 60, exactly when the phase-in of a change at 10 ends, is not "
+        "during it: the idle account is margined with the lower of the first change's set "
+        "(MM 600) and the new one (1200), not with the original set (250)",
+        ("RISK-6", "RISK-5"),
+        _world(
+            "risk6-change-at-the-phase-end-starts-a-new-phase",
+            [_long("mona", "1000")],
+            [
+                _clock(10),
+                _event(
+                    "parameters",
+                    market=_BTC,
+                    file=_one_tier("0.01", "50", risk={"phase_in": "50"}),
+                ),
+                _clock(60),
+                _event(
+                    "parameters",
+                    market=_BTC,
+                    file=_one_tier("0.02", "25", risk={"phase_in": "100"}),
+                ),
+            ],
+        ),
+        lambda out: (
+            [[r["effective"] for r in records(out, i, "parameters-changed")] for i in (1, 3)]
+            == [[60], [160]]
+            and _final(out, "mona")["maintenance"] == "600"
+        ),
+        ("risk", "parameters", "boundary"),
+    ),
+]
+
 PINS: list[Pin] = [
     *_ORDER_PINS,
     *_BOUNDARY_PINS,
@@ -1225,4 +1353,5 @@ PINS: list[Pin] = [
     *_MARK_PINS,
     *_BREAKER_PINS,
     *_RISK_PINS,
+    *_ENGINE_MUTANT_PINS,
 ]

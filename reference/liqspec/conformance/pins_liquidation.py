@@ -222,6 +222,178 @@ def _defaults_hold(out: Output) -> bool:
     )
 
 
+def _fine_market(trigger: str = "inclusive") -> dict[str, Any]:
+    """Return BTCUSDT with tick 0.01 and lot 0.000001: one lot over one tick is one quantum."""
+    return market(market={"price_tick": "0.01", "lot_size": "0.000001", "trigger": trigger})
+
+
+_ENGINE_MUTANT_PINS = [
+    Pin(
+        "ins2-step-cap-of-one-quantum",
+        "an insurance_step_cap of one quantum (0.00000001) still caps: the fund of 1000 pays "
+        "0.00000001 of the 300 deficit and the rest, 299.99999999, goes to ADL",
+        ("INS-2", "LIQ-9", "OUT-5"),
+        _bankrupt_long(
+            "ins2-step-cap-of-one-quantum",
+            funds={"USDT": "1000"},
+            liquidation={"insurance_step_cap": "0.00000001"},
+        ),
+        lambda out: (
+            [(r["delta"], r["balance"], r["cause"]) for r in records(out, 0, "fund-change")]
+            == [("-0.00000001", "999.99999999", "deficit")]
+            and [r["deficit"] for r in records(out, 0, "deleveraged")] == ["299.99999999"]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq2-equity-equal-to-the-threshold-ends-the-steps",
+        "alice waits for liquidity at 59990; at 60000 her equity, 255, equals her exit "
+        "threshold exactly (MM 250 plus the 2% buffer): she gets no step and no waiting",
+        ("LIQ-2", "LIQ-10"),
+        _btc_scenario(
+            "liq2-equity-equal-to-the-threshold-ends-the-steps",
+            [_account("alice", "255", _long("1"))],
+            [_mark("59990"), _mark("60000")],
+            liquidation=_WAIT,
+        ),
+        lambda out: (
+            _kinds(_about(out, 0, "alice")) == ["liquidation-started", "liquidation-waiting"]
+            and not _about(out, 1, "alice")
+            and (_final(out, "alice")["equity"], _final(out, "alice")["maintenance"])
+            == ("255", "250")
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq4-health-target-lands-exactly-on-the-threshold",
+        "closing 0.2 BTC at 59490 leaves E' - fee = 194.208, exactly the exit threshold "
+        "after the close: the health target is 0.2, not one lot more, and the step ends "
+        "the liquidation with equity equal to the threshold",
+        ("LIQ-4", "LIQ-2", "LIQ-8"),
+        _btc_scenario(
+            "liq4-health-target-lands-exactly-on-the-threshold",
+            [_account("alice", "708.106", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+        ),
+        lambda out: (
+            [(r["target"], r["fee"]) for r in records(out, 0, "liquidation-step")]
+            == [("0.2", "11.898")]
+            and [(r["equity"], r["threshold"]) for r in records(out, 0, "liquidation-ended")]
+            == [("194.208", "194.208")]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq6-quote-at-the-lowest-grid-price",
+        "with the mark at 0.1, one tick, selling at 0.1 keeps E/MM: the bankruptcy quote is "
+        "the lowest grid price itself and the step sells the whole position into the bid "
+        "at 0.1",
+        ("LIQ-6", "LIQ-7", "LIQ-10"),
+        _btc_scenario(
+            "liq6-quote-at-the-lowest-grid-price",
+            [_account("alice", "0.1", _long("1", "0.2"))],
+            [_mark("0.1")],
+            bids=[("0.1", "5")],
+        ),
+        lambda out: (
+            [(r["bankruptcy_limit"], r["levels"]) for r in records(out, 0, "liquidation-step")]
+            == [("0.1", [["0.1", "1"]])]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq7-level-left-with-one-lot-stays-in-the-book",
+        "alice's chunk step takes 0.1 of the 0.101 BTC bid at 59490; the one lot left stays "
+        "in the book and bob's step, at the same mark, takes it before the 59480 level",
+        ("LIQ-7", "STATE-2", "LIQ-3"),
+        _btc_scenario(
+            "liq7-level-left-with-one-lot-stays-in-the-book",
+            [_account("alice", "700", _long("1")), _account("bob", "720", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "0.101"), ("59480", "5")],
+            liquidation=_CHUNK,
+        ),
+        lambda out: (
+            [(r["account"], r["levels"]) for r in records(out, 0, "liquidation-step")]
+            == [
+                ("alice", [["59490", "0.1"]]),
+                ("bob", [["59490", "0.001"], ["59480", "0.099"]]),
+            ]
+        ),
+        ("chunk", "boundary"),
+    ),
+    Pin(
+        "liq9-takeover-gain-of-one-quantum",
+        "one lot (0.000001 BTC) taken over at 59000 with the mark at 59000.01: the fund's "
+        "gain is one quantum, 0.00000001, and it is credited with a fund-change record",
+        ("LIQ-9", "INS-1", "OUT-4", "OUT-5"),
+        _scenario_of(
+            "liq9-takeover-gain-of-one-quantum",
+            [_account("alice", "0.001", _long("0.000001"))],
+            [_mark("59000.01")],
+            {_BTC: (_fine_market(), "60000", ())},
+        ),
+        lambda out: (
+            [(r["price"], r["fund_delta"]) for r in records(out, 0, "takeover")]
+            == [("59000", "0.00000001")]
+            and [(r["delta"], r["cause"]) for r in records(out, 0, "fund-change")]
+            == [("0.00000001", "takeover")]
+            and out["final"]["funds"] == {"USDT": "1000.00000001"}
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "ins4-counterparty-with-pnl-of-one-quantum",
+        "bob's short of one lot from 59000.01, marked at 59000, has a PnL of one quantum: he "
+        "is a counterparty and ADL closes his lot for its INS-3 share, 0.0003",
+        ("INS-4", "INS-3", "OUT-6"),
+        _scenario_of(
+            "ins4-counterparty-with-pnl-of-one-quantum",
+            [
+                _account("alice", "700", _long("1")),
+                _account("bob", "1000", _short("0.000001", "59000.01")),
+            ],
+            [_mark("59000")],
+            {_BTC: (_fine_market(), "60000", ())},
+            funds={},
+        ),
+        lambda out: any(
+            [(a["account"], a["size"], a["share"]) for a in r["allocations"]]
+            == [("bob", "0.000001", "0.0003")]
+            and r["unallocated"] == "299.9997"
+            for r in _one(records(out, 0, "deleveraged"))
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "ins4-counterparty-with-equity-of-one-quantum",
+        "with a strict trigger, bob (no cash, one lot short in profit by one quantum) has "
+        "equity of one quantum, equal to his maintenance margin, so is not liquidatable: he "
+        "is a counterparty (score PnL/E = 1) and pays the one-quantum share of his lot",
+        ("INS-4", "INS-3", "MARGIN-9"),
+        _scenario_of(
+            "ins4-counterparty-with-equity-of-one-quantum",
+            [
+                _account("alice", "0.005", _long("1", "2.01")),
+                _account("bob", "0", _short("0.000001", "2.01")),
+            ],
+            [_clock("1")],
+            {_BTC: (_fine_market("strict"), "2", ())},
+            funds={},
+        ),
+        lambda out: (
+            [r["trigger"] for r in records(out, 0, "liquidation-started")] == ["strict"]
+            and [
+                [(a["account"], a["score"], a["size"], a["share"]) for a in r["allocations"]]
+                for r in records(out, 0, "deleveraged")
+            ]
+            == [[("bob", "1", "0.000001", "0.00000001")]]
+        ),
+        ("boundary",),
+    ),
+]
+
 PINS: list[Pin] = [
     Pin(
         "ins4-adl-passes-over-flat-losing-and-liquidatable-shorts",
@@ -891,4 +1063,5 @@ PINS: list[Pin] = [
             and [r["deficit"] for r in records(out, 0, "deleveraged")] == ["250"]
         ),
     ),
+    *_ENGINE_MUTANT_PINS,
 ]
