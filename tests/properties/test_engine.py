@@ -327,6 +327,10 @@ class Engine(RuleBasedStateMachine):
                 shares = sum(a.share for a in record.allocations)
                 assert shares + record.unallocated == record.deficit
                 assert all(a.share >= 0 for a in record.allocations)
+                for allocation in record.allocations if record.method == "adl" else ():
+                    unit = get_unit(after, after.accounts[allocation.account])
+                    assert get_equity(unit) >= 0, allocation  # INS-4: never made bankrupt
+                    assert not is_liquidatable(unit), allocation
         held, now = signed_positions(middle), signed_positions(after)
         for key, size in now.items():
             start = held.get(key, 0)

@@ -396,6 +396,27 @@ _ENGINE_MUTANT_PINS = [
 
 PINS: list[Pin] = [
     Pin(
+        "ins4-adl-never-bankrupts-a-counterparty",
+        "bob (120 USDT, short 0.5 from 59610, healthy at 59600) is alice's only counterparty, "
+        "but his share of her 300 deficit (150) would close his whole position with equity "
+        "-25: ADL passes him over and the deficit stays unallocated, bad debt on alice",
+        ("INS-4", "INS-6"),
+        _btc_scenario(
+            "ins4-adl-never-bankrupts-a-counterparty",
+            [_account("alice", "100", _long("1")), _account("bob", "120", _short("0.5", "59610"))],
+            [_mark("59600")],
+            funds={},
+        ),
+        lambda out: (
+            [(r["allocations"], r["unallocated"]) for r in records(out, 0, "deleveraged")]
+            == [([], "300")]
+            and [r["amount"] for r in records(out, 0, "bad-debt")] == ["300"]
+            and [a["positions"] for a in out["final"]["accounts"] if a["account"] == "bob"]
+            == [[{"market": "BTCUSDT", "side": "short", "size": "0.5"}]]
+        ),
+        ("boundary",),
+    ),
+    Pin(
         "ins4-adl-passes-over-flat-losing-and-liquidatable-shorts",
         "of four shorts facing alice's deficit of 300, ADL takes only erin (profitable and "
         "healthy): bob (PnL exactly 0), carol (losing) and dave (profitable but liquidatable) "

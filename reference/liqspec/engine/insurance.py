@@ -21,11 +21,17 @@ from liqspec.engine.state import (
     with_account,
     with_position,
 )
-from liqspec.model.accounts import Position
+from liqspec.model.accounts import MarginUnit, Position
 from liqspec.model.margin import get_equity, get_unrealized_pnl, is_liquidatable
 from liqspec.model.markets import Deleveraging, Market
 
-__all__ = ["get_adl_ranking", "get_fund_payment", "get_share", "settle_deficit"]
+__all__ = [
+    "get_adl_ranking",
+    "get_fund_payment",
+    "get_share",
+    "is_unfit_counterparty",
+    "settle_deficit",
+]
 
 
 def get_share(deficit: int, before: int, after: int, total: int) -> int:
@@ -104,6 +110,16 @@ def get_adl_ranking(
     return sorted(ranking, key=lambda entry: (-entry[0], entry[1]))
 
 
+def is_unfit_counterparty(unit: MarginUnit) -> bool:
+    """INS-4: after its share, the counterparty is liquidatable or has negative equity.
+
+    The second half matters when the share closes the unit's last position: with no leg left
+    there is no maintenance to fall below, but a negative balance would be bad debt moved onto a
+    trader in profit.
+    """
+    return is_liquidatable(unit) or get_equity(unit) < 0
+
+
 def _position_in(account: AccountState, symbol: str) -> Position | None:
     return next((p for p in account.positions if p.market == symbol), None)
 
@@ -124,7 +140,7 @@ def _deleverage(
 ) -> tuple[State, int, Deleveraged]:
     """INS-4: close opposite positions at the mark, in rank order, each paying its exact share.
 
-    A counterparty that its share would make liquidatable is passed over (INS-4).
+    A counterparty that its share would make liquidatable or bankrupt is passed over (INS-4).
     """
     total, allocated = bankrupt.size, 0
     allocations = []
@@ -137,7 +153,7 @@ def _deleverage(
         lots = min(position.size, total - allocated)
         share = get_share(deficit, allocated, allocated + lots, total)
         reduced = _reduce(state, account, market.symbol, lots, share)
-        if is_liquidatable(get_unit(state, reduced)):
+        if is_unfit_counterparty(get_unit(state, reduced)):
             continue
         state = with_account(state, reduced)
         allocations.append(Allocation(account_id, ratio_text(score), lots, share))
