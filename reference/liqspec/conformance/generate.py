@@ -503,9 +503,10 @@ def _inverse_cut_vectors(bitmex: dict[str, Any]) -> Iterator[Vector]:
     * ``cut-at-two-ticks``: a first cap of 150 XBT puts the cut of a 100-contract short at 1
       (two ticks); its second tier's 60% rate makes it liquidatable at 0.5 (one tick) but not
       at 1: the liquidation price is 1.5, not ``always``.
-    * ``caps-of-one-and-two-quantums``: tiers capped at 1 and 2 quantums, which no value
-      below 1 quantum fills; the cut of the 2-quantum cap is the price where the value is
-      1 quantum.
+    * ``caps-of-one-and-two-quantums``: tiers capped at 1 and 2 quantums ahead of the BitMEX
+      steps. A value is at least 1 quantum, so the first tier holds no position (no cut);
+      the second holds a value of exactly 1 quantum, which this long (1000 quantums at
+      max_price) never reaches: its prices are those of the BitMEX tiers.
     """
     coarse = copy.deepcopy(bitmex)
     coarse["market"]["settle_quantum"] = "0.01"
@@ -527,7 +528,7 @@ def _inverse_cut_vectors(bitmex: dict[str, Any]) -> Iterator[Vector]:
         ("cut-at-two-ticks", two_ticks, "short", "100", "1", "10",
          "a short whose tier cut is two ticks: liquidatable at one tick, safe at two"),
         ("caps-of-one-and-two-quantums", tiny, "long", "100", "50000", "1",
-         "tier caps of one and two quantums: no division by cap - 1 = 0"),
+         "tiers capped at one and two quantums, which no grid price puts the long in"),
     )  # fmt: skip
     for slug, document, side, size, entry, balance, description in cases:
         position = {"market": "XBTUSD", "side": side, "size": size, "entry_price": entry,
