@@ -138,6 +138,11 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "MARKET-14",
     ),
     (
+        "halt-levels-equal",
+        _sets(("breakers.halt_levels", ["0.05", "0.05"]), ("breakers.halt_durations", ["1", "1"])),
+        "MARKET-14",
+    ),
+    (
         "halt-level-of-one",
         _sets(("breakers.halt_levels", ["1"]), ("breakers.halt_durations", ["1"])),
         "MARKET-14",
@@ -347,6 +352,9 @@ def _account_breaks(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
          "price-out-of-domain"),
         ("collateral-no-market-settles", [isolated], btc, "EUR", [base], "ACCOUNT-4",
          "cross-incompatible"),
+        ("cross-other-settle-asset", [{**good, "market": "BTCUSD_PERP", "size": "1"}],
+         {"BTCUSD_PERP": "60000"}, "USDT", [base, documents["binance-btcusd-coinm-2024"]],
+         "ACCOUNT-4", "cross-incompatible"),
         ("duplicate-market", [good], btc, "USDT", [base, base], "MARKET-11",
          "duplicate-market"),
         ("too-many-markets", [good], btc, "USDT", too_many, "CONV-2", "magnitude"),
@@ -442,6 +450,97 @@ def _step_jump_vectors(base: dict[str, Any]) -> Iterator[Vector]:
             {"markets": [document], "account": account},
             [*_MARGIN_RULES, "PRICE-3"],
             ["linear", "step-tiers", "boundary", "cross"],
+            ["INV-MM-SLOPE"],
+        )
+
+
+def _grid_edge_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
+    """Yield prices at the bottom of the grid and at tier cuts (PRICE-2..PRICE-7).
+
+    A 1 BTC long from 60000: on 59999.9 USDT it is liquidatable at one tick only (0.1); on
+    59999.8 it is bankrupt at one tick only (bankruptcy price 0.2); on 60000 its exact
+    bankruptcy price is 0, which is not positive (none). On an entry-valued single-tier market
+    (MM 300) the long on 60299.5 is liquidatable at one tick only (0.5).
+    """
+    btc, bybit = documents[_BASE], documents["bybit-btcusdt-isolated-examples"]
+    cases = (
+        ("liquidation-at-one-tick", btc, "59999.9", ["PRICE-2", "PRICE-3", "PRICE-4"],
+         "liquidatable at the lowest grid price only: liquidation price one tick (0.1)"),
+        ("bankruptcy-at-two-ticks", btc, "59999.8", ["PRICE-5", "PRICE-6"],
+         "bankrupt at the lowest grid price only: bankruptcy price two ticks (0.2)"),
+        ("exact-bankruptcy-price-zero", btc, "60000", ["PRICE-7"],
+         "collateral equal to the entry value: the exact bankruptcy price 0 is not reported"),
+        ("entry-valuation-liquidation-at-one-tick", bybit, "60299.5", ["PRICE-2", "MARGIN-3"],
+         "entry valuation, one tier: liquidatable at the lowest grid price only (0.5)"),
+    )  # fmt: skip
+    for slug, document, balance, rules, description in cases:
+        spec = document["market"]
+        symbol = spec["symbol"]
+        position = {"market": symbol, "side": "long", "size": "1", "entry_price": "60000",
+                    "margin_mode": "cross"}  # fmt: skip
+        account = _account(spec["settle_asset"], balance, [position], {symbol: "60000"})
+        yield make_vector(
+            "margin",
+            slug,
+            description,
+            {"markets": [document], "account": account},
+            [*_MARGIN_RULES, *rules],
+            [*_market_features(document), "cross", "boundary"],
+        )
+    yield from _inverse_cut_vectors(documents["bitmex-xbtusd-step"])
+
+
+def _inverse_cut_vectors(bitmex: dict[str, Any]) -> Iterator[Vector]:
+    """Inverse step tiers whose liquidation condition flips at a tier cut (PRICE-3).
+
+    An inverse value only falls as the price rises, so a short walks from the adverse end
+    into ever higher tiers: its maintenance jumps at each cut, ceil(size x K / (cap - 1)).
+
+    * ``cut-of-a-whole-cap``: settle quantum 0.01 XBT; a short of 10,000,000 contracts is
+      worth exactly 200 XBT (the first cap) at 50000, so the cut is 50003 (100006 ticks),
+      not 50000. On 1.5 XBT the short is liquidatable from 50128 up, safe down to the cut,
+      and liquidatable again just below it, where the 1% tier starts.
+    * ``cut-at-two-ticks``: a first cap of 150 XBT puts the cut of a 100-contract short at 1
+      (two ticks); its second tier's 60% rate makes it liquidatable at 0.5 (one tick) but not
+      at 1: the liquidation price is 1.5, not ``always``.
+    * ``caps-of-one-and-two-quantums``: tiers capped at 1 and 2 quantums ahead of the BitMEX
+      steps. A value is at least 1 quantum, so the first tier holds no position (no cut);
+      the second holds a value of exactly 1 quantum, which this long (1000 quantums at
+      max_price) never reaches: its prices are those of the BitMEX tiers.
+    """
+    coarse = copy.deepcopy(bitmex)
+    coarse["market"]["settle_quantum"] = "0.01"
+    two_ticks = copy.deepcopy(coarse)
+    two_ticks["tiers"] = [
+        {"floor": "0", "cap": "150", "mmr": "0.005", "imr": "0.01"},
+        {"floor": "150", "cap": "1000", "mmr": "0.6", "imr": "0.7"},
+    ]
+    tiny = copy.deepcopy(bitmex)
+    tiny["tiers"] = [
+        {"floor": "0", "cap": "0.00000001", "mmr": "0.005", "imr": "0.01"},
+        {"floor": "0.00000001", "cap": "0.00000002", "mmr": "0.005", "imr": "0.01"},
+        {**bitmex["tiers"][0], "floor": "0.00000002"},
+        *bitmex["tiers"][1:],
+    ]
+    cases = (
+        ("cut-of-a-whole-cap", coarse, "short", "10000000", "50000", "1.5",
+         "a short liquidatable from 50128 up whose tier cut is 50003, not 50000"),
+        ("cut-at-two-ticks", two_ticks, "short", "100", "1", "10",
+         "a short whose tier cut is two ticks: liquidatable at one tick, safe at two"),
+        ("caps-of-one-and-two-quantums", tiny, "long", "100", "50000", "1",
+         "tiers capped at one and two quantums, which no grid price puts the long in"),
+    )  # fmt: skip
+    for slug, document, side, size, entry, balance, description in cases:
+        position = {"market": "XBTUSD", "side": side, "size": size, "entry_price": entry,
+                    "margin_mode": "cross"}  # fmt: skip
+        account = _account("XBT", balance, [position], {"XBTUSD": entry})
+        yield make_vector(
+            "margin",
+            f"inverse-step-{slug}",
+            description,
+            {"markets": [document], "account": account},
+            [*_MARGIN_RULES, "PRICE-3", "MARGIN-4"],
+            ["inverse", "step-tiers", "boundary", "cross"],
             ["INV-MM-SLOPE"],
         )
 
@@ -653,6 +752,7 @@ def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> l
         *_digit_vectors(documents[_BASE]),
         *_step_jump_vectors(documents[_BASE]),
         *_threshold_vectors(documents),
+        *_grid_edge_vectors(documents),
         *scenario_vectors(spec),
         *random_scenario_vectors(RANDOM_SEED, RANDOM_COUNT, first_tries),
     ]

@@ -1345,6 +1345,68 @@ _ENGINE_MUTANT_PINS = [
     ),
 ]
 
+_STATIC_MUTANT_PINS = [
+    _boundary_pin(
+        "brk3-reference-of-one-tick",
+        "a reference price of one tick (0.1) is in the price domain and applied; 0 is not",
+        ("BRK-3", "STATE-8"),
+        "100000",
+        [
+            _event("reference", market=_BTC, price="0.1"),
+            _event("reference", "price-out-of-domain", market=_BTC, price="0"),
+        ],
+    ),
+    _boundary_pin(
+        "state2-book-level-at-zero",
+        "a book level at price 0 is outside the price domain (bad-book); at one tick (0.1) "
+        "it is applied",
+        ("STATE-2", "STATE-3"),
+        "100000",
+        [
+            _book([["0", "1"]], [], expect="bad-book"),
+            _book([["0.1", "1"]], []),
+        ],
+    ),
+    Pin(
+        "market12-default-cooldown-is-thirty",
+        "a chunk market that leaves out the cooldown waits 30: after alice's step at time 0 "
+        "she waits (cooldown) at 29 and gets her next step at 30",
+        ("MARKET-12", "LIQ-4"),
+        _world(
+            "market12-default-cooldown-is-thirty",
+            [_long("alice", "700")],
+            [_mark("59500"), _clock(29), _clock(30)],
+            [market(liquidation={"policy": "chunk", "chunk": "0.1"})],
+            books={_BTC: {"bids": [["59490", "5"]], "asks": []}},
+        ),
+        lambda out: (
+            [
+                (
+                    len(records(out, i, "liquidation-step")),
+                    [r["reason"] for r in records(out, i, "liquidation-waiting")],
+                )
+                for i in range(3)
+            ]
+            == [(1, []), (0, ["cooldown"]), (1, [])]
+        ),
+        ("chunk", "boundary"),
+    ),
+    Pin(
+        "market13-default-fair-band-is-a-tenth",
+        "a clamped mark without a fair_band uses 0.1: index 60000 and a book at 70000..70010 "
+        "give the fair price clamped into the book, 70000, then into 54000..66000: 66000",
+        ("MARKET-13", "MARK-3"),
+        _world(
+            "market13-default-fair-band-is-a-tenth",
+            [_cash("carol")],
+            [_index("60000"), _book([["70000", "1"]], [["70010", "1"]])],
+            [market(mark={"source": "clamped"})],
+        ),
+        lambda out: [r["mark"] for r in records(out, 1, "mark-derived")] == ["66000"],
+        ("mark-clamped",),
+    ),
+]
+
 PINS: list[Pin] = [
     *_ORDER_PINS,
     *_BOUNDARY_PINS,
@@ -1354,4 +1416,5 @@ PINS: list[Pin] = [
     *_BREAKER_PINS,
     *_RISK_PINS,
     *_ENGINE_MUTANT_PINS,
+    *_STATIC_MUTANT_PINS,
 ]
