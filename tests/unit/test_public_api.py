@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import liqspec
+from liqspec.base.conventions import Ratio
 from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import get_bundled
 from liqspec.model.market_rules import make_market
@@ -47,10 +48,14 @@ def test_make_market_defaults_are_the_file_defaults() -> None:
     assert built.value_factor == loaded.value_factor
 
 
-def test_make_market_checks_the_market_rules() -> None:
-    """A caller's market meets the same rules as a file's: no tiers is MARKET-5's no-tiers."""
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [("tiers", (), Reason.NO_TIERS), ("lot_size", Ratio(0, 1), Reason.NOT_POSITIVE)],
+)
+def test_make_market_checks_the_market_rules(field: str, value: object, reason: Reason) -> None:
+    """A caller's market meets the rules a file's does: MARKET-5's tiers, MARKET-2's units."""
     loaded = liqspec.load_market(ROOT / "spec/markets/binance-btcusdt-2024-10-24.toml")
-    given = set(inspect.signature(make_market).parameters) - {"tiers", "check"}
+    given = set(inspect.signature(make_market).parameters) - {field, "check"}
     with pytest.raises(InputError) as caught:
-        make_market(tiers=(), **{name: getattr(loaded, name) for name in given})
-    assert caught.value.reason is Reason.NO_TIERS
+        make_market(**{name: getattr(loaded, name) for name in given}, **{field: value})
+    assert caught.value.reason is reason
