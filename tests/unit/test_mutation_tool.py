@@ -24,3 +24,9 @@ def test_each_operator_changes_and_compiles_its_module() -> None:
         source = mutation.mutated_source(mutant)
         assert source != mutation._source(mutant.file)
         compile(source, mutant.file, "exec")
+
+
+def test_every_function_listed_as_unreached_exists() -> None:
+    for where in mutation.read_unreached():
+        file, function = where.split(":")
+        assert function in set(mutation.function_of(file).values()), where

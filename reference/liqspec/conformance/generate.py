@@ -157,6 +157,11 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("chunk-zero", _set("liquidation.chunk", "0"), "MARKET-12"),
     ("chunk-above-one", _set("liquidation.chunk", "1.5"), "MARKET-12"),
     ("cooldown-negative", _set("liquidation.cooldown", "-1"), "MARKET-12"),
+    ("dynamic-window-negative", _set("breakers.dynamic_window", "-1"), "MARKET-14"),
+    ("vol-window-negative", _set("risk.vol_window", "-1"), "MARKET-15"),
+    ("inverse-without-contract-value", _set("market.contract", "inverse"), "MARKET-4"),
+    ("tier-without-imr-or-leverage", _set("tiers.0.max_leverage", _DELETE), "CONV-12"),
+    ("max-price-zero", _set("market.max_price", "0"), "MARKET-2"),
     ("dust-negative", _set("liquidation.dust_notional", "-1"), "MARKET-12"),
     ("zero-lot", _set("market.lot_size", "0"), "MARKET-2"),
     ("first-floor-not-zero", _set("tiers.0.floor", "1"), "MARKET-6"),
@@ -460,23 +465,29 @@ def _grid_edge_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]
     A 1 BTC long from 60000: on 59999.9 USDT it is liquidatable at one tick only (0.1); on
     59999.8 it is bankrupt at one tick only (bankruptcy price 0.2); on 60000 its exact
     bankruptcy price is 0, which is not positive (none). On an entry-valued single-tier market
-    (MM 300) the long on 60299.5 is liquidatable at one tick only (0.5).
+    (MM 300) the long on 60299.5 is liquidatable at one tick only (0.5). An inverse short of
+    one 100 USD contract from 60000 is worth 0.00166667 BTC: on 0.01 BTC no price bankrupts it,
+    and the root of its equity has no positive solution (none).
     """
     btc, bybit = documents[_BASE], documents["bybit-btcusdt-isolated-examples"]
+    coinm = documents["binance-btcusd-coinm-2024"]
     cases = (
-        ("liquidation-at-one-tick", btc, "59999.9", ["PRICE-2", "PRICE-3", "PRICE-4"],
+        ("liquidation-at-one-tick", btc, "long", "59999.9", ["PRICE-2", "PRICE-3", "PRICE-4"],
          "liquidatable at the lowest grid price only: liquidation price one tick (0.1)"),
-        ("bankruptcy-at-two-ticks", btc, "59999.8", ["PRICE-5", "PRICE-6"],
+        ("bankruptcy-at-two-ticks", btc, "long", "59999.8", ["PRICE-5", "PRICE-6"],
          "bankrupt at the lowest grid price only: bankruptcy price two ticks (0.2)"),
-        ("exact-bankruptcy-price-zero", btc, "60000", ["PRICE-7"],
+        ("exact-bankruptcy-price-zero", btc, "long", "60000", ["PRICE-7"],
          "collateral equal to the entry value: the exact bankruptcy price 0 is not reported"),
-        ("entry-valuation-liquidation-at-one-tick", bybit, "60299.5", ["PRICE-2", "MARGIN-3"],
+        ("entry-valuation-liquidation-at-one-tick", bybit, "long", "60299.5",
+         ["PRICE-2", "MARGIN-3"],
          "entry valuation, one tier: liquidatable at the lowest grid price only (0.5)"),
+        ("inverse-short-never-bankrupt", coinm, "short", "0.01", ["PRICE-5", "PRICE-7"],
+         "an inverse short backed by more than its entry value: no bankruptcy price at all"),
     )  # fmt: skip
-    for slug, document, balance, rules, description in cases:
+    for slug, document, side, balance, rules, description in cases:
         spec = document["market"]
         symbol = spec["symbol"]
-        position = {"market": symbol, "side": "long", "size": "1", "entry_price": "60000",
+        position = {"market": symbol, "side": side, "size": "1", "entry_price": "60000",
                     "margin_mode": "cross"}  # fmt: skip
         account = _account(spec["settle_asset"], balance, [position], {symbol: "60000"})
         yield make_vector(

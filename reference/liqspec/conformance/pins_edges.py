@@ -468,6 +468,46 @@ _GATE_PINS = [
 
 _REJECTION_PINS = [
     _file_pin(
+        "state10-a-position-settling-elsewhere",
+        "a USDT account that starts with a position in BTCUSD_PERP, which settles in BTC, "
+        "rejects the scenario with cross-incompatible",
+        ("STATE-10", "ACCOUNT-4"),
+        "cross-incompatible",
+        _world(
+            "state10-a-position-settling-elsewhere",
+            [{**_cash("carol"), "positions": [position(_COIN_M, "short", "1", "60000")]}],
+            [],
+            [market(), _coin_m()],
+        ),
+    ),
+    _file_pin(
+        "state10-an-inline-market-breaking-a-rule",
+        "an inline market with a price tick of 0 rejects the scenario with the market's own "
+        "reason, not-positive (MARKET-2)",
+        ("STATE-10", "MARKET-2"),
+        "not-positive",
+        _world(
+            "state10-an-inline-market-breaking-a-rule",
+            [_cash("carol")],
+            [],
+            [market(market={"price_tick": "0"})],
+        ),
+    ),
+    Pin(
+        "state6-a-fill-mixing-triggers",
+        "carol holds BTCUSDT (inclusive trigger); a fill in CYBERUSDT set to the strict "
+        "trigger would put two triggers in one cross unit: rejected (cross-incompatible)",
+        ("STATE-6", "ACCOUNT-4", "MARGIN-9"),
+        _world(
+            "state6-a-fill-mixing-triggers",
+            [_long("carol", "100000")],
+            [_fill("carol", "1", "1", symbol=_CYBER, expect="cross-incompatible")],
+            [market(), _cyber(market={"trigger": "strict"})],
+        ),
+        lambda out: _reasons(out) == ["cross-incompatible"],
+        ("negative",),
+    ),
+    _file_pin(
         "state1-start-time-below-zero",
         "a scenario starting at time -50 is rejected (out-of-range): every time is >= 0",
         ("STATE-1", "STATE-10"),
