@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from liqspec import InputError, Ratio, Reason
 from liqspec.base.conventions import (
+    TomlInteger,
     decimal_text,
     div_ceil,
     div_floor,
@@ -68,3 +69,18 @@ def test_rounding_helpers_land_in_their_intervals(a: int, b: int) -> None:
     low, high = div_floor(a, b), div_ceil(a, b)
     assert low * b <= a < (low + 1) * b
     assert (high - 1) * b < a <= high * b
+
+
+def test_toml_integer_literals_are_refused_with_their_value() -> None:
+    """CONV-1: in TOML a decimal is a string; ``+10``, ``1_000`` and ``0x10`` look alike."""
+    with pytest.raises(InputError) as caught:
+        parse_decimal(TomlInteger(10_000_000), "market.max_price")
+    assert (caught.value.reason, caught.value.value) == (Reason.NOT_A_DECIMAL, 10_000_000)
+
+
+def test_an_overlong_decimal_is_shown_by_its_first_twenty_characters() -> None:
+    """CONV-2: the error line stays short; it shows 20 characters and an ellipsis."""
+    with pytest.raises(InputError) as caught:
+        parse_decimal("12345678901234567890" * 3, "x")
+    shown = "12345678901234567890..."
+    assert (caught.value.reason, caught.value.value) == (Reason.MAGNITUDE, shown)
