@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from liqspec.base.conventions import Ratio
 from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import get_bundled
 from liqspec.model.market_rules import make_market
+from liqspec.model.markets import Market
 from tests.data import ROOT
 
 
@@ -38,12 +40,16 @@ def test_the_bundled_specification_is_the_spec_folder() -> None:
     assert sorted(p.name for p in bundled.joinpath("vectors").rglob("*.json")) == names
 
 
+def _arguments_of(market: Market, *left_out: str) -> dict[str, Any]:
+    """Return make_market's arguments that rebuild ``market``, but for ``left_out``."""
+    names = set(inspect.signature(make_market).parameters) - {*left_out, "check"}
+    return {name: getattr(market, name) for name in names}
+
+
 def test_make_market_defaults_are_the_file_defaults() -> None:
     """A linear market file may omit contract_value and taker_fee (MARKET-4); so may a caller."""
     loaded = liqspec.load_market(ROOT / "spec/markets/binance-btcusdt-2024-10-24.toml")
-    omitted = {"contract_value", "taker_fee", "check"}
-    given = set(inspect.signature(make_market).parameters) - omitted
-    built = make_market(**{name: getattr(loaded, name) for name in given})
+    built = make_market(**_arguments_of(loaded, "contract_value", "taker_fee"))
     assert (built.contract_value, built.taker_fee) == (loaded.contract_value, loaded.taker_fee)
     assert built.value_factor == loaded.value_factor
 
@@ -55,7 +61,6 @@ def test_make_market_defaults_are_the_file_defaults() -> None:
 def test_make_market_checks_the_market_rules(field: str, value: object, reason: Reason) -> None:
     """A caller's market meets the rules a file's does: MARKET-5's tiers, MARKET-2's units."""
     loaded = liqspec.load_market(ROOT / "spec/markets/binance-btcusdt-2024-10-24.toml")
-    given = set(inspect.signature(make_market).parameters) - {field, "check"}
     with pytest.raises(InputError) as caught:
-        make_market(**{name: getattr(loaded, name) for name in given}, **{field: value})
+        make_market(**{**_arguments_of(loaded, field), field: value})
     assert caught.value.reason is reason
