@@ -140,7 +140,7 @@ def _smallest(holds: Callable[[int], bool], size: int) -> int:
     """Return the least q in 1..size with ``holds(q)``, or ``size`` if there is none."""
     if not holds(size):
         return size
-    return last_true(lambda lots: lots > 0 and holds(lots), size, 0)
+    return last_true(holds, size, 0)  # 0 is never probed: the search stops at 1
 
 
 def get_target_size(state: State, account: AccountState, index: int, impact: int) -> int:
@@ -256,8 +256,7 @@ def get_acceptable_prefix(state: State, account: AccountState, index: int, fills
     total = sum(size for _, size in fills)
     if total == 0 or acceptable(total):
         return fills
-    kept = last_true(acceptable, 0, total)
-    return get_first_lots(fills, kept) if kept and acceptable(kept) else ()
+    return get_first_lots(fills, last_true(acceptable, 0, total))  # (): no lot acceptable
 
 
 def get_liquidation_fee(nominal: int, surplus: int) -> int:
