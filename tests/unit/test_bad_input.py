@@ -159,6 +159,14 @@ def test_bad_account_file(
     assert f"[{rule} " in output
 
 
+def test_values_are_shown_as_the_file_wrote_them(tmp_path: Path) -> None:
+    """CONV-11: the value in an error line is the file's, in its units (a time as a count)."""
+    path = market_with(tmp_path, 'floor = "0"', 'floor = "1"')
+    assert "tiers[0].floor = '1'" in run("check-market", str(path))[1]
+    path.write_text(BINANCE + '\n[liquidation]\ncooldown = "-1"\n')
+    assert "liquidation.cooldown = '-1'" in run("check-market", str(path))[1]
+
+
 def test_unknown_market_lists_the_loaded_ones(tmp_path: Path) -> None:
     path = account_with(tmp_path, {"market": "DOGEUSDT"})
     code, output = run("margin", "--market", str(MARKETS / "binance-btcusdt-2024-10-24.toml"),

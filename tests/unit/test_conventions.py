@@ -84,3 +84,10 @@ def test_an_overlong_decimal_is_shown_by_its_first_twenty_characters() -> None:
         parse_decimal("12345678901234567890" * 3, "x")
     shown = "12345678901234567890..."
     assert (caught.value.reason, caught.value.value) == (Reason.MAGNITUDE, shown)
+
+
+@pytest.mark.parametrize(("num", "den"), [(-1, 2), (1, 0), (1, -2)])
+def test_a_ratio_is_non_negative_with_a_positive_denominator(num: int, den: int) -> None:
+    """CONV-4: rates and unit sizes are non-negative; a denominator is positive."""
+    with pytest.raises(ValueError, match="a ratio needs"):
+        Ratio.of(num, den)

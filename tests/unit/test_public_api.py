@@ -64,3 +64,14 @@ def test_make_market_checks_the_market_rules(field: str, value: object, reason: 
     with pytest.raises(InputError) as caught:
         make_market(**{**_arguments_of(loaded, field), field: value})
     assert caught.value.reason is reason
+
+
+def test_load_market_checks_the_market_rules_unless_told(tmp_path: Path) -> None:
+    """``check`` defaults to on: a file breaking MARKET-7 is refused; prove and gate turn it off."""
+    source = (ROOT / "spec/markets/binance-btcusdt-2024-10-24.toml").read_text()
+    path = tmp_path / "market.toml"
+    path.write_text(source.replace('mmr = "0.004"', 'mmr = "1"'))
+    with pytest.raises(InputError) as caught:
+        liqspec.load_market(path)
+    assert caught.value.reason is Reason.MMR_RANGE
+    assert liqspec.load_market(path, check=False).tiers[0].mmr == Ratio(1, 1)

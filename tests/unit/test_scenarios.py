@@ -128,3 +128,16 @@ def test_markets_settling_one_asset_must_share_its_quantum(tmp_path: Path) -> No
     assert result.exit_code == 2
     assert "[ACCOUNT-4 cross-incompatible]" in result.output
     assert "another quantum" in result.output
+
+
+def test_an_included_market_file_error_names_the_scenario_entry(tmp_path: Path) -> None:
+    """CONV-11: the error of a market file a scenario includes names the entry and the file."""
+    market = (ROOT / "spec/markets/binance-btcusdt-2024-10-24.toml").read_text()
+    (tmp_path / "broken.toml").write_text(market.replace('mmr = "0.004"', 'mmr = "1"'))
+    source = (ROOT / "spec/scenarios/takeover-at-bankruptcy.toml").read_text()
+    path = tmp_path / "scenario.toml"
+    path.write_text(source.replace("../markets/binance-btcusdt-2024-10-24.toml", "broken.toml"))
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "scenario.markets[0] -> tiers[0].mmr" in result.output
+    assert "broken.toml" in result.output
