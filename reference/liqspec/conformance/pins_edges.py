@@ -1447,6 +1447,73 @@ _STATIC_MUTANT_PINS = [
     ),
 ]
 
+_WIDER_RISK = {"vol_window": "2", "slope": "0.00001", "max_multiplier": "1.5", "interval": "10"}
+"""_RISING with a window of two returns, evaluated every 10."""
+
+_BOOK_AND_HISTORY_PINS = [
+    _boundary_pin(
+        "state2-book-level-of-one-lot",
+        "a book whose bid and ask are one lot each (0.001 BTC) is applied; a level of size 0 "
+        "is refused (bad-book)",
+        ("STATE-2", "STATE-3"),
+        "100000",
+        [
+            _book([["59990", "0.001"]], [["60010", "0.001"]]),
+            _book([["59990", "0"]], [], expect="bad-book"),
+        ],
+    ),
+    _boundary_pin(
+        "state2-two-levels-at-one-price-are-refused",
+        "two bids at one price, or two asks at one price, are not strictly ordered (bad-book); "
+        "levels one tick apart are applied",
+        ("STATE-2", "STATE-3"),
+        "100000",
+        [
+            _book([["59990", "1"], ["59990", "2"]], [], expect="bad-book"),
+            _book([], [["60010", "1"], ["60010", "2"]], expect="bad-book"),
+            _book([["59990", "1"], ["59989.9", "2"]], [["60010", "1"], ["60010.1", "2"]]),
+        ],
+    ),
+    _file_pin(
+        "state2-starting-book-with-two-bids-at-one-price",
+        "a scenario whose starting book has two bids at one price is rejected (bad-book)",
+        ("STATE-2", "STATE-10"),
+        "bad-book",
+        _world(
+            "state2-starting-book-with-two-bids-at-one-price",
+            [_cash("carol")],
+            [],
+            books={_BTC: {"bids": [["59990", "1"], ["59990", "2"]], "asks": []}},
+        ),
+    ),
+    Pin(
+        "brk4-wider-vol-window-does-not-restore-marks",
+        "with vol_window 1 the market keeps two marks (66000 at 1 and 2) and forgets the "
+        "starting 60000; a parameters event widening vol_window to 2 does not bring it back: "
+        "no estimate at 10, and the first one comes with the next mark, 72600",
+        ("BRK-4", "RISK-1", "RISK-5"),
+        _risk_world(
+            "brk4-wider-vol-window-does-not-restore-marks",
+            {**_RISING, "interval": "10"},
+            [
+                _clock(1),
+                _mark("66000"),
+                _clock(2),
+                _mark("66000"),
+                _event("parameters", market=_BTC, file=market(risk=_WIDER_RISK)),
+                _clock(10),
+                _mark("72600"),
+            ],
+        ),
+        lambda out: (
+            _adjusted_at(out) == [6]
+            and [(r["volatility_ppm"], r["new"]) for r in records(out, 6, "risk-adjusted")]
+            == [(70711, "1.1")]
+        ),
+        ("risk", "parameters"),
+    ),
+]
+
 PINS: list[Pin] = [
     *_ORDER_PINS,
     *_BOUNDARY_PINS,
@@ -1457,4 +1524,5 @@ PINS: list[Pin] = [
     *_RISK_PINS,
     *_ENGINE_MUTANT_PINS,
     *_STATIC_MUTANT_PINS,
+    *_BOOK_AND_HISTORY_PINS,
 ]

@@ -394,6 +394,86 @@ _ENGINE_MUTANT_PINS = [
     ),
 ]
 
+_STEP_EDGE_PINS = [
+    Pin(
+        "liq4-health-target-of-one-lot",
+        "alice, liquidating at 60000 with equity 254.9 just below her exit threshold 255, "
+        "gets a book at 59990: closing one lot already restores the threshold, so the "
+        "health target is 0.001 BTC, not the two lots that would restore it too",
+        ("LIQ-4", "LIQ-2", "LIQ-10"),
+        _btc_scenario(
+            "liq4-health-target-of-one-lot",
+            [_account("alice", "254.9", _long("1"))],
+            [
+                _mark("59990"),
+                _mark("60000"),
+                {"kind": "book", "market": _BTC, "bids": [["59990", "5"]], "asks": []},
+            ],
+            liquidation=_WAIT,
+        ),
+        lambda out: (
+            [(r["target"], r["levels"]) for r in records(out, 2, "liquidation-step")]
+            == [("0.001", [["59990", "0.001"]])]
+            and [(r["equity"], r["threshold"]) for r in records(out, 2, "liquidation-ended")]
+            == [("254.83001", "254.694")]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq6-acceptable-prefix-one-lot-into-a-level",
+        "at equity -100 the walk takes 0.05 at 59121 and 0.1 at 59100, but only the "
+        "prefix 0.05 at 59121 and one lot at 59100 keeps E/MM: the step keeps that one lot "
+        "of the second level",
+        ("LIQ-6", "CONV-14", "LIQ-10"),
+        _btc_scenario(
+            "liq6-acceptable-prefix-one-lot-into-a-level",
+            [_account("alice", "900", _long("1"))],
+            [_mark("59000")],
+            bids=[("59121", "0.05"), ("59100", "0.1")],
+        ),
+        lambda out: (
+            [(r["limit_price"], r["levels"]) for r in records(out, 0, "liquidation-step")]
+            == [("59100", [["59121", "0.05"], ["59100", "0.001"]])]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq6-no-acceptable-prefix-fills-nothing",
+        "at equity -100 the only bid, 0.1 at 59110, is within the quote 59100 of the whole "
+        "position, but selling even one lot there lowers E/MM: nothing fills from the book "
+        "and the fund takes the whole position over at 59100",
+        ("LIQ-6", "LIQ-9", "LIQ-10"),
+        _btc_scenario(
+            "liq6-no-acceptable-prefix-fills-nothing",
+            [_account("alice", "900", _long("1"))],
+            [_mark("59000")],
+            bids=[("59110", "0.1")],
+        ),
+        lambda out: (
+            not records(out, 0, "liquidation-step")
+            and [(r["size"], r["price"]) for r in records(out, 0, "takeover")] == [("1", "59100")]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq7-book-level-of-one-lot-is-filled",
+        "a starting book whose best bid is one lot (0.001 BTC at 59490) is valid, and "
+        "alice's step takes that lot before the 59480 level",
+        ("LIQ-7", "STATE-2", "LIQ-10"),
+        _btc_scenario(
+            "liq7-book-level-of-one-lot-is-filled",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "0.001"), ("59480", "5")],
+        ),
+        lambda out: any(
+            r["levels"][:1] == [["59490", "0.001"]] and r["levels"][1][0] == "59480"
+            for r in _one(records(out, 0, "liquidation-step"))
+        ),
+        ("boundary",),
+    ),
+]
+
 PINS: list[Pin] = [
     Pin(
         "ins4-adl-never-bankrupts-a-counterparty",
@@ -1085,4 +1165,5 @@ PINS: list[Pin] = [
         ),
     ),
     *_ENGINE_MUTANT_PINS,
+    *_STEP_EDGE_PINS,
 ]
