@@ -556,6 +556,89 @@ def _inverse_cut_vectors(bitmex: dict[str, Any]) -> Iterator[Vector]:
         )
 
 
+def _price_cut_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
+    """Prices that flip exactly at a tier cut or at the ends of the grid (PRICE-2..PRICE-7).
+
+    * ``linear-step-short-liquidation-at-cut``: the step market of :func:`_step_jump_vectors`;
+      a 1 BTC short from 49000 on 5000 USDT is liquidatable from the cut, 50000 (20% tier), up,
+      and safe one tick below it, where the 0.4% tier holds: the liquidation price is the cut.
+    * ``short-bankruptcy-at-one-tick``: a 0.001 BTC short from 0.1 on 0.00005 USDT has equity
+      >= 0 at the lowest grid price only: its bankruptcy price is one tick (0.1), not ``always``.
+    * ``inverse-short-collateral-equals-entry-value`` and ``...-one-quantum-below-...``: the
+      inverse short of ``inverse-short-never-bankrupt`` (entry value 0.00166667 BTC) on exactly
+      its entry value, whose equity has no positive root (none), and on one quantum less, whose
+      root is size x K over that one quantum, 10^11 ticks: 10,000,000,000, far off the grid.
+    """
+    btc, coinm = documents[_BASE], documents["binance-btcusd-coinm-2024"]
+    step = copy.deepcopy(btc)
+    step["market"]["tier_mode"] = "step"
+    step["tiers"] = [
+        {"floor": "0", "cap": "50000", "mmr": "0.004", "max_leverage": "125"},
+        {"floor": "50000", "cap": "1000000", "mmr": "0.2", "max_leverage": "4"},
+    ]
+    cases = (
+        ("linear-step-short-liquidation-at-cut", step, "5000", "1", "49000",
+         ["PRICE-2", "PRICE-3", "PRICE-4"], ["linear", "step-tiers"],
+         "a short liquidatable from its tier cut up and safe one tick below: price at the cut"),
+        ("short-bankruptcy-at-one-tick", btc, "0.00005", "0.001", "0.1",
+         ["PRICE-5", "PRICE-6"], ["linear"],
+         "a short with equity >= 0 at the lowest grid price only: bankruptcy price one tick"),
+        ("inverse-short-collateral-equals-entry-value", coinm, "0.00166667", "1", "60000",
+         ["PRICE-7"], ["inverse"],
+         "an inverse short backed by exactly its entry value: no exact bankruptcy price"),
+        ("inverse-short-collateral-one-quantum-below-entry-value", coinm, "0.00166666", "1",
+         "60000", ["PRICE-7"], ["inverse"],
+         "an inverse short backed by one quantum less than its entry value: a root far off grid"),
+    )  # fmt: skip
+    for slug, document, balance, size, entry, rules, features, description in cases:
+        spec = document["market"]
+        symbol = spec["symbol"]
+        position = {"market": symbol, "side": "short", "size": size, "entry_price": entry,
+                    "margin_mode": "cross"}  # fmt: skip
+        account = _account(spec["settle_asset"], balance, [position], {symbol: entry})
+        yield make_vector(
+            "margin",
+            slug,
+            description,
+            {"markets": [document], "account": account},
+            [*_MARGIN_RULES, *rules],
+            [*features, "cross", "boundary"],
+        )
+
+
+def _market_edge_vectors(base: dict[str, Any]) -> Iterator[Vector]:
+    """Markets on the bounds of MARKET-2 and MARKET-15.
+
+    A max_price of one tick is accepted. With one tier of mmr 0.4 (2/5), a max_multiplier of
+    2.5 makes max_multiplier x mmr exactly 1: rejected; 2.4 makes it 0.96: accepted.
+    """
+    one_tick = copy.deepcopy(base)
+    one_tick["market"]["max_price"] = one_tick["market"]["price_tick"]
+    yield make_vector(
+        "market",
+        "max-price-of-one-tick",
+        "a max_price of exactly one tick is accepted (MARKET-2's bound is inclusive)",
+        {"market": one_tick},
+        ["MARKET-2"],
+        ["boundary"],
+    )
+    for slug, multiplier, text in (
+        ("reject-risk-max-multiplier-times-mmr-one", "2.5", "max_multiplier x mmr = 1: rejected"),
+        ("risk-max-multiplier-times-mmr-below-one", "2.4", "max_multiplier x mmr = 0.96: accepted"),
+    ):
+        document = copy.deepcopy(base)
+        document["tiers"] = [{"floor": "0", "cap": "50000", "mmr": "0.4", "max_leverage": "2"}]
+        document["risk"] = {"max_multiplier": multiplier}
+        yield make_vector(
+            "market",
+            slug,
+            f"one tier of mmr 0.4, max_multiplier {multiplier}: {text}",
+            {"market": document},
+            ["MARKET-15"],
+            ["negative", "boundary"] if slug.startswith("reject") else ["boundary"],
+        )
+
+
 def _threshold_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
     """Yield accounts exactly on a threshold (MARGIN-7, MARGIN-9, MARGIN-11).
 
@@ -764,6 +847,8 @@ def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> l
         *_step_jump_vectors(documents[_BASE]),
         *_threshold_vectors(documents),
         *_grid_edge_vectors(documents),
+        *_price_cut_vectors(documents),
+        *_market_edge_vectors(documents[_BASE]),
         *scenario_vectors(spec),
         *random_scenario_vectors(RANDOM_SEED, RANDOM_COUNT, first_tries),
     ]

@@ -1514,6 +1514,55 @@ _BOOK_AND_HISTORY_PINS = [
     ),
 ]
 
+_DEFAULT_PINS = [
+    Pin(
+        "market13-default-basis-window-is-five",
+        "a median mark without a basis_window keeps 5 samples: after samples 500 and four of "
+        "100 the mark is 60000 + 180; a sixth sample of 100 drops the 500: 60100",
+        ("MARKET-13", "MARK-2"),
+        _world(
+            "market13-default-basis-window-is-five",
+            [_cash("carol")],
+            [
+                _index("60000"),
+                _event("trade", market=_BTC, price="61000"),
+                _book([["60499", "1"]], [["60501", "1"]]),
+                *[_book([["60099", "1"]], [["60101", "1"]]) for _ in range(5)],
+            ],
+            [market(mark=_MEDIAN)],
+        ),
+        lambda out: (
+            [(i, r["mark"]) for i, r in records_of(out, "mark-derived")][-2:]
+            == [(6, "60180"), (7, "60100")]
+        ),
+        ("mark-median",),
+    ),
+    Pin(
+        "market15-default-slope-is-zero",
+        "one 10% return on each market: BTCUSDT, whose [risk] table leaves out the slope, "
+        "keeps the multiplier 1 (target 1); CYBERUSDT, with slope 0.00001, rises to 1.1",
+        ("MARKET-15", "RISK-2"),
+        _world(
+            "market15-default-slope-is-zero",
+            [],
+            [_mark("66000"), _mark("1.1", _CYBER), _clock(60)],
+            [
+                market(risk={"vol_window": "1", "max_multiplier": "1.5"}),
+                _cyber(risk=_RISING),
+            ],
+        ),
+        lambda out: (
+            [
+                (r["market"], Fraction(r["old"]), Fraction(r["new"]))
+                for r in records(out, 2, "risk-adjusted")
+            ]
+            == [(_CYBER, Fraction(1), Fraction(11, 10))]
+            and _adjusted_at(out) == [2]
+        ),
+        ("risk",),
+    ),
+]
+
 PINS: list[Pin] = [
     *_ORDER_PINS,
     *_BOUNDARY_PINS,
@@ -1525,4 +1574,5 @@ PINS: list[Pin] = [
     *_ENGINE_MUTANT_PINS,
     *_STATIC_MUTANT_PINS,
     *_BOOK_AND_HISTORY_PINS,
+    *_DEFAULT_PINS,
 ]
