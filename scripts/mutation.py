@@ -28,6 +28,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -448,6 +449,33 @@ def read_equivalent() -> dict[str, str]:
     return {entry["id"]: entry.get("scope", "equivalent") for entry in entries}
 
 
+def relocate(revision: str) -> list[str]:
+    """Move each listed id whose line changed since ``revision`` to where that line went.
+
+    The listed ids name lines, which move when the engine is edited. The new line is the one
+    with the same text nearest the old number. Return what moved, as ``old -> new``.
+    """
+    moved = []
+
+    def move(match: re.Match[str]) -> str:
+        file, line = match.group(1), int(match.group(2))
+        command = ["git", "show", f"{revision}:reference/liqspec/{file}"]
+        shown = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+        old, new = shown.stdout.splitlines(), _source(file).splitlines()
+        if line <= len(new) and new[line - 1] == old[line - 1]:
+            return match.group(0)
+        found = [n for n, text in enumerate(new, 1) if text == old[line - 1]]
+        if not found:
+            return match.group(0)  # the line is gone: the run reports the entry as stale
+        to = min(found, key=lambda n: abs(n - line))
+        moved.append(f"{file}:{line} -> {to}")
+        return f'id = "{file}:{to}:{match.group(3)}"'
+
+    text = re.sub(r'id = "([^:"]+):(\d+):([^"]+)"', move, EQUIVALENT.read_text())
+    EQUIVALENT.write_text(text)
+    return moved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the mutants; print the table; exit 1 when the list of equivalent mutants is wrong."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -460,9 +488,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", type=Path,
                         help="run only the mutant ids listed in FILE, one per line")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write one JSON line per mutant here")
+    parser.add_argument("--relocate", metavar="REV",
+                        help="move listed ids to where their lines went since git REV")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="mutants run at once (default: the number of cores)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.relocate:
+        print("\n".join(relocate(args.relocate)) or "nothing moved")
+        return 0
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: must be at least 1")
     for module in ("jsonschema", "fastjsonschema", "attrs", "referencing"):
