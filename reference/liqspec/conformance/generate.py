@@ -459,6 +459,32 @@ def _step_jump_vectors(base: dict[str, Any]) -> Iterator[Vector]:
         )
 
 
+def _one_position(
+    slug: str,
+    description: str,
+    document: dict[str, Any],
+    position: tuple[str, str, str, str],
+    *,
+    rules: list[str],
+    features: list[str],
+    invariants: tuple[str, ...] = (),
+) -> Vector:
+    """Return a margin vector of one cross position ``(side, size, entry, balance)``."""
+    side, size, entry, balance = position
+    symbol, asset = document["market"]["symbol"], document["market"]["settle_asset"]
+    row = {"market": symbol, "side": side, "size": size, "entry_price": entry,
+           "margin_mode": "cross"}  # fmt: skip
+    return make_vector(
+        "margin",
+        slug,
+        description,
+        {"markets": [document], "account": _account(asset, balance, [row], {symbol: entry})},
+        [*_MARGIN_RULES, *rules],
+        [*features, "cross", "boundary"],
+        list(invariants),
+    )
+
+
 def _grid_edge_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
     """Yield prices at the bottom of the grid and at tier cuts (PRICE-2..PRICE-7).
 
@@ -485,19 +511,9 @@ def _grid_edge_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]
          "an inverse short backed by more than its entry value: no bankruptcy price at all"),
     )  # fmt: skip
     for slug, document, side, balance, rules, description in cases:
-        spec = document["market"]
-        symbol = spec["symbol"]
-        position = {"market": symbol, "side": side, "size": "1", "entry_price": "60000",
-                    "margin_mode": "cross"}  # fmt: skip
-        account = _account(spec["settle_asset"], balance, [position], {symbol: "60000"})
-        yield make_vector(
-            "margin",
-            slug,
-            description,
-            {"markets": [document], "account": account},
-            [*_MARGIN_RULES, *rules],
-            [*_market_features(document), "cross", "boundary"],
-        )
+        position = (side, "1", "60000", balance)
+        features = _market_features(document)
+        yield _one_position(slug, description, document, position, rules=rules, features=features)
     yield from _inverse_cut_vectors(documents["bitmex-xbtusd-step"])
 
 
@@ -542,18 +558,11 @@ def _inverse_cut_vectors(bitmex: dict[str, Any]) -> Iterator[Vector]:
          "tiers capped at one and two quantums, which no grid price puts the long in"),
     )  # fmt: skip
     for slug, document, side, size, entry, balance, description in cases:
-        position = {"market": "XBTUSD", "side": side, "size": size, "entry_price": entry,
-                    "margin_mode": "cross"}  # fmt: skip
-        account = _account("XBT", balance, [position], {"XBTUSD": entry})
-        yield make_vector(
-            "margin",
-            f"inverse-step-{slug}",
-            description,
-            {"markets": [document], "account": account},
-            [*_MARGIN_RULES, "PRICE-3", "MARGIN-4"],
-            ["inverse", "step-tiers", "boundary", "cross"],
-            ["INV-MM-SLOPE"],
-        )
+        yield _one_position(
+            f"inverse-step-{slug}", description, document, (side, size, entry, balance),
+            rules=["PRICE-3", "MARGIN-4"], features=["inverse", "step-tiers"],
+            invariants=("INV-MM-SLOPE",),
+        )  # fmt: skip
 
 
 def _price_cut_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
@@ -591,19 +600,8 @@ def _price_cut_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]
          "an inverse short backed by one quantum less than its entry value: a root far off grid"),
     )  # fmt: skip
     for slug, document, balance, size, entry, rules, features, description in cases:
-        spec = document["market"]
-        symbol = spec["symbol"]
-        position = {"market": symbol, "side": "short", "size": size, "entry_price": entry,
-                    "margin_mode": "cross"}  # fmt: skip
-        account = _account(spec["settle_asset"], balance, [position], {symbol: entry})
-        yield make_vector(
-            "margin",
-            slug,
-            description,
-            {"markets": [document], "account": account},
-            [*_MARGIN_RULES, *rules],
-            [*features, "cross", "boundary"],
-        )
+        position = ("short", size, entry, balance)
+        yield _one_position(slug, description, document, position, rules=rules, features=features)
 
 
 def _market_edge_vectors(base: dict[str, Any]) -> Iterator[Vector]:
