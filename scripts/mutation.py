@@ -61,7 +61,11 @@ MODULES = {
 """The engine modules, grouped as the assurance issue reports them."""
 
 TEST_FILES = {
-    "conventions": ["tests/unit/test_conventions.py", "tests/properties/test_margin.py"],
+    "conventions": [
+        "tests/unit/test_conventions.py",
+        "tests/properties/test_margin.py",
+        "tests/properties/test_prices.py",
+    ],
     "markets": [
         "tests/unit/test_bad_input.py",
         "tests/unit/test_published_examples.py",
@@ -71,7 +75,11 @@ TEST_FILES = {
     "margin": ["tests/properties/test_margin.py", "tests/unit/test_published_examples.py"],
     "prices": ["tests/properties/test_prices.py", "tests/unit/test_published_examples.py"],
     "state/transition": ["tests/unit/test_scenarios.py", "tests/properties/test_engine.py"],
-    "liquidation": ["tests/unit/test_liquidation.py", "tests/properties/test_engine.py"],
+    "liquidation": [
+        "tests/unit/test_liquidation.py",
+        "tests/properties/test_engine.py",
+        "tests/properties/test_prices.py",
+    ],
     "insurance": ["tests/unit/test_liquidation.py", "tests/properties/test_engine.py"],
     "mark price": ["tests/unit/test_breakers_and_risk.py", "tests/properties/test_engine.py"],
     "breakers": ["tests/unit/test_breakers_and_risk.py", "tests/properties/test_engine.py"],
