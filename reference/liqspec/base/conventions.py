@@ -31,7 +31,6 @@ __all__ = [
     "isqrt_ceil",
     "ite",
     "last_true",
-    "last_true_from",
     "parse_decimal",
     "parse_ratio",
     "ratio_from_leverage",
@@ -171,43 +170,6 @@ def last_true(holds: Callable[[int], bool], inside: int, outside: int) -> int:
         else:
             outside = middle
     return inside
-
-
-def last_true_from(holds: Callable[[int], bool], inside: int, outside: int, seed: int) -> int:
-    """Return ``last_true(holds, inside, outside)`` for a MONOTONE ``holds``, probing from ``seed``.
-
-    Gallop from the seed (1, 2, 4, ... steps) until ``holds`` changes, then bisect the bracket:
-    a few probes when the seed is close. With ``holds`` monotone the boundary is unique, so the
-    result is the plain walk's (CONV-14); a seed outside the two ends is clamped.
-
-    >>> probes = []
-    >>> def holds(n):
-    ...     probes.append(n)
-    ...     return n * n <= 50
-    >>> last_true_from(holds, 0, 100, seed=7), probes
-    (7, [7, 8])
-    >>> last_true_from(lambda n: n >= 7, 100, 0, seed=90)
-    7
-    """
-    toward = 1 if outside > inside else -1
-    seed = min(max(seed, min(inside, outside)), max(inside, outside))
-    if seed in {inside, outside}:
-        return last_true(holds, inside, outside)
-    if holds(seed):
-        inside, step = seed, 1
-        while (inside + toward * step - outside) * toward < 0:
-            if not holds(inside + toward * step):
-                outside = inside + toward * step
-                break
-            inside, step = inside + toward * step, step * 2
-    else:
-        outside, step = seed, 1
-        while (outside - toward * step - inside) * toward > 0:
-            if holds(outside - toward * step):
-                inside = outside - toward * step
-                break
-            outside, step = outside - toward * step, step * 2
-    return last_true(holds, inside, outside)
 
 
 # --- rates -------------------------------------------------------------------------------------

@@ -7,21 +7,11 @@ the fills and the fee within the surplus. :mod:`liqspec.engine.liquidation` runs
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from fractions import Fraction
 
 import attrs
 
-from liqspec.base.conventions import (
-    Ratio,
-    div_ceil,
-    div_floor,
-    last_true,
-    last_true_from,
-    smax,
-    smin,
-)
+from liqspec.base.conventions import Ratio, div_ceil, div_floor, last_true, smax, smin
 from liqspec.engine.breakers import get_band
 from liqspec.engine.state import (
     AccountState,
@@ -104,29 +94,23 @@ def get_bankruptcy_quote(state: State, account: AccountState, index: int, size: 
     """Return the worst grid price at which closing ``size`` lots keeps equity/MM (LIQ-6).
 
     The ratio-preserving bankruptcy quote: for the whole last position it is the bankruptcy
-    price. ``None`` when no grid price is acceptable. The slack ``E' x MM - E x MM'`` is
-    monotone in the fill price (MM' does not depend on it, E' moves with V, INV-VALUE-MONOTONE)
-    and linear in it on linear contracts: the search starts at the root of the line through
-    the two ends, exact there, and near it on inverse ones.
+    price. ``None`` when no grid price is acceptable.
     """
     position = account.positions[index]
     market = state.markets[position.market].market
     before = get_unit(state, account)
-    equity, maintenance = get_equity(before), get_maintenance_requirement(before)
+    selling = position.side > 0
 
-    def slack(price: int) -> int:
+    def acceptable(price: int) -> bool:
         after = get_unit(state, get_closed_account(state, account, index, ((price, size),)))
-        return get_equity(after) * maintenance - equity * get_maintenance_requirement(after)
+        return is_acceptable(before, after)
 
-    best, worst = (market.max_price, 1) if position.side > 0 else (1, market.max_price)
-    at_best, at_worst = slack(best), slack(worst)
-    if at_best < 0:
+    best, worst = (market.max_price, 1) if selling else (1, market.max_price)
+    if not acceptable(best):
         return None
-    if at_worst >= 0:
+    if acceptable(worst):
         return worst
-    root = worst + Fraction(-at_worst * (best - worst), at_best - at_worst)
-    seed = math.ceil(root) if best > worst else math.floor(root)
-    return last_true_from(lambda price: slack(price) >= 0, best, worst, seed)
+    return last_true(acceptable, best, worst)
 
 
 def get_impact_limit(market: Market, mark: int, selling: bool) -> int:
