@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import difflib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -460,8 +461,8 @@ def read_equivalent() -> dict[str, str]:
 def relocate(revision: str) -> list[str]:
     """Move each listed id whose line changed since ``revision`` to where that line went.
 
-    The listed ids name lines, which move when the engine is edited. The new line is the one
-    with the same text nearest the old number. Return what moved, as ``old -> new``.
+    The listed ids name lines, which move when the engine is edited; a diff of the file since
+    ``revision`` says where each went. Return what moved, as ``old -> new``.
     """
     moved = []
 
@@ -470,12 +471,12 @@ def relocate(revision: str) -> list[str]:
         command = ["git", "show", f"{revision}:reference/liqspec/{file}"]
         shown = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
         old, new = shown.stdout.splitlines(), _source(file).splitlines()
-        if line <= len(new) and new[line - 1] == old[line - 1]:
+        matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+        blocks = matcher.get_matching_blocks()
+        lines = {a + k + 1: b + k + 1 for a, b, n in blocks for k in range(n)}
+        to = lines.get(line, line)  # a line that is gone stays: the run reports it as stale
+        if to == line:
             return match.group(0)
-        found = [n for n, text in enumerate(new, 1) if text == old[line - 1]]
-        if not found:
-            return match.group(0)  # the line is gone: the run reports the entry as stale
-        to = min(found, key=lambda n: abs(n - line))
         moved.append(f"{file}:{line} -> {to}")
         return f'id = "{file}:{to}:{match.group(3)}"'
 

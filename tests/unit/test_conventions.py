@@ -13,8 +13,6 @@ from liqspec.base.conventions import (
     div_ceil,
     div_floor,
     isqrt_ceil,
-    last_true,
-    last_true_from,
     parse_decimal,
     to_units,
 )
@@ -93,24 +91,3 @@ def test_a_ratio_is_non_negative_with_a_positive_denominator(num: int, den: int)
     """CONV-4: rates and unit sizes are non-negative; a denominator is positive."""
     with pytest.raises(ValueError, match="a ratio needs"):
         Ratio.of(num, den)
-
-
-@given(st.integers(-60, 60), st.integers(-60, 60), st.integers(-70, 70), st.integers(-80, 80))
-def test_last_true_from_is_the_walk_on_a_monotone_predicate(
-    inside: int, outside: int, boundary: int, seed: int
-) -> None:
-    """CONV-14: from any seed, a monotone predicate's boundary is the plain walk's result."""
-    toward = 1 if outside > inside else -1
-    probed: list[int] = []
-
-    def holds(n: int) -> bool:
-        probed.append(n)
-        return (n - boundary) * toward <= 0
-
-    if inside == outside or not holds(inside):
-        return
-    expected = last_true(holds, inside, outside)
-    probed.clear()
-    assert last_true_from(holds, inside, outside, seed) == expected
-    low, high = sorted((inside, outside))
-    assert all(low < n < high for n in probed)  # the ends are known: never probed again
