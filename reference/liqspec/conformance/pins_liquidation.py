@@ -456,6 +456,24 @@ _STEP_EDGE_PINS = [
         ("boundary",),
     ),
     Pin(
+        "liq6-one-lot-walk-that-is-not-acceptable",
+        "at equity -100 the book holds one lot, 0.001 at 59110: the walk's whole fill list is "
+        "that one lot, and selling it lowers E/MM, so it is checked and dropped like any other "
+        "and the fund takes the whole position over at 59100",
+        ("LIQ-6", "LIQ-9", "LIQ-10"),
+        _btc_scenario(
+            "liq6-one-lot-walk-that-is-not-acceptable",
+            [_account("alice", "900", _long("1"))],
+            [_mark("59000")],
+            bids=[("59110", "0.001")],
+        ),
+        lambda out: (
+            not records(out, 0, "liquidation-step")
+            and [(r["size"], r["price"]) for r in records(out, 0, "takeover")] == [("1", "59100")]
+        ),
+        ("boundary",),
+    ),
+    Pin(
         "liq7-book-level-of-one-lot-is-filled",
         "a starting book whose best bid is one lot (0.001 BTC at 59490) is valid, and "
         "alice's step takes that lot before the 59480 level",
