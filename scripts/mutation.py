@@ -485,8 +485,7 @@ def relocate(revision: str) -> list[str]:
     return moved
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the mutants; print the table; exit 1 when the list of equivalent mutants is wrong."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1, help="the sample's seed (default 1)")
     parser.add_argument("--limit", type=int, default=60,
@@ -501,10 +500,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="move listed ids to where their lines went since git REV")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="mutants run at once (default: the number of cores)")  # fmt: skip
+    return parser
+
+
+def _relocate(parser: argparse.ArgumentParser, revision: str) -> int:
+    try:
+        moved = relocate(revision)
+    except subprocess.CalledProcessError as error:
+        parser.error(f"--relocate {revision}: {error.stderr.strip() or 'git failed'}")
+    print("\n".join(moved) or "nothing moved")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the mutants; print the table; exit 1 when the list of equivalent mutants is wrong."""
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.relocate:
-        print("\n".join(relocate(args.relocate)) or "nothing moved")
-        return 0
+        return _relocate(parser, args.relocate)
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: must be at least 1")
     for module in ("jsonschema", "fastjsonschema", "attrs", "referencing"):
