@@ -1563,6 +1563,53 @@ _DEFAULT_PINS = [
     ),
 ]
 
+_OFF_BY_DEFAULT_PINS = [
+    Pin(
+        "market14-dynamic-window-defaults-to-off",
+        "a [breakers] table with dynamic_move 5% and dynamic_pause 5 but no dynamic_window: "
+        "the window is 0, so the dynamic breaker is off and a 6.7% move trips nothing",
+        ("MARKET-14", "BRK-4"),
+        _carol_in(
+            {"dynamic_move": "0.05", "dynamic_pause": "5"},
+            "market14-dynamic-window-defaults-to-off",
+            [_mark("56000")],
+        ),
+        lambda out: [_kinds(out, 0)] == [["mark-set"]],
+        ("breakers",),
+    ),
+    Pin(
+        "market14-dynamic-pause-defaults-to-off",
+        "a [breakers] table with dynamic_move 5% and dynamic_window 10 but no dynamic_pause: "
+        "the pause is 0, so the dynamic breaker is off and a 6.7% move trips nothing",
+        ("MARKET-14", "BRK-4"),
+        _carol_in(
+            {"dynamic_move": "0.05", "dynamic_window": "10"},
+            "market14-dynamic-pause-defaults-to-off",
+            [_mark("56000")],
+        ),
+        lambda out: [_kinds(out, 0)] == [["mark-set"]],
+        ("breakers",),
+    ),
+    Pin(
+        "market15-default-hysteresis-is-a-hundredth",
+        "a [risk] table without hysteresis uses 0.01: a 0.05% return gives the target 1.005, "
+        "within 0.01 of the multiplier 1, so nothing moves; a return of 1005 ppm gives "
+        "1.01005, just beyond 0.01, and the multiplier moves",
+        ("MARKET-15", "RISK-3"),
+        _risk_world(
+            "market15-default-hysteresis-is-a-hundredth",
+            {**_RISING, "interval": "10"},
+            [_mark("60030"), _clock(10), _mark("60090.3"), _clock(20)],
+        ),
+        lambda out: (
+            _adjusted_at(out) == [3]
+            and [(r["volatility_ppm"], r["target"]) for r in records(out, 3, "risk-adjusted")]
+            == [(1005, "1.01005")]
+        ),
+        ("risk",),
+    ),
+]
+
 PINS: list[Pin] = [
     *_ORDER_PINS,
     *_BOUNDARY_PINS,
@@ -1575,4 +1622,5 @@ PINS: list[Pin] = [
     *_STATIC_MUTANT_PINS,
     *_BOOK_AND_HISTORY_PINS,
     *_DEFAULT_PINS,
+    *_OFF_BY_DEFAULT_PINS,
 ]

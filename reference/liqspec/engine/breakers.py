@@ -99,7 +99,8 @@ def process_breakers(
                 )
             )
     dynamic = params.dynamic_move
-    if dynamic.num and params.dynamic_pause and not is_halted(entry, time):
+    on = dynamic.num and params.dynamic_window and params.dynamic_pause  # BRK-4: all three > 0
+    if on and not is_halted(entry, time):
         window = [price for t, price in entry.history if t >= time - params.dynamic_window]
         moves = [get_move(entry.mark, price) for price in window]
         if moves and max(moves) >= Fraction(dynamic.num, dynamic.den):
