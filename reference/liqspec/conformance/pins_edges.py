@@ -1563,33 +1563,29 @@ _DEFAULT_PINS = [
     ),
 ]
 
+
+def _dynamic_off_pin(missing: str, given: Row) -> Pin:
+    """Return a pin of a [breakers] table without ``dynamic_<missing>``: the breaker stays off."""
+    slug = f"market14-dynamic-{missing}-defaults-to-off"
+    shown = " and ".join(f"{key} {value}" for key, value in given.items())
+    description = (
+        f"a [breakers] table with dynamic_move 5% and {shown} but no dynamic_{missing}: "
+        f"the {missing} is 0, so the dynamic breaker is off and a 6.7% move trips nothing"
+    )
+    document = _carol_in({"dynamic_move": "0.05", **given}, slug, [_mark("56000")])
+    return Pin(
+        slug,
+        description,
+        ("MARKET-14", "BRK-4"),
+        document,
+        lambda out: [_kinds(out, 0)] == [["mark-set"]],
+        ("breakers",),
+    )
+
+
 _OFF_BY_DEFAULT_PINS = [
-    Pin(
-        "market14-dynamic-window-defaults-to-off",
-        "a [breakers] table with dynamic_move 5% and dynamic_pause 5 but no dynamic_window: "
-        "the window is 0, so the dynamic breaker is off and a 6.7% move trips nothing",
-        ("MARKET-14", "BRK-4"),
-        _carol_in(
-            {"dynamic_move": "0.05", "dynamic_pause": "5"},
-            "market14-dynamic-window-defaults-to-off",
-            [_mark("56000")],
-        ),
-        lambda out: [_kinds(out, 0)] == [["mark-set"]],
-        ("breakers",),
-    ),
-    Pin(
-        "market14-dynamic-pause-defaults-to-off",
-        "a [breakers] table with dynamic_move 5% and dynamic_window 10 but no dynamic_pause: "
-        "the pause is 0, so the dynamic breaker is off and a 6.7% move trips nothing",
-        ("MARKET-14", "BRK-4"),
-        _carol_in(
-            {"dynamic_move": "0.05", "dynamic_window": "10"},
-            "market14-dynamic-pause-defaults-to-off",
-            [_mark("56000")],
-        ),
-        lambda out: [_kinds(out, 0)] == [["mark-set"]],
-        ("breakers",),
-    ),
+    _dynamic_off_pin("window", {"dynamic_pause": "5"}),
+    _dynamic_off_pin("pause", {"dynamic_window": "10"}),
     Pin(
         "market15-default-hysteresis-is-a-hundredth",
         "a [risk] table without hysteresis uses 0.01: a 0.05% return gives the target 1.005, "
