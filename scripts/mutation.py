@@ -494,7 +494,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="only this group (repeatable)")  # fmt: skip
     parser.add_argument("--no-tests", action="store_true", help="vectors only")
     parser.add_argument("--only", type=Path,
-                        help="run only the mutant ids listed in FILE, one per line")  # fmt: skip
+                        help="run only the mutant ids listed in FILE (sampled or not)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write one JSON line per mutant here")
     parser.add_argument("--relocate", metavar="REV",
                         help="move listed ids to where their lines went since git REV")  # fmt: skip
@@ -528,7 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = sorted(set(equivalent) - every)
     if stale:
         parser.error(f"{EQUIVALENT.name} lists mutants that no longer exist: {stale[:3]}")
-    mutants = select(args.seed, args.limit, args.group or list(MODULES))
+    limit = 0 if args.only else args.limit  # listed ids are run wherever the sample falls
+    mutants = select(args.seed, limit, args.group or list(MODULES))
     if args.only:
         try:
             wanted = set(args.only.read_text().split())

@@ -26,6 +26,9 @@ from liqspec import (
     is_bankrupt_at,
     is_liquidatable_at,
 )
+from liqspec.base.conventions import last_true
+from liqspec.engine.execution import get_bankruptcy_quote, get_closed_account, is_acceptable
+from liqspec.engine.state import AccountState, Book, MarketState, State, get_unit
 from liqspec.model.prices import get_tier_price_ranges
 
 from .strategies import units
@@ -184,3 +187,31 @@ def test_liquidation_precedes_bankruptcy(unit: MarginUnit, data: st.DataObject) 
     price = data.draw(st.integers(1, unit.legs[index].market.max_price))
     if is_bankrupt_at(unit, index, price):
         assert is_liquidatable_at(unit, index, price)
+
+
+def _quote_by_the_walk(state: State, account: AccountState, size: int) -> int | None:
+    """LIQ-6's limit by CONV-14's plain walk from the best grid price toward the worst."""
+    before = get_unit(state, account)
+
+    def acceptable(price: int) -> bool:
+        closed = get_closed_account(state, account, 0, ((price, size),))
+        return is_acceptable(before, get_unit(state, closed))
+
+    market = state.markets[account.positions[0].market].market
+    best, worst = (market.max_price, 1) if account.positions[0].side > 0 else (1, market.max_price)
+    if not acceptable(best):
+        return None
+    return worst if acceptable(worst) else last_true(acceptable, best, worst)
+
+
+@given(units(), st.data())
+def test_bankruptcy_quote_is_the_walks_boundary(unit: MarginUnit, data: st.DataObject) -> None:
+    """LIQ-6, CONV-14: the quote searched from the line's root is the plain walk's result."""
+    markets = {
+        leg.market.symbol: MarketState(leg.market, leg.mark, Book((), ())) for leg in unit.legs
+    }
+    positions = tuple(leg.position for leg in unit.legs)
+    account = AccountState("a", unit.legs[0].market.settle_asset, unit.collateral, positions)
+    state = State(0, markets, {"a": account}, {})
+    size = data.draw(st.integers(1, positions[0].size))
+    assert get_bankruptcy_quote(state, account, 0, size) == _quote_by_the_walk(state, account, size)

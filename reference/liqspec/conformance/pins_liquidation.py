@@ -303,6 +303,22 @@ _ENGINE_MUTANT_PINS = [
         ("boundary",),
     ),
     Pin(
+        "liq6-short-quote-at-the-lowest-grid-price",
+        "a short of 1 BTC entered at 0.1, one tick, on no cash: with the mark at 0.2 only "
+        "buying back at 0.1 keeps E >= 0, so the bankruptcy quote of a buy is the lowest grid "
+        "price, the best one; with no ask the fund takes the short over at 0.1",
+        ("LIQ-6", "LIQ-9"),
+        _btc_scenario(
+            "liq6-short-quote-at-the-lowest-grid-price",
+            [_account("alice", "0", _short("1", "0.1"))],
+            [_mark("0.2")],
+        ),
+        lambda out: (
+            [(r["price"], r["size"]) for r in records(out, 0, "takeover")] == [("0.1", "1")]
+        ),
+        ("boundary",),
+    ),
+    Pin(
         "liq7-level-left-with-one-lot-stays-in-the-book",
         "alice's chunk step takes 0.1 of the 0.101 BTC bid at 59490; the one lot left stays "
         "in the book and bob's step, at the same mark, takes it before the 59480 level",

@@ -7,7 +7,9 @@ the fills and the fee within the surplus. :mod:`liqspec.engine.liquidation` runs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from fractions import Fraction
 
 import attrs
 
@@ -30,6 +32,7 @@ from liqspec.model.margin import (
     get_tier_index,
 )
 from liqspec.model.markets import (
+    ContractKind,
     Market,
     Policy,
     get_value,
@@ -94,23 +97,34 @@ def get_bankruptcy_quote(state: State, account: AccountState, index: int, size: 
     """Return the worst grid price at which closing ``size`` lots keeps equity/MM (LIQ-6).
 
     The ratio-preserving bankruptcy quote: for the whole last position it is the bankruptcy
-    price. ``None`` when no grid price is acceptable.
+    price. ``None`` when no grid price is acceptable. On a linear contract the slack
+    ``E' x MM - E x MM'`` is linear in the fill price (E' moves with d x price x K, MM' does
+    not depend on it), so the quote is the rounded root of the line through the two ends. On
+    an inverse one the closed value V(q) - V(q - d) need not be monotone: CONV-14's walk.
     """
     position = account.positions[index]
     market = state.markets[position.market].market
     before = get_unit(state, account)
-    selling = position.side > 0
+    equity, maintenance = get_equity(before), get_maintenance_requirement(before)
+
+    def slack(price: int) -> int:
+        after = get_unit(state, get_closed_account(state, account, index, ((price, size),)))
+        return get_equity(after) * maintenance - equity * get_maintenance_requirement(after)
 
     def acceptable(price: int) -> bool:
-        after = get_unit(state, get_closed_account(state, account, index, ((price, size),)))
-        return is_acceptable(before, after)
+        return slack(price) >= 0
 
+    selling = position.side > 0
     best, worst = (market.max_price, 1) if selling else (1, market.max_price)
     if not acceptable(best):
         return None
     if acceptable(worst):
         return worst
-    return last_true(acceptable, best, worst)
+    if market.contract is ContractKind.INVERSE:
+        return last_true(acceptable, best, worst)
+    at_best, at_worst = slack(best), slack(worst)
+    root = worst + Fraction(-at_worst * (best - worst), at_best - at_worst)
+    return math.ceil(root) if selling else math.floor(root)
 
 
 def get_impact_limit(market: Market, mark: int, selling: bool) -> int:

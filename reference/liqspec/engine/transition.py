@@ -122,6 +122,8 @@ def process_withdrawal_gate(before: State, state: State) -> tuple[State, tuple[R
         period = entry.market.breakers.withdrawal_block
         asset = entry.market.settle_asset
         periods[asset] = max(periods.get(asset, 0), period)
+    if not any(periods.values()):  # no market blocks withdrawals: nothing to look at
+        return state, ()
     for account in sorted(state.accounts.values(), key=lambda a: a.id):
         period = periods.get(account.asset, 0)
         if not period:
