@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from fractions import Fraction
+from unittest import mock
 
 import attrs
 import hypothesis
@@ -42,8 +43,14 @@ from liqspec import (
     load_market,
 )
 from liqspec.base.errors import EventRejectedError
+from liqspec.engine import liquidation
 from liqspec.engine.breakers import get_band, is_halted
-from liqspec.engine.liquidation import is_in_liquidation
+from liqspec.engine.queue import (
+    IndexRef,
+    get_indexed_queue,
+    get_liquidation_queue,
+    is_in_liquidation,
+)
 from liqspec.engine.records import (
     BreakerTripped,
     Deleveraged,
@@ -155,6 +162,16 @@ def not_lower(equity_before: int, mm_before: int, equity_after: int, mm_after: i
     return equity_after * mm_before >= equity_before * mm_after
 
 
+def _queue_checked_by_the_scan(state: State) -> tuple[list[str], State]:
+    """LIQ-3: the engine's indexed queue is the scan's, after every event of the machine."""
+    queue, moved = get_indexed_queue(state)
+    assert queue == get_liquidation_queue(state)
+    ref = moved.queue_index
+    assert isinstance(ref, IndexRef)
+    hypothesis.event(f"queue index: {ref.index.examined} of {len(state.accounts)} examined")
+    return queue, moved
+
+
 class Engine(RuleBasedStateMachine):
     """Random event sequences against the reference transition function."""
 
@@ -210,8 +227,9 @@ class Engine(RuleBasedStateMachine):
                 process_event(before, event)
             assert again.value.reason is reason
             return
-        after, records = process_event(before, event)
-        assert process_event(before, event) == (after, records)  # determinism
+        with mock.patch.object(liquidation, "get_indexed_queue", _queue_checked_by_the_scan):
+            after, records = process_event(before, event)
+        assert process_event(before, event) == (after, records)  # determinism, index rebuilt
         ruled, _ = process_markets(before, middle, event)
         assert (ruled.accounts, ruled.funds) == (middle.accounts, middle.funds)  # BRK-7
         self.check_breakers(before, after, records)

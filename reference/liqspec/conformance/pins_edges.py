@@ -1255,6 +1255,29 @@ _RISK_PINS = [
         lambda out: _reasons(out) == [None, None, None] and _started(out, 2) == {"alice": [_BTC]},
         ("risk", "parameters"),
     ),
+    Pin(
+        "risk6-phase-in-end-alone-starts-a-liquidation",
+        "bob, idle, keeps the old parameters through the phase-in of a margin-raising change "
+        "at 10 (phase_in 100): nothing starts at 109; at 110 the phase-in is over and his "
+        "liquidation starts, though only the time moved",
+        ("RISK-6", "LIQ-1"),
+        _world(
+            "risk6-phase-in-end-alone-starts-a-liquidation",
+            [_long("bob", "1000")],
+            [
+                _clock(10),
+                _event(
+                    "parameters",
+                    market=_BTC,
+                    file=_one_tier("0.05", "10", risk={"phase_in": "100"}),
+                ),
+                _clock(109),
+                _clock(110),
+            ],
+        ),
+        lambda out: [_started(out, i) for i in range(4)] == [{}, {}, {}, {"bob": [_BTC]}],
+        ("risk", "parameters"),
+    ),
 ]
 
 # --- boundaries of chapters 10 to 12 that the engine's mutants cross ------------------------

@@ -383,6 +383,28 @@ _ENGINE_MUTANT_PINS = [
         ("boundary",),
     ),
     Pin(
+        "liq1-inclusive-trigger-at-equity-equal-to-maintenance",
+        "with the inclusive trigger, bob (no cash, one lot short in profit by one quantum) has "
+        "equity of one quantum, equal to his maintenance margin: he is liquidatable and his "
+        "liquidation starts (the strict trigger leaves him alone, as the INS-4 pin shows)",
+        ("LIQ-1", "MARGIN-9"),
+        _scenario_of(
+            "liq1-inclusive-trigger-at-equity-equal-to-maintenance",
+            [_account("bob", "0", _short("0.000001", "2.01"))],
+            [_clock("1")],
+            {_BTC: (_fine_market("inclusive"), "2", ())},
+            funds={},
+        ),
+        lambda out: (
+            [
+                (r["account"], r["trigger"], r["equity"], r["maintenance"])
+                for r in records(out, 0, "liquidation-started")
+            ]
+            == [("bob", "inclusive", "0.00000001", "0.00000001")]
+        ),
+        ("boundary",),
+    ),
+    Pin(
         "ins4-counterparty-with-equity-of-one-quantum",
         "with a strict trigger, bob (no cash, one lot short in profit by one quantum) has "
         "equity of one quantum, equal to his maintenance margin, so is not liquidatable: he "
@@ -606,6 +628,25 @@ PINS: list[Pin] = [
             len(records(out, 0, "liquidation-step")) == 1
             and not records(out, 2, "liquidation-step")
             and _reasons(out, 2) == ["cooldown"]
+        ),
+        ("chunk",),
+    ),
+    Pin(
+        "liq10-clock-alone-brings-the-next-chunk",
+        "after alice's chunk step the mark and her account stay as they are: a clock inside "
+        "her cooldown gives a liquidation-waiting record, and a clock after it her next step, "
+        "though nothing but the time changed",
+        ("LIQ-10", "LIQ-2", "LIQ-3"),
+        _btc_scenario(
+            "liq10-clock-alone-brings-the-next-chunk",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500"), _clock("5"), _clock("40")],
+            bids=[("59490", "5"), ("59390", "5")],
+            liquidation=_CHUNK,
+        ),
+        lambda out: (
+            [len(records(out, i, "liquidation-step")) for i in range(3)] == [1, 0, 1]
+            and _reasons(out, 1) == ["cooldown"]
         ),
         ("chunk",),
     ),

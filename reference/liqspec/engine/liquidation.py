@@ -9,8 +9,6 @@ bankruptcy quote, and deficits go to the fund, then ADL or socialization (spec/0
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import attrs
 
 from liqspec.base.conventions import div_ceil
@@ -29,6 +27,12 @@ from liqspec.engine.execution import (
     walk_book,
 )
 from liqspec.engine.insurance import settle_deficit
+from liqspec.engine.queue import (
+    get_indexed_queue,
+    get_liquidation_queue,
+    get_watched,
+    is_in_liquidation,
+)
 from liqspec.engine.records import (
     BadDebt,
     FundChange,
@@ -51,14 +55,12 @@ from liqspec.model.margin import (
     get_equity,
     get_maintenance_margin,
     get_maintenance_requirement,
-    is_below_maintenance,
 )
 from liqspec.model.markets import (
     ContractKind,
     HaltAction,
     OnUnfilled,
     Policy,
-    Trigger,
     get_value,
 )
 
@@ -73,33 +75,6 @@ __all__ = [
 # --- who, and in which order ---------------------------------------------------------------------
 
 
-def is_in_liquidation(unit: MarginUnit, account: AccountState) -> bool:
-    """Return whether the account gets a step: trigger, or below the exit threshold (LIQ-1, 2)."""
-    return _in_liquidation(unit, account, get_equity(unit), get_maintenance_requirement(unit))
-
-
-def _in_liquidation(unit: MarginUnit, account: AccountState, equity: int, maintenance: int) -> bool:
-    if not unit.legs:
-        return False
-    strict = unit.trigger is Trigger.STRICT
-    if is_below_maintenance(equity, maintenance, strict=strict):
-        return True
-    return account.liquidating and equity < get_exit_threshold(unit)
-
-
-def get_liquidation_queue(state: State) -> list[str]:
-    """Return the accounts in liquidation, lowest equity/MM first, ties by id (LIQ-3)."""
-    queue = []
-    for account in state.accounts.values():
-        if not account.positions:
-            continue
-        unit = get_unit(state, account)
-        equity, maintenance = get_equity(unit), get_maintenance_requirement(unit)
-        if _in_liquidation(unit, account, equity, maintenance):
-            queue.append((Fraction(equity, maintenance), account.id))
-    return [account_id for _, account_id in sorted(queue)]
-
-
 def process_liquidations(state: State) -> tuple[State, tuple[Record, ...]]:
     """Give every queued account one step, in queue order (LIQ-3); then end it (LIQ-2).
 
@@ -107,11 +82,13 @@ def process_liquidations(state: State) -> tuple[State, tuple[Record, ...]]:
     account's ADL, or by a fill) ends its liquidation, in id order (LIQ-10).
     """
     records: list[Record] = []
-    for account_id in get_liquidation_queue(state):
+    queue, state = get_indexed_queue(state)
+    for account_id in queue:
         state, step = process_liquidation_step(state, account_id)
         records.extend(step)
-    for account_id in sorted(a.id for a in state.accounts.values() if a.liquidating):
-        if not state.accounts[account_id].positions:
+    for account_id in sorted(get_watched(state)):  # every flagged account is watched
+        account = state.accounts[account_id]
+        if account.liquidating and not account.positions:
             state, ended = _finish(state, account_id)
             records.extend(ended)
     return state, tuple(records)

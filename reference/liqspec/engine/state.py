@@ -120,6 +120,10 @@ class State:
     accounts: Mapping[str, AccountState]
     funds: Mapping[str, int]
     withdrawals_blocked: Mapping[str, int] = attrs.field(factory=dict)
+    changed: tuple[()] | tuple[str, object] = attrs.field(default=(), eq=False, repr=False)
+    """The accounts replaced since the queue index last looked: ``(id, (id, ... ()))``."""
+    queue_index: object = attrs.field(default=None, eq=False, repr=False)
+    """The queue index (:mod:`liqspec.engine.queue`) and the generation of it this state matches."""
 
 
 def get_unit(state: State, account: AccountState) -> MarginUnit:
@@ -196,7 +200,8 @@ def with_market(state: State, entry: MarketState) -> State:
 
 def with_account(state: State, account: AccountState) -> State:
     """Return ``state`` with one account replaced."""
-    return attrs.evolve(state, accounts={**state.accounts, account.id: account})
+    accounts = {**state.accounts, account.id: account}
+    return attrs.evolve(state, accounts=accounts, changed=(account.id, state.changed))
 
 
 # --- events ------------------------------------------------------------------------------------
