@@ -45,6 +45,7 @@ test-long: $(STAMP)  ## longer Hypothesis and CrossHair budgets
 bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_margin.py
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_proofs.py
 	$(BIN)/python benchmarks/bench_conformance.py
 

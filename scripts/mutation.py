@@ -76,7 +76,11 @@ TEST_FILES = {
     "accounts": ["tests/unit/test_bad_input.py", "tests/properties/test_margin.py"],
     "margin": ["tests/properties/test_margin.py", "tests/unit/test_published_examples.py"],
     "prices": ["tests/properties/test_prices.py", "tests/unit/test_published_examples.py"],
-    "state/transition": ["tests/unit/test_scenarios.py", "tests/properties/test_engine.py"],
+    "state/transition": [
+        "tests/unit/test_scenarios.py",
+        "tests/properties/test_engine.py",
+        "tests/properties/test_account_map.py",
+    ],
     "liquidation": [
         "tests/unit/test_liquidation.py",
         "tests/properties/test_engine.py",

@@ -8,8 +8,9 @@ account or a position. The transition itself, ``process_event``, is in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from fractions import Fraction
+from math import isqrt
 
 import attrs
 from attrs import frozen
@@ -22,6 +23,7 @@ from liqspec.model.markets import ContractKind, Market, Trigger, get_value
 
 __all__ = [
     "EVENT_KINDS",
+    "AccountMap",
     "AccountState",
     "Book",
     "BookUpdate",
@@ -198,10 +200,54 @@ def with_market(state: State, entry: MarketState) -> State:
     return attrs.evolve(state, markets={**state.markets, entry.market.symbol: entry})
 
 
+class AccountMap(Mapping[str, AccountState]):
+    """An immutable mapping of accounts that shares its bulk with the one it was made from.
+
+    A shared base dict, never mutated, and a small dict of the accounts replaced or added since:
+    replacing one account copies the small dict only, and the two are merged into a new base
+    when the small one outgrows the square root of the base. Its items come in the order of
+    ``{**base, **recent}``, as a copied dict's would.
+
+    >>> one = AccountMap({"a": AccountState("a", "USDT", 1)})
+    >>> two = one.replaced(AccountState("b", "USDT", 2)).replaced(AccountState("a", "USDT", 3))
+    >>> [(a.id, a.balance) for a in one.values()], [(a.id, a.balance) for a in two.values()]
+    ([('a', 1)], [('a', 3), ('b', 2)])
+    """
+
+    __slots__ = ("_added", "_base", "_recent")
+
+    def __init__(
+        self, base: Mapping[str, AccountState], recent: Mapping[str, AccountState] | None = None
+    ) -> None:
+        self._base = base
+        self._recent = recent or {}
+        self._added = sum(1 for key in self._recent if key not in base)
+
+    def __getitem__(self, key: str) -> AccountState:
+        recent = self._recent.get(key)
+        return self._base[key] if recent is None else recent
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._base
+        yield from (key for key in self._recent if key not in self._base)
+
+    def __len__(self) -> int:
+        return len(self._base) + self._added
+
+    def replaced(self, account: AccountState) -> AccountMap:
+        """Return the map with ``account`` under its id, in O(sqrt(len)) amortized."""
+        recent = {**self._recent, account.id: account}
+        if len(recent) > max(64, isqrt(len(self._base))):
+            return AccountMap({**self._base, **recent})
+        return AccountMap(self._base, recent)
+
+
 def with_account(state: State, account: AccountState) -> State:
     """Return ``state`` with one account replaced."""
-    accounts = {**state.accounts, account.id: account}
-    return attrs.evolve(state, accounts=accounts, changed=(account.id, state.changed))
+    accounts = state.accounts
+    shared = accounts if isinstance(accounts, AccountMap) else AccountMap(accounts)
+    changed = (account.id, state.changed)
+    return attrs.evolve(state, accounts=shared.replaced(account), changed=changed)
 
 
 # --- events ------------------------------------------------------------------------------------
