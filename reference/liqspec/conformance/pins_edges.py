@@ -105,6 +105,13 @@ def _cyber(**tables: Row) -> Row:
     return market("binance-cyberusdt-2023-08-31", **tables)
 
 
+def _phase_in_change(mmr: str, leverage: str, phase_in: str) -> Row:
+    """Return a parameters event: BTCUSDT with one tier (``_one_tier``), this phase-in."""
+    return _event(
+        "parameters", market=_BTC, file=_one_tier(mmr, leverage, risk={"phase_in": phase_in})
+    )
+
+
 def _one_tier(mmr: str, max_leverage: str, risk: Row) -> Row:
     """BTCUSDT with one tier for every notional: a parameter set that raises the margins."""
     document = market(risk=risk)
@@ -1245,11 +1252,7 @@ _RISK_PINS = [
             [
                 _clock(10),
                 _money("withdraw", "alice", "10"),
-                _event(
-                    "parameters",
-                    market=_BTC,
-                    file=_one_tier("0.05", "10", risk={"phase_in": "100"}),
-                ),
+                _phase_in_change("0.05", "10", "100"),
             ],
         ),
         lambda out: _reasons(out) == [None, None, None] and _started(out, 2) == {"alice": [_BTC]},
@@ -1266,11 +1269,7 @@ _RISK_PINS = [
             [_long("bob", "1000")],
             [
                 _clock(10),
-                _event(
-                    "parameters",
-                    market=_BTC,
-                    file=_one_tier("0.05", "10", risk={"phase_in": "100"}),
-                ),
+                _phase_in_change("0.05", "10", "100"),
                 _clock(109),
                 _clock(110),
             ],
@@ -1386,17 +1385,9 @@ _ENGINE_MUTANT_PINS = [
             [_long("mona", "1000")],
             [
                 _clock(10),
-                _event(
-                    "parameters",
-                    market=_BTC,
-                    file=_one_tier("0.01", "50", risk={"phase_in": "50"}),
-                ),
+                _phase_in_change("0.01", "50", "50"),
                 _clock(60),
-                _event(
-                    "parameters",
-                    market=_BTC,
-                    file=_one_tier("0.02", "25", risk={"phase_in": "100"}),
-                ),
+                _phase_in_change("0.02", "25", "100"),
             ],
         ),
         lambda out: (
