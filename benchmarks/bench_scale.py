@@ -62,10 +62,21 @@ def measure(accounts: int) -> None:
 def main() -> None:
     """Measure each size."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated")
+    parser.add_argument(
+        "--sizes", type=_sizes, default="1000,10000,100000", help="account counts, comma-separated"
+    )
     args = parser.parse_args()
-    for size in args.sizes.split(","):
-        measure(int(size))
+    for size in args.sizes:
+        measure(size)
+
+
+def _sizes(text: str) -> list[int]:
+    """Parse ``--sizes``: positive whole numbers separated by commas."""
+    parts = text.split(",")
+    if not all(part.strip().isdigit() and int(part) > 0 for part in parts):
+        message = f"--sizes {text!r}: need positive whole numbers separated by commas"
+        raise argparse.ArgumentTypeError(message)
+    return [int(part) for part in parts]
 
 
 if __name__ == "__main__":
