@@ -10,6 +10,7 @@ from __future__ import annotations
 import attrs
 
 from liqspec import Ratio, Side
+from liqspec.engine.queue import IndexRef
 from liqspec.engine.records import LiquidationStarted, Record
 from liqspec.engine.state import (
     Clock,
@@ -96,3 +97,16 @@ def test_an_account_with_one_of_its_markets_in_phase_in_is_watched() -> None:
     raised = attrs.evolve(market, risk_multiplier=Ratio.of(3, 2))
     records = replay(state, [Clock(0), ParameterChange(raised), Clock(59), Clock(60)])
     assert [started(r) for r in records] == [[], [], [], ["ann"]]
+
+
+def test_the_heaps_stay_bounded_over_many_recertifications() -> None:
+    """Marks swinging 600 USDT break alice's certificate each time; stale entries are dropped."""
+    state = state_with(BINANCE, "60000", LONG_1_BTC, DEEP_BIDS)
+    events: list[Event] = [MarkUpdate("BTCUSDT", px(m)) for m in ["59700", "60300"] * 100]
+    assert not any(started(r) for r in replay(state, events))
+    for event in events:
+        state, _ = process_event(state, event)
+    ref = state.queue_index
+    assert isinstance(ref, IndexRef)
+    assert ref.index.examined == 1  # every swing looked at alice again
+    assert len(ref.index.lows["BTCUSDT"]) + len(ref.index.highs["BTCUSDT"]) <= 2 * (1 + 64) + 2

@@ -232,6 +232,19 @@ def _certify(
         index.members.setdefault(symbol, set()).add(account.id)
         heapq.heappush(index.lows.setdefault(symbol, []), (-low, index.serial, account.id))
         heapq.heappush(index.highs.setdefault(symbol, []), (high, index.serial, account.id))
+        _compact(index, symbol)
+
+
+def _compact(index: QueueIndex, symbol: str) -> None:
+    """Rebuild a market's heaps from its live certificates once stale entries outnumber them."""
+    live = index.members[symbol]
+    if len(index.lows[symbol]) <= 2 * len(live) + 64:
+        return
+    ends = [(index.serials[a], a, r) for a in live for r in index.ranges[a] if r[0] == symbol]
+    index.lows[symbol] = [(-low, serial, a) for serial, a, (_, low, _) in ends]
+    index.highs[symbol] = [(high, serial, a) for serial, a, (_, _, high) in ends]
+    heapq.heapify(index.lows[symbol])
+    heapq.heapify(index.highs[symbol])
 
 
 def get_proposed_range(leg: Leg, allowance: int) -> Range:
