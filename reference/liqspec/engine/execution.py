@@ -50,6 +50,7 @@ __all__ = [
     "get_first_lots",
     "get_impact_limit",
     "get_liquidation_fee",
+    "get_slack",
     "get_target_size",
     "is_acceptable",
     "walk_book",
@@ -73,9 +74,14 @@ def get_exit_threshold(unit: MarginUnit) -> int:
 
 def is_acceptable(before: MarginUnit, after: MarginUnit) -> bool:
     """LIQ-6: equity/MM does not fall: E_after x MM_before >= E_before x MM_after."""
+    return get_slack(before, after) >= 0
+
+
+def get_slack(before: MarginUnit, after: MarginUnit) -> int:
+    """Return LIQ-6's slack E_after x MM_before - E_before x MM_after (>= 0: acceptable)."""
     equity_before, maintenance_before = get_equity(before), get_maintenance_requirement(before)
     equity_after, maintenance_after = get_equity(after), get_maintenance_requirement(after)
-    return equity_after * maintenance_before >= equity_before * maintenance_after
+    return equity_after * maintenance_before - equity_before * maintenance_after
 
 
 def get_closed_account(
@@ -105,11 +111,10 @@ def get_bankruptcy_quote(state: State, account: AccountState, index: int, size: 
     position = account.positions[index]
     market = state.markets[position.market].market
     before = get_unit(state, account)
-    equity, maintenance = get_equity(before), get_maintenance_requirement(before)
 
     def slack(price: int) -> int:
         after = get_unit(state, get_closed_account(state, account, index, ((price, size),)))
-        return get_equity(after) * maintenance - equity * get_maintenance_requirement(after)
+        return get_slack(before, after)
 
     def acceptable(price: int) -> bool:
         return slack(price) >= 0
