@@ -8,6 +8,7 @@ returns the boundary, is tested only here).
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import partial
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -215,3 +216,35 @@ def test_bankruptcy_quote_is_the_walks_boundary(unit: MarginUnit, data: st.DataO
     state = State(0, markets, {"a": account}, {})
     size = data.draw(st.integers(1, positions[0].size))
     assert get_bankruptcy_quote(state, account, 0, size) == _quote_by_the_walk(state, account, size)
+
+
+def _walked_liquidation_price(unit: MarginUnit, index: int) -> tuple[PriceStatus, int | None]:
+    """PRICE-3 by CONV-14's walk in each range: the oracle for the guessed search."""
+    leg = unit.legs[index]
+    side = int(leg.position.side)
+    ranges = get_tier_price_ranges(leg.market, leg.position.size)
+    oriented = ranges if side > 0 else [(hi, lo) for lo, hi in reversed(ranges)]
+    for start, end in oriented:
+        if not is_liquidatable_at(unit, index, start):
+            if start == oriented[0][0]:
+                return PriceStatus.NEVER, None
+            return PriceStatus.AT, start - side
+        if not is_liquidatable_at(unit, index, end):
+            return PriceStatus.AT, last_true(
+                lambda p: is_liquidatable_at(unit, index, p), start, end
+            )
+    return PriceStatus.ALWAYS, None
+
+
+@given(units())
+def test_guessed_search_finds_the_walks_prices(unit: MarginUnit) -> None:
+    """PRICE-3, PRICE-5: starting from the line's root finds what the plain walk finds."""
+    for index, leg in enumerate(unit.legs):
+        found = get_liquidation_price(unit, index)
+        assert (found.status, found.price) == _walked_liquidation_price(unit, index)
+        side = int(leg.position.side)
+        adverse, safe = (1, leg.market.max_price) if side > 0 else (leg.market.max_price, 1)
+        bankrupt = get_bankruptcy_price(unit, index)
+        if bankrupt.status is PriceStatus.AT:
+            walked = last_true(partial(is_bankrupt_at, unit, index), adverse, safe) + side
+            assert bankrupt.price == walked

@@ -13,6 +13,8 @@ from liqspec.base.conventions import (
     div_ceil,
     div_floor,
     isqrt_ceil,
+    last_true,
+    last_true_near,
     parse_decimal,
     to_units,
 )
@@ -91,3 +93,23 @@ def test_a_ratio_is_non_negative_with_a_positive_denominator(num: int, den: int)
     """CONV-4: rates and unit sizes are non-negative; a denominator is positive."""
     with pytest.raises(ValueError, match="a ratio needs"):
         Ratio.of(num, den)
+
+
+@given(
+    st.integers(-1000, 1000),
+    st.integers(1, 2000),
+    st.data(),
+    st.booleans(),
+)
+def test_a_guessed_search_finds_the_walks_boundary(
+    low: int, width: int, data: st.DataObject, upward: bool
+) -> None:
+    """CONV-14: on a monotone predicate any guess, in range or not, gives the walk's result."""
+    high = low + width
+    boundary = data.draw(st.integers(low, high - 1))
+    guess = data.draw(st.integers(low - 10, high + 10))
+    if upward:  # true from low up to the boundary
+        holds, inside, outside = (lambda n: n <= boundary), low, high
+    else:  # true from high down to boundary + 1
+        holds, inside, outside = (lambda n: n > boundary), high, low
+    assert last_true_near(holds, inside, outside, guess) == last_true(holds, inside, outside)

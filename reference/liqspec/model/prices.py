@@ -14,12 +14,13 @@ surplus is monotone in price (PRICE-3), so each range is searched by bisection.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from fractions import Fraction
 
 from attrs import frozen
 
-from liqspec.base.conventions import div_ceil, last_true
+from liqspec.base.conventions import div_ceil, last_true_near
 from liqspec.model.accounts import MarginUnit
 from liqspec.model.margin import get_maintenance_margin, get_unrealized_pnl, is_below_maintenance
 from liqspec.model.markets import ContractKind, Market, Trigger, Valuation
@@ -30,6 +31,7 @@ __all__ = [
     "get_bankruptcy_price",
     "get_exact_bankruptcy_price",
     "get_liquidation_price",
+    "get_range_guess",
     "get_tier_price_ranges",
     "is_bankrupt_at",
     "is_liquidatable_at",
@@ -69,15 +71,24 @@ def _others(unit: MarginUnit, index: int) -> tuple[int, int]:
     return equity, maintenance
 
 
-def _liquidatable_at(unit: MarginUnit, index: int) -> Callable[[int], bool]:
+def _surplus_at(unit: MarginUnit, index: int) -> Callable[[int], int]:
+    """Return price -> E - MM of the unit with leg ``index`` at that price (PRICE-2)."""
     market, position = unit.legs[index].market, unit.legs[index].position
     base_equity, base_maintenance = _others(unit, index)
+
+    def surplus(price: int) -> int:
+        equity = base_equity + get_unrealized_pnl(market, position, price)
+        return equity - base_maintenance - get_maintenance_margin(market, position, price)
+
+    return surplus
+
+
+def _liquidatable_at(unit: MarginUnit, index: int) -> Callable[[int], bool]:
+    surplus = _surplus_at(unit, index)
     strict = unit.trigger is Trigger.STRICT
 
     def liquidatable(price: int) -> bool:
-        equity = base_equity + get_unrealized_pnl(market, position, price)
-        maintenance = base_maintenance + get_maintenance_margin(market, position, price)
-        return is_below_maintenance(equity, maintenance, strict=strict)
+        return is_below_maintenance(surplus(price), 0, strict=strict)
 
     return liquidatable
 
@@ -130,28 +141,57 @@ def get_liquidation_price(unit: MarginUnit, index: int) -> PriceResult:
 
     At the returned price the unit is liquidatable, and so at every grid price beyond it on
     the adverse side; one tick toward safety it is not (PRICE-4). On linear continuous
-    markets it equals the venues' closed form rounded to the grid (PRICE-8).
+    markets it equals the venues' closed form rounded to the grid (PRICE-8). Within a tier
+    range the surplus E - MM is monotone (PRICE-3), so the boundary is searched from the root
+    of the surplus's line through the range's ends (:func:`get_range_guess`).
     """
     leg = unit.legs[index]
     side = int(leg.position.side)
+    surplus = _surplus_at(unit, index)
     liquidatable = _liquidatable_at(unit, index)
+    strict = unit.trigger is Trigger.STRICT
     ranges = get_tier_price_ranges(leg.market, leg.position.size)
     oriented = ranges if side > 0 else [(hi, lo) for lo, hi in reversed(ranges)]
     adverse_end = oriented[0][0]
     for start, end in oriented:
-        if not liquidatable(start):
+        at_start = surplus(start)
+        if not is_below_maintenance(at_start, 0, strict=strict):
             return _NEVER if start == adverse_end else PriceResult(PriceStatus.AT, start - side)
-        if liquidatable(end):
+        at_end = surplus(end)
+        if is_below_maintenance(at_end, 0, strict=strict):
             continue
-        return PriceResult(PriceStatus.AT, last_true(liquidatable, start, end))
+        inverse = leg.market.contract is ContractKind.INVERSE
+        guess = get_range_guess((start, at_start), (end, at_end), inverse=inverse)
+        return PriceResult(PriceStatus.AT, last_true_near(liquidatable, start, end, guess))
     return _ALWAYS
+
+
+def get_range_guess(first: tuple[int, int], last: tuple[int, int], *, inverse: bool) -> int:
+    """Return where the line through two (price, surplus) points crosses 0, on the grid.
+
+    Within a tier range the surplus is linear in the price on linear contracts and in
+    1 / price on inverse ones, up to roundings of a quantum: the guess is a tick or two from
+    the boundary, which the search then finds exactly (CONV-14).
+
+    >>> get_range_guess((100, -50), (200, 50), inverse=False)
+    150
+    >>> get_range_guess((100, -50), (200, 50), inverse=True)  # 1 / (1/100 + (1/200 - 1/100) / 2)
+    133
+    """
+    (start, at_start), (end, at_end) = first, last
+    share = Fraction(at_start, at_start - at_end)
+    if not inverse:
+        return math.floor(start + share * (end - start))
+    reciprocal = Fraction(1, start) + share * (Fraction(1, end) - Fraction(1, start))
+    return math.floor(1 / reciprocal)
 
 
 def get_bankruptcy_price(unit: MarginUnit, index: int) -> PriceResult:
     """Return the bankruptcy price of leg ``index``, the others held at their marks (PRICE-5).
 
     The first grid price, walking from the adverse end toward safety, at which equity >= 0:
-    rounded toward safety, so closing there never leaves negative equity (PRICE-6).
+    rounded toward safety, so closing there never leaves negative equity (PRICE-6). Equity is
+    monotone in the price, so the search starts at the exact root (PRICE-7).
     """
     leg = unit.legs[index]
     side = int(leg.position.side)
@@ -161,7 +201,11 @@ def get_bankruptcy_price(unit: MarginUnit, index: int) -> PriceResult:
         return _NEVER
     if bankrupt(safe_end):
         return _ALWAYS
-    return PriceResult(PriceStatus.AT, last_true(bankrupt, adverse_end, safe_end) + side)
+    root = get_exact_bankruptcy_price(unit, index)
+    guess = adverse_end if root is None else math.floor(root)
+    return PriceResult(
+        PriceStatus.AT, last_true_near(bankrupt, adverse_end, safe_end, guess) + side
+    )
 
 
 def get_exact_bankruptcy_price(unit: MarginUnit, index: int) -> Fraction | None:
