@@ -46,6 +46,7 @@ bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_margin.py
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_backtest.py
 	$(BIN)/python benchmarks/bench_proofs.py
 	$(BIN)/python benchmarks/bench_conformance.py
 

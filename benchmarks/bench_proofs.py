@@ -24,7 +24,7 @@ def timed(args: list[str], runs: int = 3) -> tuple[float, float, int]:
     seconds, code = [], 0
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run(  # noqa: S603 - our own command line, no shell
+        done = subprocess.run(
             [sys.executable, "-m", "liqspec.cli", *args], capture_output=True, check=False
         )
         seconds.append(time.perf_counter() - start)

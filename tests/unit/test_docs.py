@@ -75,3 +75,26 @@ def test_conformance_guide_outputs_are_what_the_runner_prints() -> None:
     assert bad.exit_code == 1
     documented = next(line for line in CONFORMANCE_GUIDE.splitlines() if line.startswith("FAILED "))
     assert documented in bad.output.splitlines()
+
+
+BACKTEST_GUIDE = (ROOT / "docs" / "backtest.md").read_text()
+
+
+def test_backtest_guide_comparison_is_what_the_command_prints() -> None:
+    old = str(MARKETS / "binance-btcusdt-2022-02-12.toml")
+    new = str(MARKETS / "binance-btcusdt-2024-10-24.toml")
+    result = CliRunner().invoke(
+        main, ["backtest", "--fund", "100000", "--market", old, "--compare", new, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    order = ("only_first", "only_second", "earlier", "later", "same_time")
+    changes = ", ".join(f"{k} {report['compare']['changes'][k]}" for k in order)
+    assert f"second vs first: {changes}" in BACKTEST_GUIDE
+    first, second = report["funds"]["USDT"], report["compare"]["second"]["funds"]["USDT"]
+    assert f"{first['shortfall']} USDT under" in BACKTEST_GUIDE
+    assert f"{second['shortfall']} USDT under" in BACKTEST_GUIDE
+    outcomes = report["compare"]["second"]["outcomes"]
+    assert f"{outcomes['liquidated']} positions are liquidated and {outcomes['safe']}" in (
+        BACKTEST_GUIDE
+    )

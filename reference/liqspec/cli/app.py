@@ -57,6 +57,9 @@ def guarded(as_json: bool, action: Callable[[], int]) -> None:
         code = action()
     except LiqspecError as error:
         fail(error, as_json)
+    except OSError as error:  # an output the user named cannot be written (inputs raise InputError)
+        where = f"{error.filename}: " if error.filename else ""
+        fail(LiqspecError(f"{where}{error.strerror or error}"), as_json)
     except RecursionError:
         fail(LiqspecError("input nested too deeply"), as_json)
     except Exception as error:  # noqa: BLE001 - the last guard: a defect is reported, not dumped
