@@ -14,11 +14,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## check a bundled market, margin a demo account, replay a liquidation scenario
+demo: $(STAMP)  ## check a bundled market, margin a demo account, replay a scenario, backtest a crash
 	$(BIN)/liqspec check-market spec/markets/binance-btcusdt-2024-10-24.toml
 	$(BIN)/liqspec margin --market spec/markets/binance-btcusdt-2024-10-24.toml \
 	    --market spec/markets/binance-cyberusdt-2023-08-31.toml --account spec/accounts/demo-cross.toml
 	$(BIN)/liqspec run spec/scenarios/adl-after-fund-exhausted.toml
+	$(BIN)/liqspec backtest --fund 100000
 
 lint: $(STAMP)
 	$(BIN)/ruff check reference proofs tests benchmarks scripts
