@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+from peers import DecimalCross, isolated_liquidation_price
 
 from liqspec import (
     Leg,
@@ -65,6 +66,28 @@ def main() -> None:
     for name, action in figures.items():
         per_second, calls = rate(action)
         print(f"{name}: {per_second:,.0f}/s ({calls:,} calls; result {action()})")
+    compare_with_peers(cross, isolated)
+
+
+def compare_with_peers(cross: MarginUnit, isolated: MarginUnit) -> None:
+    """Time the engine and the naive Decimal peers side by side, after checking they agree."""
+    peer = DecimalCross(cross)
+    assert peer.is_liquidatable() == is_liquidatable(cross)
+    engine_price = get_liquidation_price(isolated, 0).price
+    tick = isolated.legs[0].market.price_tick
+    assert isolated_liquidation_price(isolated) * tick.den / tick.num == engine_price
+    pairs = {
+        "margin+trigger, 10-position cross account": (
+            lambda: is_liquidatable(cross), peer.is_liquidatable),
+        "liquidation price, 1 isolated position": (
+            lambda: get_liquidation_price(isolated, 0),
+            lambda: isolated_liquidation_price(isolated)),
+    }  # fmt: skip
+    for name, (ours, theirs) in pairs.items():
+        engine_rate, _ = rate(ours)
+        peer_rate, _ = rate(theirs)
+        print(f"{name}: engine {engine_rate:,.0f}/s, naive Decimal peer {peer_rate:,.0f}/s "
+              f"(engine/peer {engine_rate / peer_rate:.2f}x)")  # fmt: skip
 
 
 if __name__ == "__main__":
