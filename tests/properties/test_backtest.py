@@ -33,7 +33,8 @@ _SETS = (
     ("binance-btcusdt-2024-10-24.toml",),
     ("binance-btcusdt-2022-02-12.toml", "binance-cyberusdt-2023-08-31.toml"),
     ("binance-btcusd-coinm-2024.toml",),
-    ("bybit-btcperp-usdc-examples.toml", "hyperliquid-btc-2024.toml"),
+    ("bybit-btcperp-usdc-examples.toml", "binance-cyberusdt-2023-08-31.toml"),
+    ("hyperliquid-btc-2024.toml",),
     ("bybit-btcusdt-isolated-examples.toml", "binance-btcusd-coinm-2024.toml"),
 )
 _START = {"CYBERUSDT": "5"}  # every other market starts at 60000

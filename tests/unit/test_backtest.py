@@ -160,7 +160,10 @@ POPULATION_ERRORS = [
     (f"{HEADER}\na,isolated,BTCUSDT,long,1,60000,1\na,isolated,BTCUSDT,short,1,60000,1",
      "duplicate-position"),
     (f"{HEADER}\na/b,cross,BTCUSDT,long,1,60000,1", "line 2: id"),
-    (f"{HEADER}\na,cross,BTCUSDT,long,1,60000", "7 columns"),
+    (f"{HEADER}\na,cross,BTCUSDT,long,1,60000", "7 fields"),
+    (f'{HEADER}\n"a",cross,BTCUSDT,long,1,60000,1', "line 2: id"),
+    (f"{HEADER}\na,cross,BTCUSDT,long,1,60000,1\na,cross,BTCUSDT,short,1,60000,1",
+     "duplicate-position"),
 ]  # fmt: skip
 
 
@@ -178,7 +181,12 @@ def test_a_bad_population_is_exit_2_naming_line_value_and_rule(
 def test_bad_options_and_a_fifo_are_exit_2(tmp_path: Path) -> None:
     assert invoke("backtest", "--fund", "-5")[0] == 2
     assert invoke("backtest", "--fund", "1e9")[0] == 2
-    assert "no --market defines it" in invoke("backtest", "--path", "ETHUSDT=x.csv")[1]
+    assert "ETHUSDT=x.csv: No such file" in invoke("backtest", "--path", "ETHUSDT=x.csv")[1]
+    assert "SYMBOL=FILE needs a file" in invoke("backtest", "--path", "BTCUSDT=")[1]
+    sample = str(MARKETS.parent / "backtest" / "crash-day.csv")
+    code, output = invoke("backtest", "--path", sample, "--path", f"BTCUSDT={sample}")
+    assert code == 2
+    assert "two paths for BTCUSDT" in output
     fifo = tmp_path / "fifo.csv"
     os.mkfifo(fifo)
     code, output = invoke("backtest", "--path", str(fifo))
@@ -219,3 +227,36 @@ def test_a_cross_unit_with_two_wallets_is_refused() -> None:
     text = f"{HEADER}\nbob,cross,BTCUSDT,long,1,60000,100\n"
     with pytest.raises(InputError, match="one wallet"):
         parse_population(text + "bob,cross,BTCUSDT,short,1,60000,200", {"BTCUSDT": market})
+
+
+def test_compare_reads_the_inputs_again_on_the_second_markets_grid() -> None:
+    # Bybit's BTCUSDT has a 0.5 tick: the bundled path's 0.1 prices are off its grid (CONV-3).
+    bybit = str(MARKETS / "bybit-btcusdt-isolated-examples.toml")
+    code, output = invoke("backtest", "--compare", bybit)
+    assert code == 2
+    assert "crash-day.csv" in output
+    assert "off-grid" in output
+
+
+def _waiting(tmp_path: Path, prices: list[str]) -> tuple[int, list[dict[str, str]]]:
+    market = tmp_path / "wait.toml"
+    market.write_text(BINANCE.read_text() + '\n[liquidation]\non_unfilled = "wait"\n')
+    path = tmp_path / "path.csv"
+    path.write_text("time,price\n" + "".join(f"{60 * i},{p}\n" for i, p in enumerate(prices)))
+    population = tmp_path / "population.csv"
+    population.write_text(f"{HEADER}\nann,isolated,BTCUSDT,long,1,60000,6000\n")
+    code, _ = invoke("backtest", "--market", str(market), "--path", str(path),
+                     "--population", str(population), "--out", str(tmp_path / "out"),
+                     "--no-plots")  # fmt: skip
+    with (tmp_path / "out" / "positions.csv").open() as handle:
+        return code, list(csv.DictReader(handle))
+
+
+def test_flagged_means_still_in_liquidation_when_the_path_ends(tmp_path: Path) -> None:
+    # With nothing to fill and on_unfilled = wait, the long waits from 54,000 (equity 0 is not
+    # below 0, LIQ-9); back at 60,000 its equity passes the exit threshold and it ends (LIQ-2).
+    code, rows = _waiting(tmp_path, ["60000", "54000", "60000"])
+    assert code == 0
+    assert (rows[0]["status"], rows[0]["flagged_at"], rows[0]["closed_at"]) == ("safe", "60", "")
+    code, rows = _waiting(tmp_path, ["60000", "54100", "54200"])
+    assert (rows[0]["status"], rows[0]["flagged_at"]) == ("flagged", "60")

@@ -14,7 +14,13 @@ import numpy.typing as npt
 from attrs import frozen
 
 from liqspec.base.conventions import decimal_text
-from liqspec.model.markets import Market, format_price, get_max_leverage, get_value
+from liqspec.model.markets import (
+    ContractKind,
+    Market,
+    format_price,
+    get_max_leverage,
+    get_value,
+)
 
 __all__ = [
     "PathModel",
@@ -143,9 +149,13 @@ def generate_population(market: Market, entry: int, spec: PopulationSpec, seed: 
     isolated = rng.random(n) < spec.isolated_share
     lot, tick, quantum = market.lot_size, market.price_tick, market.settle_quantum
     price = entry * tick.num / tick.den
+    if market.contract is ContractKind.LINEAR:  # a lot is lot_size of the base asset
+        quote_per_lot = price * lot.num / lot.den
+    else:  # a lot is lot_size contracts of contract_value each, in the quote asset
+        quote_per_lot = lot.num / lot.den * market.contract_value.num / market.contract_value.den
     rows = ["id,mode,market,side,size,entry_price,wallet"]
     for i in range(n):
-        lots = max(1, int(notionals[i] / price * lot.den / lot.num))
+        lots = max(1, int(notionals[i] / quote_per_lot))
         value = get_value(market, lots, entry)
         tier = next((t for t in market.tiers if value < t.cap), market.tiers[-1])
         cap = get_max_leverage(tier)

@@ -7,8 +7,6 @@ and nothing is half-read.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 from collections.abc import Mapping
@@ -19,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from attrs import field, frozen
 
-from liqspec.base.conventions import MAX_DECIMAL_CHARS, to_units
+from liqspec.base.conventions import MAX_DECIMAL_CHARS, parse_decimal, to_units
 from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import read_regular_file
 from liqspec.model.accounts import MarginMode, Position, Side, open_position
@@ -27,6 +25,7 @@ from liqspec.model.markets import Market, format_price
 
 __all__ = [
     "MAX_CSV_BYTES",
+    "MAX_TICKS",
     "MAX_UNITS",
     "PATH_COLUMNS",
     "POPULATION_COLUMNS",
@@ -42,7 +41,10 @@ MAX_CSV_BYTES = 1 << 28
 """Largest CSV accepted (256 MiB): a year of one-second marks, or a million positions."""
 
 MAX_UNITS = 1_000_000
-"""Most positions a population may hold."""
+"""Most units a population may hold."""
+
+MAX_TICKS = 1 << 62
+"""A backtest's marks are 64-bit integers: a market's max_price must stay below this."""
 
 PATH_COLUMNS = ("time", "price")
 POPULATION_COLUMNS = ("id", "mode", "market", "side", "size", "entry_price", "wallet")
@@ -94,19 +96,24 @@ def load_path(path: str | os.PathLike[str], market: Market) -> MarkPath:
 
 def parse_path(text: str, market: Market) -> MarkPath:
     """Parse ``time,price`` lines: times whole and strictly increasing, prices in the domain."""
-    lines = text.splitlines()
-    _check_header(lines[0] if lines else "", PATH_COLUMNS)
+    if market.max_price >= MAX_TICKS:
+        detail = f"a backtest keeps marks as 64-bit integers: max_price below {MAX_TICKS} ticks"
+        raise InputError(Reason.OUT_OF_RANGE, "max_price", market.max_price, detail)
+    lines = _lines(text)
+    _check_header(lines[0], PATH_COLUMNS)
     times = np.empty(len(lines) - 1, dtype=np.int64)
     ticks = np.empty(len(lines) - 1, dtype=np.int64)
-    price_of = _PriceParser(market)
+    price_of = _PriceParser(market, "a mark")
     previous = -1
     for row, line in enumerate(lines[1:]):
         where = f"line {row + 2}"
         time_text, comma, price_text = line.partition(",")
         if not comma or "," in price_text:
-            raise InputError(Reason.SYNTAX, where, line, "a line is time,price")
+            raise InputError(Reason.SYNTAX, where, line, "a line is time,price (two fields)")
         if not _TIME.fullmatch(time_text):
-            raise InputError(Reason.NOT_A_DECIMAL, f"{where}: time", time_text, "a whole number")
+            rule = "a whole number of at most 18 digits, no sign or leading zero"
+            reason = Reason.OUT_OF_RANGE if time_text.isdigit() else Reason.NOT_A_DECIMAL
+            raise InputError(reason, f"{where}: time", time_text, rule)
         time = int(time_text)
         if time <= previous:
             detail = f"times must strictly increase (previous {previous})"
@@ -117,11 +124,21 @@ def parse_path(text: str, market: Market) -> MarkPath:
     return MarkPath(market.symbol, times, ticks)
 
 
+def _lines(text: str) -> list[str]:
+    """Split CSV text into lines (LF or CRLF); blank lines at the end are dropped (BT-1)."""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    if not lines:
+        raise InputError(Reason.SYNTAX, "<file>", None, "file is empty")
+    return lines
+
+
 class _PriceParser:
     """Exact decimal price text to ticks (CONV-1, CONV-3, STATE-3), fast on the common form."""
 
-    def __init__(self, market: Market) -> None:
-        self.market = market
+    def __init__(self, market: Market, what: str) -> None:
+        self.market, self.what = market, what
 
     def __call__(self, text: str, where: str) -> int:
         match = _PRICE.fullmatch(text) if len(text) <= MAX_DECIMAL_CHARS else None
@@ -136,7 +153,7 @@ class _PriceParser:
             ticks = num // den if num % den == 0 else to_units(text, tick, where, "price tick")
         if not 1 <= ticks <= self.market.max_price:
             top = format_price(self.market, self.market.max_price)
-            detail = f"a mark is positive and at most max_price {top}"
+            detail = f"{self.what} is positive and at most max_price {top}"
             raise InputError(Reason.PRICE_OUT_OF_DOMAIN, where, text, detail)
         return ticks
 
@@ -157,16 +174,17 @@ def load_population(
 
 def parse_population(text: str, markets: Mapping[str, Market]) -> tuple[Unit, ...]:
     """Parse population rows into margin units, in order of first appearance (BT-2)."""
-    rows = csv.reader(io.StringIO(text))
-    header = next(rows, [])
-    _check_header(",".join(header), POPULATION_COLUMNS)
-    cross: dict[str, list[tuple[Position, int, str, int]]] = {}
+    lines = _lines(text)
+    _check_header(lines[0], POPULATION_COLUMNS)
+    cross: dict[str, list[_CrossRow]] = {}
     units: dict[str, Unit] = {}
     order: list[str] = []
-    for number, row in enumerate(rows, start=2):
+    for number, line in enumerate(lines[1:], start=2):
         where = f"line {number}"
+        row = line.split(",")
         if len(row) != len(POPULATION_COLUMNS):
-            raise InputError(Reason.SYNTAX, where, ",".join(row)[:80], "a row has 7 columns")
+            detail = "a line has 7 fields separated by commas, without quotes"
+            raise InputError(Reason.SYNTAX, where, line, detail)
         owner, mode_text, symbol, side_text, size_text, entry_text, wallet_text = row
         if not _ID.fullmatch(owner):
             detail = "1 to 64 letters, digits or _ . : -"
@@ -180,17 +198,17 @@ def parse_population(text: str, markets: Mapping[str, Market]) -> tuple[Unit, ..
         size = to_units(size_text, market.lot_size, f"{where}: size", "lot size")
         if size <= 0:
             raise InputError(Reason.OUT_OF_RANGE, f"{where}: size", size_text, "must be positive")
-        entry = _PriceParser(market)(entry_text, f"{where}: entry_price")
+        entry = _PriceParser(market, "an entry price")(entry_text, f"{where}: entry_price")
         wallet = to_units(wallet_text, market.settle_quantum, f"{where}: wallet", "quantum")
         if wallet < 0:
             detail = "a wallet is never negative in an input (STATE-1)"
             raise InputError(Reason.NEGATIVE_BALANCE, f"{where}: wallet", wallet_text, detail)
         position = open_position(market, side, size, entry)
-        if len(order) >= MAX_UNITS:
-            detail = f"at most {MAX_UNITS} units"
+        unit_id = f"{owner}@{symbol}" if mode is MarginMode.ISOLATED else owner
+        if unit_id not in units and unit_id not in cross and len(order) >= MAX_UNITS:
+            detail = f"at most {MAX_UNITS:,} units"
             raise InputError(Reason.OUT_OF_RANGE, where, None, detail)
         if mode is MarginMode.ISOLATED:
-            unit_id = f"{owner}@{symbol}"
             if unit_id in units:
                 detail = "this owner already holds an isolated position in this market"
                 raise InputError(Reason.DUPLICATE_POSITION, f"{where}: market", symbol, detail)
@@ -201,34 +219,42 @@ def parse_population(text: str, markets: Mapping[str, Market]) -> tuple[Unit, ..
         else:
             if owner not in cross:
                 order.append(owner)
-            cross.setdefault(owner, []).append((position, wallet, where, entry))
+            cross.setdefault(owner, []).append(_CrossRow(position, wallet_text, where, entry))
             _check_cross(owner, cross[owner], markets)
     for owner, rows_of in cross.items():
-        asset = markets[rows_of[0][0].market].settle_asset
-        held = sorted(((p, e) for p, _, _, e in rows_of), key=lambda pair: pair[0].market)
-        positions, entries = tuple(p for p, _ in held), tuple(e for _, e in held)
+        first = markets[rows_of[0].position.market]
+        wallet = to_units(rows_of[0].wallet, first.settle_quantum, "wallet", "quantum")
+        held = sorted(rows_of, key=lambda row: row.position.market)
+        positions, entries = tuple(r.position for r in held), tuple(r.entry for r in held)
         units[owner] = Unit(
-            owner, owner, MarginMode.CROSS, asset, rows_of[0][1], positions, entries
+            owner, owner, MarginMode.CROSS, first.settle_asset, wallet, positions, entries
         )
     return tuple(units[unit_id] for unit_id in order)
 
 
-def _check_cross(
-    owner: str, rows: list[tuple[Position, int, str, int]], markets: Mapping[str, Market]
-) -> None:
+@frozen
+class _CrossRow:
+    position: Position
+    wallet: str
+    where: str
+    entry: int
+
+
+def _check_cross(owner: str, rows: list[_CrossRow], markets: Mapping[str, Market]) -> None:
     """Rows of one cross unit: one wallet, distinct markets, one asset and trigger (ACCOUNT-4)."""
-    position, wallet, where, _ = rows[-1]
-    first = markets[rows[0][0].market]
-    market = markets[position.market]
-    if wallet != rows[0][1]:
-        detail = f"every cross row of {owner!r} gives the unit's one wallet ({rows[0][2]})"
-        raise InputError(Reason.CROSS_INCOMPATIBLE, f"{where}: wallet", wallet, detail)
-    if any(row[0].market == position.market for row in rows[:-1]):
+    row, first = rows[-1], rows[0]
+    market, first_market = markets[row.position.market], markets[first.position.market]
+    if parse_decimal(row.wallet, "wallet") != parse_decimal(first.wallet, "wallet"):
+        detail = f"every cross line of {owner!r} gives the unit's one wallet, {first.wallet}"
+        raise InputError(Reason.CROSS_INCOMPATIBLE, f"{row.where}: wallet", row.wallet, detail)
+    if any(r.position.market == row.position.market for r in rows[:-1]):
         detail = f"{owner!r} already holds a cross position in this market"
-        raise InputError(Reason.DUPLICATE_POSITION, f"{where}: market", position.market, detail)
-    if (market.settle_asset, market.trigger) != (first.settle_asset, first.trigger):
-        detail = f"a cross unit settles in one asset with one trigger, as {first.symbol} does"
-        raise InputError(Reason.CROSS_INCOMPATIBLE, f"{where}: market", position.market, detail)
+        raise InputError(Reason.DUPLICATE_POSITION, f"{row.where}: market", market.symbol, detail)
+    if (market.settle_asset, market.trigger) != (first_market.settle_asset, first_market.trigger):
+        detail = (
+            f"a cross unit settles in one asset with one trigger, as {first_market.symbol} does"
+        )
+        raise InputError(Reason.CROSS_INCOMPATIBLE, f"{row.where}: market", market.symbol, detail)
 
 
 def _choice(text: str, options: dict[str, _T], where: str) -> _T:
@@ -251,7 +277,7 @@ def _text(path: Path) -> str:
 
 
 def _check_header(line: str, columns: tuple[str, ...]) -> None:
-    found = line.strip().split(",")
+    found = line.split(",")
     if tuple(found) == columns:
         return
     unknown = [name for name in found if name not in columns]
@@ -259,4 +285,4 @@ def _check_header(line: str, columns: tuple[str, ...]) -> None:
         detail = f"the columns are {','.join(columns)}"
         raise InputError(Reason.UNKNOWN_KEY, "line 1", unknown[0], detail)
     detail = f"the header must be exactly {','.join(columns)}"
-    raise InputError(Reason.MISSING_KEY, "line 1", line.strip()[:80], detail)
+    raise InputError(Reason.MISSING_KEY, "line 1", line[:80], detail)

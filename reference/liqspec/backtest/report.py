@@ -1,7 +1,7 @@
-"""What a backtest reports (spec/14-backtest.md, BT-5, BT-9): outcomes, aggregates, plots.
+"""What a backtest reports (spec/14-backtest.md, BT-5, BT-9): outcomes, aggregates, summary.
 
-Everything here is read off the ledger, the same way whichever route produced it, so the
-two routes' reports are equal exactly when their ledgers are.
+Everything here is read off a result's facts, the same way whichever route produced them, so
+the two routes' reports are equal exactly when their facts are.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ __all__ = [
     "check_interval",
     "get_aggregates",
     "get_comparison",
+    "get_fund_of_units",
     "get_outcomes",
     "get_summary",
+    "interval_rows",
     "write_outputs",
 ]
 
@@ -35,8 +37,8 @@ MAX_INTERVALS = 1_000_000
 
 OUTCOME_COLUMNS = (
     "unit", "owner", "mode", "market", "side", "size", "entry_price", "wallet",
-    "liquidation_price", "status", "flagged_at", "closed_at", "mark", "price", "fee",
-    "shortfall", "deleveraged",
+    "liquidation_price", "status", "flagged_at", "closed_at", "mark", "price", "shortfall",
+    "deleveraged",
 )  # fmt: skip
 
 
@@ -47,13 +49,12 @@ class Outcome:
     unit: str
     market: str
     status: str
-    """``liquidated`` (closed by the procedure), ``flagged`` (still in liquidation at the
-    end), ``deleveraged`` (reduced by ADL, not liquidated) or ``safe``."""
+    """``liquidated`` (closed by the procedure), ``flagged`` (in liquidation when the path
+    ends), ``deleveraged`` (reduced by ADL) or ``safe``."""
     flagged_at: int | None = None
     closed_at: int | None = None
     mark: int | None = None
     price: int | None = None
-    fee: int = 0
     shortfall: int = 0
     deleveraged: int = 0
 
@@ -64,6 +65,7 @@ def get_outcomes(backtest: Backtest, result: Result) -> dict[tuple[str, str], Ou
     flagged: dict[str, int] = {}
     for point, unit_id in result.flags:
         flagged.setdefault(unit_id, times[point])
+    running = set(result.open)
     closes = {(c.unit, c.market): c for c in result.closes}
     reduced: dict[tuple[str, str], int] = defaultdict(int)
     for _, unit_id, symbol, lots in result.deleveraged:
@@ -76,12 +78,17 @@ def get_outcomes(backtest: Backtest, result: Result) -> dict[tuple[str, str], Ou
             if close is not None:
                 outcomes[key] = Outcome(
                     *key, "liquidated", flagged.get(unit.id), times[close.point], close.mark,
-                    close.price, 0, max(0, -close.gain), reduced[key],
+                    close.price, close.shortfall, reduced[key],
                 )  # fmt: skip
                 continue
-            status = "flagged" if unit.id in flagged else "deleveraged" if reduced[key] else "safe"
+            status = "flagged" if unit.id in running else "deleveraged" if reduced[key] else "safe"
             outcomes[key] = Outcome(*key, status, flagged.get(unit.id), deleveraged=reduced[key])
     return outcomes
+
+
+def get_fund_of_units(backtest: Backtest) -> dict[str, str]:
+    """Return the fund each unit's deficits draw on: its first market's (BT-5)."""
+    return {u.id: backtest.markets[u.positions[0].market].fund for u in backtest.units}
 
 
 def check_interval(backtest: Backtest, interval: int) -> int:
@@ -117,8 +124,8 @@ def get_aggregates(backtest: Backtest, result: Result, interval: int) -> list[di
         row = row_of(close.point)
         row["closed"] += 1
         row[f"notional:{market.fund}"] += get_value(market, close.size, close.mark)
-        row[f"shortfall:{market.fund}"] += max(0, -close.gain)
-    fund_of = {unit.id: backtest.markets[unit.positions[0].market].fund for unit in backtest.units}
+        row[f"shortfall:{market.fund}"] += close.shortfall
+    fund_of = get_fund_of_units(backtest)
     for point, unit_id, amount in result.bad_debt:
         row_of(point)[f"bad_debt:{fund_of[unit_id]}"] += amount
     ends: dict[int, dict[str, int]] = defaultdict(dict)
@@ -142,7 +149,7 @@ def get_summary(
     for outcome in outcomes.values():
         statuses[outcome.status] += 1
     closed = [o.closed_at for o in outcomes.values() if o.closed_at is not None]
-    fund_of = {unit.id: backtest.markets[unit.positions[0].market].fund for unit in backtest.units}
+    fund_of = get_fund_of_units(backtest)
     funds: dict[str, dict[str, str]] = {}
     for market in {m.fund: m for m in backtest.markets.values()}.values():
         fund = market.fund
@@ -157,7 +164,7 @@ def get_summary(
             "end": format_amount(market, balances[-1]),
             "lowest": format_amount(market, min(balances)),
             "liquidated_notional": format_amount(market, notional),
-            "shortfall": format_amount(market, sum(max(0, -c.gain) for c, _ in taken)),
+            "shortfall": format_amount(market, sum(c.shortfall for c, _ in taken)),
             "bad_debt": format_amount(market, bad),
         }
     return {
@@ -220,7 +227,6 @@ def outcome_rows(
                 "status": outcome.status, "flagged_at": _text(outcome.flagged_at),
                 "closed_at": _text(outcome.closed_at), "mark": _price(market, outcome.mark),
                 "price": _price(market, outcome.price),
-                "fee": format_amount(market, outcome.fee),
                 "shortfall": format_amount(market, outcome.shortfall),
                 "deleveraged": format_size(market, outcome.deleveraged),
             })  # fmt: skip
@@ -233,6 +239,19 @@ def _price(market: Market, ticks: int | None) -> str:
 
 def _text(value: int | None) -> str:
     return "" if value is None else str(value)
+
+
+def interval_rows(backtest: Backtest, aggregates: list[dict[str, int]]) -> list[dict[str, str]]:
+    """Return the aggregates with amounts as decimal text of each fund's asset (BT-9)."""
+    markets = {m.fund: m for m in backtest.markets.values()}
+    rows = []
+    for row in aggregates:
+        shown = {}
+        for name, value in row.items():
+            fund = name.partition(":")[2]
+            shown[name] = format_amount(markets[fund], value) if fund else str(value)
+        rows.append(shown)
+    return rows
 
 
 def to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = None) -> str:

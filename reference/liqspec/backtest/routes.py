@@ -9,7 +9,8 @@ anything and units meet only through the insurance fund. Then a unit's liquidati
 (PRICE-2) splits the marks in two, the first mark on the wrong side is found for all units at
 once by a running minimum or maximum of the path and a binary search, and only the events at
 which some unit crosses are handed to the engine, holding just those units and the funds.
-Where the fund runs short (ADL would reach other positions) the fast path stops and says so.
+Where the fund runs short (ADL or socialization would reach other units) the fast path stops
+and says so.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from attrs import frozen
 from liqspec.backtest.inputs import MarkPath, Unit
 from liqspec.base.errors import InputError, Reason
 from liqspec.engine.insurance import get_fund_payment
+from liqspec.engine.queue import is_in_liquidation
 from liqspec.engine.records import (
     BadDebt,
     Deleveraged,
     FundChange,
+    LiquidationEnded,
     LiquidationStarted,
     Record,
     Takeover,
@@ -102,7 +105,8 @@ class Backtest:
 class Close:
     """A position closed by the procedure (BT-5): a takeover at ``price``, the mark at ``mark``.
 
-    ``gain`` is the fund's result; negative, it is the loss beyond bankruptcy.
+    ``gain`` is the fund's result; negative, it is the loss beyond bankruptcy. ``residual``
+    is the negative balance a takeover at the mark leaves on a unit with no position left.
     """
 
     point: int
@@ -112,6 +116,12 @@ class Close:
     mark: int
     price: int
     gain: int
+    residual: int = 0
+
+    @property
+    def shortfall(self) -> int:
+        """Return the loss beyond bankruptcy: the deficit this close hands to INS-1..INS-6."""
+        return max(0, -self.gain) + self.residual
 
 
 @frozen
@@ -129,21 +139,28 @@ class FundMove:
 class Result:
     """What a route found (BT-5), in the order the engine produces it, and which route ran.
 
-    ``flags`` are the units entering liquidation, ``deleveraged`` ADL's reductions
-    ``(point, unit, market, lots)`` and ``bad_debt`` ``(point, unit, amount)`` (INS-4, INS-6).
+    ``flags`` and ``ends`` are the units entering and leaving liquidation (LIQ-2), ``open``
+    those still in liquidation when the path ends (LIQ-1, LIQ-2),
+    ``deleveraged`` ADL's reductions ``(point, unit, market, lots)`` and ``bad_debt``
+    ``(point, unit, amount)`` (INS-4, INS-6).
     """
 
     route: str
     reasons: tuple[str, ...] = ()
     flags: tuple[tuple[int, str], ...] = ()
+    ends: tuple[tuple[int, str], ...] = ()
     closes: tuple[Close, ...] = ()
     moves: tuple[FundMove, ...] = ()
     deleveraged: tuple[tuple[int, str, str, int], ...] = ()
     bad_debt: tuple[tuple[int, str, int], ...] = ()
+    open: tuple[str, ...] = ()
 
     def get_facts(self) -> tuple[object, ...]:
         """Return what both routes must agree on: everything but the route and reasons."""
-        return (self.flags, self.closes, self.moves, self.deleveraged, self.bad_debt)
+        return (
+            self.flags, self.ends, self.closes, self.moves, self.deleveraged, self.bad_debt,
+            self.open,
+        )  # fmt: skip
 
 
 def make_backtest(
@@ -170,14 +187,31 @@ def make_backtest(
                 Reason.UNKNOWN_MARKET, f"path.{symbol}", symbol, "no market file for it"
             )
         if not np.array_equal(path.times, first.times):
-            detail = f"every path has the times of {first.market}'s path"
-            raise InputError(Reason.OUT_OF_RANGE, f"path.{symbol}", "time column", detail)
+            raise _other_times(path, first)
+    assets: dict[str, Market] = {}
+    for symbol, market in markets.items():
+        other = assets.setdefault(market.settle_asset, market)
+        if other.settle_quantum != market.settle_quantum:
+            detail = f"{other.symbol} settles {other.settle_asset} in another quantum"
+            raise InputError(Reason.CROSS_INCOMPATIBLE, f"market.{symbol}", symbol, detail)
     for fund in funds:
         if not any(market.fund == fund for market in markets.values()):
             raise InputError(
                 Reason.UNKNOWN_FUND, f"fund.{fund}", fund, "no loaded market draws on it"
             )
     return Backtest(dict(sorted(markets.items())), dict(sorted(paths.items())), units, funds)
+
+
+def _other_times(path: MarkPath, first: MarkPath) -> InputError:
+    """Name the first line at which ``path``'s times leave ``first``'s (BT-1)."""
+    shared = min(len(path.times), len(first.times))
+    differ = np.flatnonzero(path.times[:shared] != first.times[:shared])
+    index = int(differ[0]) if len(differ) else shared
+    field = f"path.{path.market}: line {index + 2}: time"
+    value = int(path.times[index]) if index < len(path.times) else None
+    expected = int(first.times[index]) if index < len(first.times) else "no line"
+    detail = f"every path has the times of {first.market}'s path, which has {expected} here"
+    return InputError(Reason.OUT_OF_RANGE, field, value, detail)
 
 
 # --- the semantics: a state and events --------------------------------------------------------
@@ -195,23 +229,24 @@ def build_state(backtest: Backtest) -> State:
         for market in (backtest.markets[symbol],)
     }  # fmt: skip
     accounts = {unit.id: _account(unit) for unit in backtest.units}
-    funds = {
-        market.fund: backtest.funds.get(market.fund, 0) for market in backtest.markets.values()
-    }
-    return State(time, markets, accounts, funds)
+    return State(time, markets, accounts, _starting_funds(backtest))
+
+
+def _starting_funds(backtest: Backtest) -> dict[str, int]:
+    """Return every fund a market draws on, with its starting balance (BT-3)."""
+    return {m.fund: backtest.funds.get(m.fund, 0) for m in backtest.markets.values()}
 
 
 def _account(unit: Unit) -> AccountState:
     return AccountState(unit.id, unit.asset, unit.wallet, unit.positions)
 
 
-def get_events(backtest: Backtest, start: int = 0) -> Iterator[tuple[int, Event]]:
+def get_events(backtest: Backtest) -> Iterator[tuple[int, Event]]:
     """Point 0: a clock event at the first time; point i: its clock, then each mark (BT-4)."""
     times = backtest.times
     ticks = {symbol: path.ticks.tolist() for symbol, path in backtest.paths.items()}
-    if start == 0:
-        yield 0, Clock(int(times[0]))
-    for i in range(max(start, 1), len(times)):
+    yield 0, Clock(int(times[0]))
+    for i in range(1, len(times)):
         yield i, Clock(int(times[i]))
         for symbol, marks in ticks.items():
             yield i, MarkUpdate(symbol, marks[i])
@@ -229,6 +264,10 @@ def run_engine(backtest: Backtest, progress: Progress | None = None) -> Result:
         if progress is not None and point != done:
             done = point
             progress(point)
+    facts.open = [
+        account.id for account in state.accounts.values()
+        if account.liquidating and is_in_liquidation(get_unit(state, account), account)
+    ]  # fmt: skip
     return facts.result("engine")
 
 
@@ -237,17 +276,25 @@ class _Facts:
 
     def __init__(self) -> None:
         self.flags: list[tuple[int, str]] = []
+        self.ends: list[tuple[int, str]] = []
         self.closes: list[Close] = []
         self.moves: list[FundMove] = []
         self.deleveraged: list[tuple[int, str, str, int]] = []
         self.bad_debt: list[tuple[int, str, int]] = []
+        self.open: list[str] = []
 
     def add(self, point: int, record: Record) -> None:
         if isinstance(record, LiquidationStarted):
             self.flags.append((point, record.account))
+        elif isinstance(record, LiquidationEnded):
+            self.ends.append((point, record.account))
         elif isinstance(record, Takeover):
-            self.closes.append(Close(point, record.account, record.market, record.size,
-                                     record.mark, record.price, record.fund_delta))  # fmt: skip
+            last = record.maintenance_after == 0  # no leg left: MM is positive for any leg
+            residual = max(0, -record.equity_after) if last else 0
+            self.closes.append(
+                Close(point, record.account, record.market, record.size, record.mark,
+                      record.price, record.fund_delta, residual)
+            )  # fmt: skip
         elif isinstance(record, FundChange):
             self.moves.append(FundMove(point, record.fund, record.delta, record.balance,
                                        record.cause))  # fmt: skip
@@ -259,8 +306,9 @@ class _Facts:
             self.bad_debt.append((point, record.account, record.amount))
 
     def result(self, route: str, reasons: tuple[str, ...] = ()) -> Result:
-        return Result(route, reasons, tuple(self.flags), tuple(self.closes), tuple(self.moves),
-                      tuple(self.deleveraged), tuple(self.bad_debt))  # fmt: skip
+        return Result(route, reasons, tuple(self.flags), tuple(self.ends), tuple(self.closes),
+                      tuple(self.moves), tuple(self.deleveraged), tuple(self.bad_debt),
+                      tuple(sorted(self.open)))  # fmt: skip
 
 
 # --- the fast path -----------------------------------------------------------------------------
@@ -273,7 +321,7 @@ def get_fast_path_obstacles(backtest: Backtest) -> tuple[str, ...]:
     if several:
         reasons.append(f"{len(several)} cross unit(s) hold several positions (e.g. {several[0]})")
     for symbol, market in backtest.markets.items():
-        if market.tier_mode is TierMode.STEP and len(market.tiers) > 1:
+        if not _is_half_line(market):
             reasons.append(
                 f"{symbol} has step tiers: its liquidatable marks need not be a half-line (PRICE-3)"
             )
@@ -304,9 +352,7 @@ def run_fast(
     if obstacles:
         return Result("fast-path", obstacles)
     crossings = _first_crossings(backtest, prices or get_start_prices(backtest))
-    funds = {
-        market.fund: backtest.funds.get(market.fund, 0) for market in backtest.markets.values()
-    }
+    funds = _starting_funds(backtest)
     facts = _Facts()
     for (point, _), units in sorted(crossings.items()):
         marks = {s: MarketState(backtest.markets[s], int(p.ticks[point]))
@@ -350,11 +396,12 @@ def _take_over_all(
         elif gain < 0:
             paid = get_fund_payment(-gain, fund, market.liquidation.insurance_step_cap)
             if paid < -gain:
-                return (
-                    f"the insurance fund runs short at time {event.time}: ADL reaches other units"
-                )
+                cover = "ADL" if market.liquidation.deleveraging.value == "adl" else "socialization"
+                time = event.time
+                return f"the insurance fund runs short at time {time}: {cover} would reach others"
             funds[market.fund] = fund - paid
             facts.moves.append(FundMove(point, market.fund, -paid, fund - paid, "deficit"))
+        facts.ends.append((point, account_id))
     return ""
 
 
@@ -522,7 +569,7 @@ def run(
     prices: Mapping[tuple[str, str], PriceResult] | None = None,
 ) -> Result:
     """Run the fast path where it applies, else the engine, saying why (BT-7)."""
-    reasons: tuple[str, ...] = ("the engine route was asked for",)
+    reasons: tuple[str, ...] = ("asked for",)
     if not engine:
         fast = run_fast(backtest, prices)
         if not fast.reasons:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -27,7 +28,7 @@ from liqspec.backtest.generators import (
     generate_population,
     path_csv,
 )
-from liqspec.backtest.inputs import load_path, load_population
+from liqspec.backtest.inputs import MAX_TICKS, MarkPath, load_path, load_population
 from liqspec.backtest.report import (
     OUTCOME_COLUMNS,
     check_interval,
@@ -35,12 +36,13 @@ from liqspec.backtest.report import (
     get_comparison,
     get_outcomes,
     get_summary,
+    interval_rows,
     outcome_rows,
     to_csv,
     write_outputs,
 )
 from liqspec.backtest.routes import Backtest, Result, get_start_prices, make_backtest, run
-from liqspec.base.conventions import to_units
+from liqspec.base.conventions import parse_decimal, to_units
 from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import get_bundled
 from liqspec.cli.app import EXIT_OK, console, guarded, load_markets, main, print_json
@@ -94,9 +96,20 @@ def backtest(
 
     Every mark of the path is an engine event; the report says who was liquidated, when, at
     what price, the loss beyond bankruptcy the insurance fund absorbed, and what the fund and
-    bad debt did. Where every unit holds one position, parameters stay fixed and no book
-    fills, the fast path finds the same ledger without visiting every mark (BT-6); elsewhere
-    the engine runs, and the summary says why (BT-7).
+    bad debt did. There is no book: every close is a takeover at the bankruptcy price.
+
+    The population is CSV, id,mode,market,side,size,entry_price,wallet: the cross lines of
+    one id form one margin unit with one wallet; each isolated line is a unit of its own.
+    --fund gives every insurance fund the same starting balance.
+
+    Where every unit holds one position on a continuous-tier market without risk adjustment
+    or breakers, and the fund covers every deficit, the fast path finds the engine's result
+    from each position's liquidation price (BT-6); elsewhere the engine replays every mark,
+    with a progress bar, and the summary says why (BT-7). With --compare the second market
+    file replaces its symbol's and everything runs again: "first" is the run of --market.
+
+    Exit 0 after a run; 2 for bad input, with one line naming the file, line, field, value
+    and rule.
 
     \b
     Examples:
@@ -109,20 +122,15 @@ def backtest(
 
     def action() -> int:
         started = time.perf_counter()
-        setup = _load(market_files, path_files, population, fund)
+        inputs = _Inputs(market_files, path_files, population, fund)
+        setup = inputs.load()
         check_interval(setup, interval)
+        if compare_file is not None:  # refuse a bad second file before the first run
+            other = inputs.load(compare_file)
         result, outcomes, prices = _run(setup, force_engine, as_json)
         report: dict[str, Any] = get_summary(setup, result, outcomes)
-        files = _files(
-            setup,
-            result=result,
-            outcomes=outcomes,
-            prices=prices,
-            interval=interval,
-            summary=report,
-        )
+        files = _files(setup, result=result, outcomes=outcomes, prices=prices, interval=interval)
         if compare_file is not None:
-            other = _with_market(setup, compare_file)
             result_b, outcomes_b, _ = _run(other, force_engine, as_json)
             counts, rows = get_comparison(outcomes, outcomes_b)
             report["compare"] = {
@@ -130,61 +138,82 @@ def backtest(
                 "second": get_summary(other, result_b, outcomes_b),
             }  # fmt: skip
             files["compare.csv"] = to_csv(rows, ("unit", "market", "first", "second", "change"))
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        files["summary.json"] = json.dumps(report, indent=2, sort_keys=True) + "\n"
+        plotted = out_dir is not None and not no_plots
+        files["report.md"] = _markdown(report, plotted=plotted)
         if out_dir is not None:
             write_outputs(out_dir, files)
-            if not no_plots:
-                _plot(
-                    setup,
-                    result=result,
-                    outcomes=outcomes,
-                    prices=prices,
-                    interval=interval,
-                    out_dir=out_dir,
-                )
-        report["seconds"] = round(time.perf_counter() - started, 3)
+            if plotted:
+                _plot(setup, result=result, outcomes=outcomes, prices=prices,
+                      interval=interval, out_dir=out_dir)  # fmt: skip
+                files["backtest.png"] = ""
         if as_json:
             print_json(report)
         else:
-            _print_summary(report, out_dir)
+            _print_summary(report, out_dir, sorted(files) if out_dir is not None else [])
         return EXIT_OK
 
     guarded(as_json, action)
 
 
-def _load(
-    market_files: tuple[Path, ...], path_files: tuple[str, ...], population: Path | None,
-    fund: str,
-) -> Backtest:  # fmt: skip
-    markets = load_markets(market_files or (get_bundled(*_SAMPLE_MARKET),))
-    paths = {}
-    for entry in path_files or (str(get_bundled(*_SAMPLE_PATH)),):
-        symbol, equals, file = entry.partition("=")
-        if not equals:
-            if len(markets) != 1:
-                detail = "with several markets, name each path's market: SYMBOL=FILE"
-                raise InputError(Reason.MISSING_KEY, "--path", entry, detail)
-            symbol, file = next(iter(markets)), entry
-        if symbol not in markets:
-            raise InputError(Reason.UNKNOWN_MARKET, "--path", symbol, "no --market defines it")
-        paths[symbol] = load_path(Path(file), markets[symbol])
-    units = load_population(population or get_bundled(*_SAMPLE_POPULATION), markets)
-    funds = {}
-    for market in markets.values():
-        amount = to_units(fund, market.settle_quantum, "--fund", "settlement quantum")
+@attrs.frozen
+class _Inputs:
+    """The files a backtest names, loaded once per parameter set (BT-1..BT-3)."""
+
+    market_files: tuple[Path, ...]
+    path_files: tuple[str, ...]
+    population: Path | None
+    fund: str
+
+    def load(self, replacement: Path | None = None) -> Backtest:
+        """Load every input; with ``replacement``, that market file in place of its symbol's."""
+        files = self.market_files or (get_bundled(*_SAMPLE_MARKET),)
+        markets = load_markets(files)
+        sources = {
+            market.symbol: str(file) for market, file in zip(markets.values(), files, strict=True)
+        }
+        if replacement is not None:
+            market = load_market(replacement)
+            if market.symbol not in markets:
+                detail = f"compare a market the run has: {', '.join(markets)}"
+                raise InputError(Reason.UNKNOWN_MARKET, "--compare", market.symbol, detail,
+                                 str(replacement))  # fmt: skip
+            markets[market.symbol], sources[market.symbol] = market, str(replacement)
+        paths, path_sources = self._paths(markets)
+        units = load_population(self.population or get_bundled(*_SAMPLE_POPULATION), markets)
+        funds = {market.fund: self._fund(market) for market in markets.values()}
+        try:
+            return make_backtest(markets, paths, units, funds)
+        except InputError as error:  # name the file the field belongs to
+            kind, _, symbol = error.field.partition(":")[0].partition(".")
+            source = (path_sources if kind == "path" else sources).get(symbol)
+            raise error.located(source) if source else error from None
+
+    def _paths(self, markets: dict[str, Market]) -> tuple[dict[str, MarkPath], dict[str, str]]:
+        paths: dict[str, MarkPath] = {}
+        sources: dict[str, str] = {}
+        for entry in self.path_files or (str(get_bundled(*_SAMPLE_PATH)),):
+            symbol, equals, file = entry.partition("=")
+            if not equals or symbol not in markets:  # a file name may hold "=" too
+                if len(markets) != 1:
+                    detail = "with several markets, name each path's market: SYMBOL=FILE"
+                    raise InputError(Reason.MISSING_KEY, "--path", entry, detail)
+                symbol, file = next(iter(markets)), entry
+            if not file:
+                raise InputError(Reason.MISSING_KEY, "--path", entry, "SYMBOL=FILE needs a file")
+            if symbol in paths:
+                detail = f"two paths for {symbol}: {sources[symbol]} and {file}"
+                raise InputError(Reason.DUPLICATE_MARKET, "--path", entry, detail)
+            paths[symbol], sources[symbol] = load_path(Path(file), markets[symbol]), file
+        return paths, sources
+
+    def _fund(self, market: Market) -> int:
+        amount = to_units(self.fund, market.settle_quantum, "--fund", "settlement quantum")
         if amount < 0:
             detail = "a fund is never negative (INS-2)"
-            raise InputError(Reason.NEGATIVE_BALANCE, "--fund", fund, detail)
-        funds[market.fund] = amount
-    return make_backtest(markets, paths, units, funds)
-
-
-def _with_market(setup: Backtest, file: Path) -> Backtest:
-    market = load_market(file)
-    if market.symbol not in setup.markets:
-        detail = f"compare a market the run has: {', '.join(setup.markets)}"
-        raise InputError(Reason.UNKNOWN_MARKET, "--compare", market.symbol, detail, str(file))
-    markets = {**setup.markets, market.symbol: market}
-    return make_backtest(markets, setup.paths, setup.units, setup.funds)
+            raise InputError(Reason.NEGATIVE_BALANCE, "--fund", self.fund, detail)
+        return amount
 
 
 def _run(
@@ -211,14 +240,12 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
 
 def _files(
     setup: Backtest, *, result: Result, outcomes: dict[tuple[str, str], Any],
-    prices: dict[tuple[str, str], PriceResult], interval: int, summary: dict[str, Any],
+    prices: dict[tuple[str, str], PriceResult], interval: int,
 ) -> dict[str, str]:  # fmt: skip
     aggregates = get_aggregates(setup, result, interval)
     return {
         "positions.csv": to_csv(outcome_rows(setup, outcomes, prices), OUTCOME_COLUMNS),
-        "intervals.csv": to_csv(aggregates),
-        "summary.json": json.dumps(summary, indent=2, sort_keys=True) + "\n",
-        "report.md": _markdown(summary),
+        "intervals.csv": to_csv(interval_rows(setup, aggregates)),
     }
 
 
@@ -239,7 +266,7 @@ def _plot(
     )
 
 
-def _markdown(summary: dict[str, Any]) -> str:
+def _markdown(summary: dict[str, Any], *, plotted: bool) -> str:
     lines = ["# Backtest report", "", f"Route: **{summary['route']}**."]
     lines.extend(f"- {reason}" for reason in summary["reasons"])
     lines += ["", "| outcome | positions |", "|---|---|"]
@@ -250,11 +277,18 @@ def _markdown(summary: dict[str, Any]) -> str:
         cells = (fund, f["start"], f["end"], f["lowest"], f["liquidated_notional"],
                  f["shortfall"], f["bad_debt"])  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "![mark path, fund, notional closed, liquidation distance](backtest.png)", ""]
+    if plotted:
+        lines += ["", "![mark path, fund, notional closed, liquidation distance](backtest.png)"]
+    if "compare" in summary:
+        changes = summary["compare"]["changes"]
+        listed = ", ".join(f"{k} {v}" for k, v in changes.items())
+        market = summary["compare"]["market"]
+        lines += ["", f"Compared with {market} (the second run): {listed} (compare.csv)."]
+    lines.append("")
     return "\n".join(lines)
 
 
-def _print_summary(report: dict[str, Any], out_dir: Path | None) -> None:
+def _print_summary(report: dict[str, Any], out_dir: Path | None, written: list[str]) -> None:
     runs = [("", report)]
     if "compare" in report:
         runs = [("first: ", report), ("second: ", report["compare"]["second"])]
@@ -276,7 +310,7 @@ def _print_summary(report: dict[str, Any], out_dir: Path | None) -> None:
         changes = report["compare"]["changes"]
         console.print("second vs first: " + ", ".join(f"{k} {v}" for k, v in changes.items()))
     if out_dir is not None:
-        console.print(f"wrote {out_dir}/ (positions.csv, intervals.csv, summary.json, report.md)")
+        console.print(f"wrote {out_dir}/ ({', '.join(written)})")
     console.print(f"{report['seconds']} s")
 
 
@@ -293,26 +327,46 @@ def generate() -> None:
               help="The market whose price grid the path uses. Default: BTCUSDT 2024.")  # fmt: skip
 @click.option("--model", type=click.Choice([m.value for m in PathModel]), default="gbm",
               show_default=True, help="gbm with jumps, volatility regimes, or crash.")  # fmt: skip
-@click.option("--points", default=1440, show_default=True, type=click.IntRange(2, 10_000_000))
+@click.option("--points", default=1440, show_default=True, type=click.IntRange(2, 10_000_000),
+              help="Marks to write (525600: a year of minutes).")  # fmt: skip
 @click.option("--step", default=60, show_default=True, type=click.IntRange(min=1),
-              help="Time between marks, in seconds.")  # fmt: skip
+              help="Seconds between marks; times start at 0.")  # fmt: skip
 @click.option("--start", default="60000", show_default=True, help="The first price.")
 @click.option("--volatility", default=0.6, show_default=True, type=click.FloatRange(0, 20),
-              help="Annualised volatility.")  # fmt: skip
+              help="Annualised volatility (a year of 365 days of seconds).")  # fmt: skip
 @click.option("--jump-rate", default=2.0, show_default=True, type=click.FloatRange(0, 1e4),
               help="Expected jumps per day.")  # fmt: skip
+@click.option("--jump-size", default=0.02, show_default=True, type=click.FloatRange(0, 1),
+              help="Standard deviation of a jump's log return.")  # fmt: skip
+@click.option("--storm", default=3.0, show_default=True, type=click.FloatRange(1, 100),
+              help="regimes: stormy volatility as a multiple of the calm one.")  # fmt: skip
+@click.option("--switch", default=0.002, show_default=True, type=click.FloatRange(0, 1),
+              help="regimes: the chance per step of switching regime.")  # fmt: skip
+@click.option("--crash-at", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="crash: where the fall starts, as a fraction of the path.")  # fmt: skip
 @click.option("--depth", default=0.3, show_default=True, type=click.FloatRange(0, 0.99),
               help="crash: the fall, as a fraction of the price.")  # fmt: skip
+@click.option("--fall", default=30, show_default=True, type=click.IntRange(min=1),
+              help="crash: steps the fall takes.")  # fmt: skip
 @click.option("--recovery", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="crash: the share of the fall won back.")  # fmt: skip
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--recover", default=240, show_default=True, type=click.IntRange(min=0),
+              help="crash: steps the recovery takes.")  # fmt: skip
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="The seed: one seed, one file (on one numpy version).")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
 def generate_path_command(
     *, market_file: Path | None, model: str, points: int, step: int, start: str,
-    volatility: float, jump_rate: float, depth: float, recovery: float, seed: int,
+    volatility: float, jump_rate: float, jump_size: float, storm: float, switch: float,
+    crash_at: float, depth: float, fall: int, recovery: float, recover: int, seed: int,
     output: Path | None,
 ) -> None:  # fmt: skip
-    """Write a seeded mark path CSV (time,price) on a market's price grid.
+    """Write a seeded mark path CSV (time,price) on a market's price grid (BT-8).
+
+    Log returns are normal with the given volatility, plus Poisson jumps; `regimes` switches
+    the volatility between calm and stormy; `crash` adds a fall of --depth over --fall steps
+    starting at --crash-at, then wins back --recovery of it over --recover steps. Prices are
+    rounded to the tick and kept within the market's price domain.
 
     \b
     Example:
@@ -321,9 +375,17 @@ def generate_path_command(
 
     def action() -> int:
         market = load_market(market_file or get_bundled(*_SAMPLE_MARKET))
+        _check_grid(market)
         _check_price(market, start, "--start")
-        spec = PathSpec(PathModel(model), points, step, start, volatility, jump_rate,
-                        depth=depth, recovery=recovery)  # fmt: skip
+        if (points - 1) * step >= 10**18:
+            detail = "the last time, (points - 1) x step, must have at most 18 digits (BT-1)"
+            raise InputError(Reason.OUT_OF_RANGE, "--step", step, detail)
+        spec = PathSpec(
+            model=PathModel(model), points=points, step=step, start=start,
+            volatility=volatility, jump_rate=jump_rate, jump_size=jump_size, storm=storm,
+            switch=switch, crash_at=crash_at, depth=depth, fall=fall, recovery=recovery,
+            recover=recover,
+        )  # fmt: skip
         times, ticks = generate_path(market, spec, seed)
         _emit(path_csv(market, times, ticks), output)
         return EXIT_OK
@@ -334,22 +396,30 @@ def generate_path_command(
 @generate.command("population")
 @click.option("--market", "market_file", type=click.Path(path_type=Path),
               help="The market of the positions. Default: bundled BTCUSDT 2024.")  # fmt: skip
-@click.option("--positions", default=1000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--positions", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="How many positions (lines) to write.")  # fmt: skip
 @click.option("--entry", default="60000", show_default=True,
               help="The entry price of every position (the path's first price).")  # fmt: skip
 @click.option("--median-notional", default="20000", show_default=True,
-              help="Median notional in the quote asset (lognormal).")  # fmt: skip
+              help="Median notional in the quote asset (lognormal, sigma 1.5).")  # fmt: skip
 @click.option("--leverage", default=10.0, show_default=True, type=click.FloatRange(1, 1000),
-              help="Median leverage (lognormal), capped by the tier's maximum.")  # fmt: skip
-@click.option("--long-share", default=0.6, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--isolated-share", default=0.7, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+              help="Median leverage (lognormal, sigma 0.8), capped by the tier's.")  # fmt: skip
+@click.option("--long-share", default=0.6, show_default=True, type=click.FloatRange(0, 1),
+              help="The chance that a position is long.")  # fmt: skip
+@click.option("--isolated-share", default=0.7, show_default=True, type=click.FloatRange(0, 1),
+              help="The chance that a position is isolated (else its own cross unit).")  # fmt: skip
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="The seed: one seed, one file (on one numpy version).")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
 def generate_population_command(
     *, market_file: Path | None, positions: int, entry: str, median_notional: str,
     leverage: float, long_share: float, isolated_share: float, seed: int, output: Path | None,
 ) -> None:  # fmt: skip
-    """Write a seeded population CSV: sizes, leverage, sides, cross or isolated.
+    """Write a seeded population CSV (id,mode,market,side,size,entry_price,wallet) (BT-8).
+
+    Each position is opened at --entry; its wallet is its value at entry over its leverage,
+    rounded up to the settlement quantum (the initial margin at that leverage). Ids are p0,
+    p1, ...; each cross line is a unit of its own.
 
     \b
     Example:
@@ -358,8 +428,10 @@ def generate_population_command(
 
     def action() -> int:
         market = load_market(market_file or get_bundled(*_SAMPLE_MARKET))
+        _check_grid(market)
         ticks = _check_price(market, entry, "--entry")
-        if to_units(median_notional, market.settle_quantum, "--median-notional", "quantum") <= 0:
+        num, _ = parse_decimal(median_notional, "--median-notional")
+        if num <= 0:
             detail = "a median notional is positive"
             raise InputError(Reason.OUT_OF_RANGE, "--median-notional", median_notional, detail)
         spec = PopulationSpec(positions, median_notional, leverage, long_share, isolated_share)
@@ -367,6 +439,12 @@ def generate_population_command(
         return EXIT_OK
 
     guarded(False, action)  # noqa: FBT003
+
+
+def _check_grid(market: Market) -> None:
+    if market.max_price >= MAX_TICKS:
+        detail = f"a backtest keeps marks as 64-bit integers: max_price below {MAX_TICKS} ticks"
+        raise InputError(Reason.OUT_OF_RANGE, "max_price", market.max_price, detail)
 
 
 def _check_price(market: Market, text: str, option: str) -> int:
