@@ -28,9 +28,11 @@ def test_an_account_map_reads_as_the_copied_dict(
         snapshots.append((shared, list(copied.items())))
         shared, copied = shared.replaced(account), {**copied, account.id: account}
     assert list(shared.items()) == list(copied.items())
+    assert list(shared.values()) == list(copied.values())
     assert len(shared) == len(copied)
     assert shared == copied
     assert "absent" not in shared
     assert shared.get("absent") is None
     for earlier, items in snapshots:
         assert list(earlier.items()) == items
+        assert list(earlier.values()) == [account for _, account in items]

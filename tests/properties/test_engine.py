@@ -22,6 +22,7 @@ below, on every takeover, fund payment, ADL and socialization of the reference).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from fractions import Fraction
 from unittest import mock
 
@@ -43,14 +44,16 @@ from liqspec import (
     load_market,
 )
 from liqspec.base.errors import EventRejectedError
-from liqspec.engine import liquidation
+from liqspec.engine import insurance, liquidation
 from liqspec.engine.breakers import get_band, is_halted
+from liqspec.engine.insurance import get_adl_ranking
 from liqspec.engine.queue import (
     IndexRef,
     get_indexed_queue,
     get_liquidation_queue,
     is_in_liquidation,
 )
+from liqspec.engine.ranking import get_indexed_ranking
 from liqspec.engine.records import (
     BreakerTripped,
     Deleveraged,
@@ -172,6 +175,17 @@ def _queue_checked_by_the_scan(state: State) -> tuple[list[str], State]:
     return queue, moved
 
 
+def _ranking_checked_by_the_scan(
+    state: State, market: Market, side: int, exclude: str
+) -> tuple[Iterator[tuple[Fraction, str]], State]:
+    """INS-4: the engine's indexed ADL ranking is the scan's, at every deficit of the machine."""
+    found, moved = get_indexed_ranking(state, market, side, exclude)
+    ranking = list(found)
+    assert ranking == get_adl_ranking(state, market, side, exclude)
+    hypothesis.event(f"ADL ranking of {len(ranking)}")
+    return iter(ranking), moved
+
+
 class Engine(RuleBasedStateMachine):
     """Random event sequences against the reference transition function."""
 
@@ -227,7 +241,10 @@ class Engine(RuleBasedStateMachine):
                 process_event(before, event)
             assert again.value.reason is reason
             return
-        with mock.patch.object(liquidation, "get_indexed_queue", _queue_checked_by_the_scan):
+        with (
+            mock.patch.object(liquidation, "get_indexed_queue", _queue_checked_by_the_scan),
+            mock.patch.object(insurance, "get_indexed_ranking", _ranking_checked_by_the_scan),
+        ):
             after, records = process_event(before, event)
         assert process_event(before, event) == (after, records)  # determinism, index rebuilt
         ruled, _ = process_markets(before, middle, event)

@@ -12,6 +12,7 @@ from fractions import Fraction
 import attrs
 
 from liqspec.base.conventions import div_floor, ite, ratio_text, smin
+from liqspec.engine.ranking import get_adl_score, get_indexed_ranking, get_position_in
 from liqspec.engine.records import Allocation, Deleveraged, FundChange, Record
 from liqspec.engine.state import (
     AccountState,
@@ -22,7 +23,7 @@ from liqspec.engine.state import (
     with_position,
 )
 from liqspec.model.accounts import MarginUnit, Position
-from liqspec.model.margin import get_equity, get_unrealized_pnl, is_liquidatable
+from liqspec.model.margin import get_equity, is_liquidatable
 from liqspec.model.markets import Deleveraging, Market
 
 __all__ = [
@@ -95,18 +96,14 @@ def get_adl_ranking(
 ) -> list[tuple[Fraction, str]]:
     """Rank ADL candidates: positions on ``side`` in profit, by PnL% x leverage, ties by id (INS-4).
 
-    PnL% x effective leverage = (PnL / notional) x (notional / equity) = PnL / equity.
+    The rule, a scan of every account; the engine reads the same list from an index
+    (:func:`~liqspec.engine.ranking.get_indexed_ranking`).
     """
     ranking = []
     for account in state.accounts.values():
-        position = _position_in(account, market.symbol)
-        if account.id == exclude or position is None or int(position.side) != side:
-            continue
-        unit = get_unit(state, account)
-        pnl = get_unrealized_pnl(market, position, state.markets[market.symbol].mark)
-        equity = get_equity(unit)
-        if pnl > 0 and equity > 0 and not is_liquidatable(unit):
-            ranking.append((Fraction(pnl, equity), account.id))
+        score = get_adl_score(state, account, market, side)
+        if account.id != exclude and score is not None:
+            ranking.append((score, account.id))
     return sorted(ranking, key=lambda entry: (-entry[0], entry[1]))
 
 
@@ -120,15 +117,11 @@ def is_unfit_counterparty(unit: MarginUnit) -> bool:
     return is_liquidatable(unit) or get_equity(unit) < 0
 
 
-def _position_in(account: AccountState, symbol: str) -> Position | None:
-    return next((p for p in account.positions if p.market == symbol), None)
-
-
 def _reduce(
     state: State, account: AccountState, symbol: str, lots: int, share: int
 ) -> AccountState:
     """Close ``lots`` of the account's position at the mark and debit ``share``."""
-    position = _position_in(account, symbol)
+    position = get_position_in(account, symbol)
     assert position is not None  # noqa: S101 - only called for holders
     market = state.markets[symbol].market
     realized, left = close_part(market, position, lots, state.markets[symbol].mark)
@@ -144,11 +137,12 @@ def _deleverage(
     """
     total, allocated = bankrupt.size, 0
     allocations = []
-    for score, account_id in get_adl_ranking(state, market, -int(bankrupt.side), exclude):
+    ranking, state = get_indexed_ranking(state, market, -int(bankrupt.side), exclude)
+    for score, account_id in ranking:
         if allocated == total:
             break
         account = state.accounts[account_id]
-        position = _position_in(account, market.symbol)
+        position = get_position_in(account, market.symbol)
         assert position is not None  # noqa: S101 - ranked accounts hold one
         lots = min(position.size, total - allocated)
         share = get_share(deficit, allocated, allocated + lots, total)
@@ -173,7 +167,7 @@ def _socialize(
     holders = sorted(
         (account.id, position.size)
         for account in state.accounts.values()
-        if account.id != exclude and (position := _position_in(account, market.symbol))
+        if account.id != exclude and (position := get_position_in(account, market.symbol))
     )
     total = sum(size for _, size in holders)
     if total == 0:

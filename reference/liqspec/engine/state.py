@@ -8,7 +8,7 @@ account or a position. The transition itself, ``process_event``, is in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, ValuesView
 from fractions import Fraction
 from math import isqrt
 
@@ -126,6 +126,8 @@ class State:
     """The accounts replaced since the queue index last looked: ``(id, (id, ... ()))``."""
     queue_index: object = attrs.field(default=None, eq=False, repr=False)
     """The queue index (:mod:`liqspec.engine.queue`) and the generation of it this state matches."""
+    adl_index: object = attrs.field(default=None, eq=False, repr=False)
+    """ADL's rankings (:mod:`liqspec.engine.ranking`), checked against the state when read."""
 
 
 def get_unit(state: State, account: AccountState) -> MarginUnit:
@@ -233,6 +235,12 @@ class AccountMap(Mapping[str, AccountState]):
 
     def __len__(self) -> int:
         return len(self._base) + self._added
+
+    def values(self) -> ValuesView[AccountState]:
+        """Return the accounts in the order of :meth:`__iter__`, without a lookup per key."""
+        if not self._recent:
+            return self._base.values()
+        return {**self._base, **self._recent}.values()
 
     def replaced(self, account: AccountState) -> AccountMap:
         """Return the map with ``account`` under its id, in O(sqrt(len)) amortized."""
