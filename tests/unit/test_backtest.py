@@ -140,17 +140,6 @@ PATH_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), PATH_ERRORS)
-def test_a_bad_path_is_exit_2_naming_line_value_and_rule(
-    tmp_path: Path, text: str, message: str
-) -> None:
-    (tmp_path / "path.csv").write_text(text)
-    code, output = invoke("backtest", "--path", str(tmp_path / "path.csv"))
-    assert code == 2
-    assert message in output
-    assert "Traceback" not in output
-
-
 POPULATION_ERRORS = [
     (f"{HEADER}\na,hedge,BTCUSDT,long,1,60000,100", "line 2: mode = 'hedge'"),
     (f"{HEADER}\na,cross,ETHUSDT,long,1,60000,100", "unknown-market"),
@@ -167,12 +156,17 @@ POPULATION_ERRORS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("text", "message"), POPULATION_ERRORS)
-def test_a_bad_population_is_exit_2_naming_line_value_and_rule(
-    tmp_path: Path, text: str, message: str
+BAD_FILES = [("--path", text, message) for text, message in PATH_ERRORS] + [
+    ("--population", text, message) for text, message in POPULATION_ERRORS
+]
+
+
+@pytest.mark.parametrize(("option", "text", "message"), BAD_FILES)
+def test_a_bad_file_is_exit_2_naming_line_value_and_rule(
+    tmp_path: Path, option: str, text: str, message: str
 ) -> None:
-    (tmp_path / "pop.csv").write_text(text)
-    code, output = invoke("backtest", "--population", str(tmp_path / "pop.csv"))
+    (tmp_path / "input.csv").write_text(text)
+    code, output = invoke("backtest", option, str(tmp_path / "input.csv"))
     assert code == 2
     assert message in output
     assert "Traceback" not in output

@@ -322,6 +322,12 @@ def generate() -> None:
     """Seeded mark paths and populations for backtests (BT-8), written as CSV."""
 
 
+_SEED = click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+                     help="The seed: one seed, one file (on one numpy version).")  # fmt: skip
+_OUTPUT = click.option("-o", "--output", type=click.Path(path_type=Path),
+                       help="Write here, not stdout.")  # fmt: skip
+
+
 @generate.command("path")
 @click.option("--market", "market_file", type=click.Path(path_type=Path),
               help="The market whose price grid the path uses. Default: BTCUSDT 2024.")  # fmt: skip
@@ -352,9 +358,8 @@ def generate() -> None:
               help="crash: the share of the fall won back.")  # fmt: skip
 @click.option("--recover", default=240, show_default=True, type=click.IntRange(min=0),
               help="crash: steps the recovery takes.")  # fmt: skip
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
-              help="The seed: one seed, one file (on one numpy version).")  # fmt: skip
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
+@_SEED
+@_OUTPUT
 def generate_path_command(
     *, market_file: Path | None, model: str, points: int, step: int, start: str,
     volatility: float, jump_rate: float, jump_size: float, storm: float, switch: float,
@@ -408,9 +413,8 @@ def generate_path_command(
               help="The chance that a position is long.")  # fmt: skip
 @click.option("--isolated-share", default=0.7, show_default=True, type=click.FloatRange(0, 1),
               help="The chance that a position is isolated (else its own cross unit).")  # fmt: skip
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
-              help="The seed: one seed, one file (on one numpy version).")  # fmt: skip
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
+@_SEED
+@_OUTPUT
 def generate_population_command(
     *, market_file: Path | None, positions: int, entry: str, median_notional: str,
     leverage: float, long_share: float, isolated_share: float, seed: int, output: Path | None,
