@@ -21,15 +21,17 @@ from liqspec.engine.state import (
     Level,
     State,
     close_part,
+    get_rules,
     get_unit,
     with_position,
 )
-from liqspec.model.accounts import MarginUnit, Position
+from liqspec.model.accounts import Leg, MarginUnit, Position
 from liqspec.model.margin import (
     get_equity,
     get_maintenance_margin,
     get_maintenance_requirement,
     get_tier_index,
+    get_unrealized_pnl,
 )
 from liqspec.model.markets import (
     ContractKind,
@@ -65,21 +67,25 @@ Fills = tuple[tuple[int, int], ...]
 
 def get_exit_threshold(unit: MarginUnit) -> int:
     """Return the equity that ends a liquidation: sum of MM x (1 + buffer), rounded up (LIQ-2)."""
-    total = 0
-    for leg in unit.legs:
-        maintenance = get_maintenance_margin(leg.market, leg.position, leg.mark)
-        total += maintenance + leg.market.liquidation.buffer.apply_up(maintenance)
-    return total
+    return sum(_get_exit_part(leg) for leg in unit.legs)
+
+
+def _get_exit_part(leg: Leg) -> int:
+    """Return one leg's part of the exit threshold: its MM x (1 + buffer), rounded up (LIQ-2)."""
+    maintenance = get_maintenance_margin(leg.market, leg.position, leg.mark)
+    return maintenance + leg.market.liquidation.buffer.apply_up(maintenance)
 
 
 def is_acceptable(before: MarginUnit, after: MarginUnit) -> bool:
     """LIQ-6: equity/MM does not fall: E_after x MM_before >= E_before x MM_after."""
-    return get_slack(before, after) >= 0
+    return get_slack(get_equity(before), get_maintenance_requirement(before), after) >= 0
 
 
-def get_slack(before: MarginUnit, after: MarginUnit) -> int:
-    """Return LIQ-6's slack E_after x MM_before - E_before x MM_after (>= 0: acceptable)."""
-    equity_before, maintenance_before = get_equity(before), get_maintenance_requirement(before)
+def get_slack(equity_before: int, maintenance_before: int, after: MarginUnit) -> int:
+    """Return LIQ-6's slack E_after x MM_before - E_before x MM_after (>= 0: acceptable).
+
+    The before-unit enters by its equity and maintenance requirement, computed once per step.
+    """
     equity_after, maintenance_after = get_equity(after), get_maintenance_requirement(after)
     return equity_after * maintenance_before - equity_before * maintenance_after
 
@@ -90,13 +96,19 @@ def get_closed_account(
     """Return the account after closing leg ``index`` through ``fills`` (price, lots)."""
     position = account.positions[index]
     market = state.markets[position.market].market
-    balance = account.balance
-    left: Position | None = position
+    realized, left = _close_through(market, position, fills)
+    return with_position(account, position.market, left, account.balance + realized)
+
+
+def _close_through(market: Market, position: Position, fills: Fills) -> tuple[int, Position | None]:
+    """Close ``position`` through ``fills`` in order: the realized PnL and what remains."""
+    realized = 0
+    remaining: Position | None = position  # None once every lot is closed
     for price, size in fills:
-        assert left is not None  # noqa: S101 - fills never exceed the position
-        realized, left = close_part(market, left, size, price)
-        balance += realized
-    return with_position(account, position.market, left, balance)
+        assert remaining is not None  # noqa: S101 - fills never exceed the position
+        gained, remaining = close_part(market, remaining, size, price)
+        realized += gained
+    return realized, remaining
 
 
 def get_bankruptcy_quote(state: State, account: AccountState, index: int, size: int) -> int | None:
@@ -111,23 +123,25 @@ def get_bankruptcy_quote(state: State, account: AccountState, index: int, size: 
     position = account.positions[index]
     market = state.markets[position.market].market
     before = get_unit(state, account)
+    equity, maintenance = get_equity(before), get_maintenance_requirement(before)
 
     def slack(price: int) -> int:
         after = get_unit(state, get_closed_account(state, account, index, ((price, size),)))
-        return get_slack(before, after)
+        return get_slack(equity, maintenance, after)
 
     def acceptable(price: int) -> bool:
         return slack(price) >= 0
 
     selling = position.side > 0
     best, worst = (market.max_price, 1) if selling else (1, market.max_price)
-    if not acceptable(best):
+    at_best = slack(best)
+    if at_best < 0:
         return None
-    if acceptable(worst):
+    at_worst = slack(worst)
+    if at_worst >= 0:
         return worst
     if market.contract is ContractKind.INVERSE:
         return last_true(acceptable, best, worst)
-    at_best, at_worst = slack(best), slack(worst)
     root = worst + Fraction(-at_worst * (best - worst), at_best - at_worst)
     return math.ceil(root) if selling else math.floor(root)
 
@@ -169,7 +183,7 @@ def get_target_size(state: State, account: AccountState, index: int, impact: int
     market, params = entry.market, entry.market.liquidation
     size = position.size
     if params.policy is Policy.HEALTH:
-        target = _smallest(lambda lots: _restores(state, account, index, impact, lots), size)
+        target = _smallest(_get_restores(state, account, index, impact), size)
     elif params.policy is Policy.TIER_STEP:
         tier = get_tier_index(market, get_value(market, size, entry.mark))
         floor = market.tiers[tier].floor
@@ -199,16 +213,34 @@ def _expected_fills(
     return (*fills, (impact, missing)) if missing else fills
 
 
-def _restores(state: State, account: AccountState, index: int, impact: int, lots: int) -> bool:
-    """LIQ-4: closing ``lots`` at the expected fills, after the fee, reaches the exit threshold."""
+def _get_restores(
+    state: State, account: AccountState, index: int, impact: int
+) -> Callable[[int], bool]:
+    """Return LIQ-4's test of ``lots``: closed at the expected fills, net of the fee, E >= T.
+
+    The other legs' PnL and exit parts do not depend on ``lots``: they are summed once.
+    """
     position = account.positions[index]
     entry = state.markets[position.market]
-    fills = _expected_fills(entry.book, position.side > 0, impact, lots, get_band(entry))
-    after = get_unit(state, get_closed_account(state, account, index, fills))
-    fee = entry.market.liquidation.fee.apply_up(
-        get_executed_value(entry.market, position.size, fills)
+    others = [leg for j, leg in enumerate(get_unit(state, account).legs) if j != index]
+    base_equity = account.balance + sum(
+        get_unrealized_pnl(leg.market, leg.position, leg.mark) for leg in others
     )
-    return get_equity(after) - fee >= get_exit_threshold(after)
+    base_exit = sum(_get_exit_part(leg) for leg in others)
+    selling, band, fee = position.side > 0, get_band(entry), entry.market.liquidation.fee
+
+    def restores(lots: int) -> bool:
+        fills = _expected_fills(entry.book, selling, impact, lots, band)
+        realized, left = _close_through(entry.market, position, fills)
+        equity, threshold = base_equity + realized, base_exit
+        if left is not None:  # the rest of the leg, margined as get_unit would (RISK-6)
+            rest = Leg(get_rules(state, account, left), left, entry.mark)
+            equity += get_unrealized_pnl(rest.market, left, entry.mark)
+            threshold += _get_exit_part(rest)
+        paid = fee.apply_up(get_executed_value(entry.market, position.size, fills))
+        return equity - paid >= threshold
+
+    return restores
 
 
 # --- the book -----------------------------------------------------------------------------------

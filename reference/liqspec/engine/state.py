@@ -44,6 +44,7 @@ __all__ = [
     "check_book",
     "close_part",
     "get_event_kind",
+    "get_rules",
     "get_settle_quantum",
     "get_signed_size",
     "get_unit",
@@ -133,7 +134,7 @@ class State:
 def get_unit(state: State, account: AccountState) -> MarginUnit:
     """Return the account's cross margin unit at the current marks (ACCOUNT-7)."""
     legs = tuple(
-        Leg(_rules_for(state, account, p), p, state.markets[p.market].mark)
+        Leg(get_rules(state, account, p), p, state.markets[p.market].mark)
         for p in account.positions
     )
     trigger = legs[0].market.trigger if legs else Trigger.STRICT
@@ -141,7 +142,7 @@ def get_unit(state: State, account: AccountState) -> MarginUnit:
     return MarginUnit(account.id, account.asset, quantum, account.balance, legs, trigger)
 
 
-def _rules_for(state: State, account: AccountState, position: Position) -> Market:
+def get_rules(state: State, account: AccountState, position: Position) -> Market:
     """Return the parameters that margin this position (RISK-6).
 
     The current ones; during a phase-in, for an account that has not acted since it began,
