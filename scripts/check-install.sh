@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The installed package works from any folder: clone, `pip install .` into a fresh virtual
-# environment, then run the conformance suite and the fuzzer from an empty folder.
+# environment, then run the conformance suite, the fuzzer and the bundled backtest from an
+# empty folder.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -12,9 +13,11 @@ mkdir "$work/empty"
 cd "$work/empty"
 "$work/venv/bin/liqspec" conformance --impl "$work/venv/bin/liqspec adapter"
 "$work/venv/bin/liqspec" fuzz --impl "$work/venv/bin/liqspec adapter" --examples 200
+"$work/venv/bin/liqspec" backtest --json > /dev/null  # the bundled samples, from the package
+"$work/venv/bin/liqspec" generate path --points 10 > /dev/null
 leftovers="$(ls -A)"
 if [ -n "$leftovers" ]; then
     echo "the commands wrote into the working folder: $leftovers" >&2
     exit 1
 fi
-echo "check-install: the installed package passed every vector and the fuzzer found nothing"
+echo "check-install: the installed package passed every vector, the fuzzer found nothing, and the bundled backtest ran"
