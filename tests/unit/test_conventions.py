@@ -104,12 +104,23 @@ def test_a_ratio_is_non_negative_with_a_positive_denominator(num: int, den: int)
 def test_a_guessed_search_finds_the_walks_boundary(
     low: int, width: int, data: st.DataObject, upward: bool
 ) -> None:
-    """CONV-14: on a monotone predicate any guess, in range or not, gives the walk's result."""
+    """CONV-14: on a monotone predicate any guess, in range or not, gives the walk's result.
+
+    Like the walk, the search probes only prices strictly between its two ends: outside
+    them a predicate need not be monotone (another tier range), or even defined.
+    """
     high = low + width
     boundary = data.draw(st.integers(low, high - 1))
     guess = data.draw(st.integers(low - 10, high + 10))
-    if upward:  # true from low up to the boundary
-        holds, inside, outside = (lambda n: n <= boundary), low, high
-    else:  # true from high down to boundary + 1
-        holds, inside, outside = (lambda n: n > boundary), high, low
-    assert last_true_near(holds, inside, outside, guess) == last_true(holds, inside, outside)
+    probed: list[int] = []
+
+    def holds(n: int) -> bool:
+        probed.append(n)
+        return n <= boundary if upward else n > boundary
+
+    inside, outside = (low, high) if upward else (high, low)
+    expected = last_true(holds, inside, outside)
+    probed.clear()
+    assert last_true_near(holds, inside, outside, guess) == expected
+    assert all(low < n < high for n in probed)
+    assert len(probed) <= 2 * width.bit_length() + 2
