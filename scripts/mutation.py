@@ -78,6 +78,7 @@ TEST_FILES = {
     "prices": ["tests/properties/test_prices.py", "tests/unit/test_published_examples.py"],
     "state/transition": [
         "tests/unit/test_scenarios.py",
+        "tests/unit/test_isolated.py",
         "tests/properties/test_engine.py",
         "tests/properties/test_account_map.py",
     ],

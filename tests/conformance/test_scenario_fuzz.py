@@ -117,8 +117,11 @@ def test_drawn_scenarios_load_and_cover_the_engine() -> None:
     events = {step["event"]["kind"] for output in outputs for step in output["steps"]}
     assert events == {
         "mark", "book", "deposit", "withdraw", "fill", "clock", "index",
-        "trade", "reference", "parameters",
+        "trade", "reference", "parameters", "add-margin", "remove-margin",
     }  # fmt: skip
+    units = {r["kind"] for r in seen if "@" in r.get("account", "")}  # isolated units (STATE-11)
+    assert {"filled", "liquidation-started", "takeover"} <= units
+    assert {"margin-added", "margin-removed"} <= {r["kind"] for r in seen}
 
 
 def test_random_scenario_vectors_are_seeded_and_pass_the_reference() -> None:

@@ -21,7 +21,7 @@ def committed() -> dict[str, str]:
     return {str(p.relative_to(VECTORS)): p.read_text() for p in sorted(VECTORS.rglob("*.json"))}
 
 
-def recorded_tries() -> dict[int, int] | None:
+def recorded_tries() -> dict[str, int] | None:
     """The try each committed random scenario records; None (search from 0) in the long run.
 
     Searching from the recorded try rebuilds the same files without replaying the draws that
@@ -31,9 +31,10 @@ def recorded_tries() -> dict[int, int] | None:
         return None
     tries = {}
     for name, text in committed().items():
-        if found := re.fullmatch(r"scenario/random-1-(\d+)\.json", name):
+        if found := re.fullmatch(r"scenario/(random-(\d+)-\d+)\.json", name):
             description = json.loads(text)["description"]
-            tries[int(found[1])] = int(re.findall(r"\(seed 1, try (\d+)\)", description)[0])
+            seed = found[2]
+            tries[found[1]] = int(re.findall(rf"\(seed {seed}, try (\d+)\)", description)[0])
     return tries
 
 

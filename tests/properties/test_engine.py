@@ -16,7 +16,10 @@ below, on every takeover, fund payment, ADL and socialization of the reference).
 - no step or takeover lowers E/MM, and the fee stays within the surplus (LIQ-6, LIQ-8);
 - during liquidation positions only shrink and never change side;
 - ADL and socialized shares sum to the deficit (INS-3), ADL counterparties stay healthy;
-- a rejected event is rejected by both entry points (STATE-8).
+- a rejected event is rejected by both entry points (STATE-8);
+- accounts hold isolated units beside their cross units (STATE-11, STATE-12): after a price,
+  book or clock event, a unit that no record names keeps its balance and positions, so an
+  isolated unit's liquidation never reaches its owner's cross wallet, nor any other unit.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from liqspec.engine.records import (
 )
 from liqspec.engine.state import (
     AccountState,
+    AddMargin,
     Book,
     BookUpdate,
     Clock,
@@ -78,11 +82,14 @@ from liqspec.engine.state import (
     MarketState,
     MarkUpdate,
     ReferenceUpdate,
+    RemoveMargin,
     State,
     Withdrawal,
+    get_isolated_id,
     get_unit,
 )
 from liqspec.engine.transition import apply_event, process_event, process_markets
+from liqspec.model.accounts import MarginMode
 from liqspec.model.market_rules import validate_market
 from liqspec.model.markets import (
     BreakerParams,
@@ -255,6 +262,8 @@ class Engine(RuleBasedStateMachine):
         for record in records:
             hypothesis.event(type(record).__name__)
         self.check_conservation(before, after, event, records)
+        if isinstance(event, MarkUpdate | BookUpdate | Clock | IndexUpdate | ReferenceUpdate):
+            self.check_units_apart(before, after, records)
         self.check_liquidation(process_markets(before, middle, event)[0], after, records)
         self.state = after
 
@@ -290,16 +299,49 @@ class Engine(RuleBasedStateMachine):
         side=st.sampled_from(Side),
         leverage=st.integers(1, 80),
         offset=st.integers(-30, 30),
+        isolated=st.booleans(),
     )
-    def fill(self, account: str, market: str, side: Side, leverage: int, offset: int) -> None:
+    def fill(
+        self, account: str, market: str, side: Side, leverage: int, offset: int, isolated: bool
+    ) -> None:
         """Trade about ``leverage`` x equity of notional (or a few lots if that is nothing)."""
         entry = self.state.markets[market]
         mark = entry.mark
         price = max(1, mark + offset * max(1, mark // 10_000))
-        equity = get_equity(get_unit(self.state, self.state.accounts[account]))
+        unit_id = get_isolated_id(account, market) if isolated else account
+        unit = self.state.accounts.get(unit_id, AccountState(unit_id, ACCOUNTS[account], 0))
+        equity = get_equity(get_unit(self.state, unit))
         per_lot = max(1, get_value(entry.market, 1, mark))
         size = max(1, leverage * max(0, equity) // per_lot)
-        self.step(Fill(account, market, side, size, price))
+        mode = MarginMode.ISOLATED if isolated else MarginMode.CROSS
+        self.step(Fill(account, market, side, size, price, mode))
+
+    @rule(
+        account=st.sampled_from(sorted(ACCOUNTS)),
+        market=st.sampled_from(sorted(BASE)),
+        side=st.sampled_from(Side),
+        share=st.integers(1, 100),
+        leverage=st.integers(5, 100),
+    )
+    def open_isolated(
+        self, account: str, market: str, side: Side, share: int, leverage: int
+    ) -> None:
+        """Open an isolated position as a venue does: margin first, then the fill (STATE-12)."""
+        self.move_margin(account, market, share)
+        self.fill(account, market, side, leverage, 0, isolated=True)
+
+    @rule(
+        account=st.sampled_from(sorted(ACCOUNTS)),
+        market=st.sampled_from(sorted(BASE)),
+        share=st.integers(-100, 100).filter(bool),
+    )
+    def move_margin(self, account: str, market: str, share: int) -> None:
+        """Move share% of the giving unit's balance (at least a quantum) in or out (STATE-12)."""
+        unit = self.state.accounts.get(get_isolated_id(account, market))
+        giver = self.state.accounts[account] if share > 0 else unit
+        amount = max(1, abs(share) * (giver.balance if giver is not None else 0) // 100)
+        move = AddMargin if share > 0 else RemoveMargin
+        self.step(move(account, market, amount))
 
     @rule(advance=st.integers(0, 10))
     def clock(self, advance: int) -> None:
@@ -320,7 +362,9 @@ class Engine(RuleBasedStateMachine):
             expected[event.asset] -= event.amount
         if isinstance(event, Fill):
             market = before.markets[event.market].market
-            held = signed_positions(before).get((event.account, event.market), 0)
+            isolated = event.margin is MarginMode.ISOLATED
+            unit_id = get_isolated_id(event.account, event.market) if isolated else event.account
+            held = signed_positions(before).get((unit_id, event.market), 0)
             moved = held + int(event.side) * event.size
             mark = after.markets[event.market].mark
             expected[market.settle_asset] += external_delta(market, held, moved, event.price, mark)
@@ -337,6 +381,19 @@ class Engine(RuleBasedStateMachine):
         actual = value_by_asset(after)
         for asset, value in expected.items():
             assert actual.get(asset, 0) == value, (asset, actual.get(asset, 0), value)
+
+    def check_units_apart(self, before: State, after: State, records: tuple[Record, ...]) -> None:
+        """STATE-11: with no event naming a unit, only the records that name it change it."""
+        named = {str(getattr(record, "account", "")) for record in records}
+        for record in records:
+            if isinstance(record, Deleveraged):
+                named.update(a.account for a in record.allocations)
+        for unit_id, unit in before.accounts.items():
+            if unit_id not in named:
+                kept = after.accounts[unit_id]
+                assert (kept.balance, kept.positions) == (unit.balance, unit.positions), unit_id
+        liquidated = any("@" in str(getattr(r, "account", "")) for r in records)
+        hypothesis.event(f"an isolated unit in liquidation: {liquidated}")
 
     def check_liquidation(self, middle: State, after: State, records: tuple[Record, ...]) -> None:
         for record in records:

@@ -35,8 +35,9 @@ SCHEMAS = ROOT / "reference" / "liqspec" / "schemas"
 NAMES = sorted(p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("out-*.schema.json"))
 VECTORS = ROOT / "spec" / "vectors"
 KINDS = ("market", "margin", "maintenance", "fee", "shares", "scenario")
-OPTIONAL = {("out-rejection", "detail")}
-"""The only optional fields: a rejection's detail is in ``run --json``, not in vectors."""
+OPTIONAL = {("out-rejection", "detail"), ("out-event", "margin")}
+"""The only optional fields: a rejection's detail is in ``run --json``, not in vectors; a
+fill's ``margin`` is shown only when it is isolated (STATE-6)."""
 
 Document = dict[str, Any]
 

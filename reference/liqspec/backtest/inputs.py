@@ -20,6 +20,7 @@ from attrs import field, frozen
 from liqspec.base.conventions import MAX_DECIMAL_CHARS, parse_decimal, to_units
 from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import read_regular_file
+from liqspec.engine.state import get_isolated_id
 from liqspec.model.accounts import MarginMode, Position, Side, open_position
 from liqspec.model.markets import Market, format_price
 
@@ -203,8 +204,8 @@ def parse_population(text: str, markets: Mapping[str, Market]) -> tuple[Unit, ..
         if wallet < 0:
             detail = "a wallet is never negative in an input (STATE-1)"
             raise InputError(Reason.NEGATIVE_BALANCE, f"{where}: wallet", wallet_text, detail)
-        position = open_position(market, side, size, entry)
-        unit_id = f"{owner}@{symbol}" if mode is MarginMode.ISOLATED else owner
+        position = open_position(market, side, size, entry, margin_mode=mode)
+        unit_id = get_isolated_id(owner, symbol) if mode is MarginMode.ISOLATED else owner
         if unit_id not in units and unit_id not in cross and len(order) >= MAX_UNITS:
             detail = f"at most {MAX_UNITS:,} units"
             raise InputError(Reason.OUT_OF_RANGE, where, None, detail)

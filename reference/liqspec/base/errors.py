@@ -56,6 +56,7 @@ class Reason(enum.Enum):
     UNKNOWN_ACCOUNT = ("unknown-account", "STATE-4")
     NOT_POSITIVE_AMOUNT = ("not-positive-amount", "STATE-4")
     INSUFFICIENT_MARGIN = ("insufficient-margin", "STATE-5")
+    MARGIN_MODE = ("margin-mode", "STATE-11")
     PRICE_OUT_OF_DOMAIN = ("price-out-of-domain", "STATE-3")
     BAD_BOOK = ("bad-book", "STATE-2")
     TIME_BACKWARDS = ("time-backwards", "STATE-7")

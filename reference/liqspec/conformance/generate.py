@@ -32,11 +32,18 @@ from liqspec.model.markets import (
     get_value,
 )
 
-__all__ = ["RANDOM_COUNT", "RANDOM_SEED", "build_vectors", "write_vectors"]
+__all__ = [
+    "ISOLATED_COUNT", "ISOLATED_SEED", "RANDOM_COUNT", "RANDOM_SEED", "build_vectors",
+    "write_vectors",
+]  # fmt: skip
 
 RANDOM_SEED, RANDOM_COUNT = 1, 190
 """The seeded random scenarios kept as vectors: queues of several accounts, mixed policies,
 ADL over many counterparties, socialized loss, halts and bands, risk adjustment."""
+
+ISOLATED_SEED, ISOLATED_COUNT = 2, 12
+"""The seeded random scenarios with isolated units: liquidated, moving margin, charged for a
+deficit, trading (STATE-11, STATE-12)."""
 
 _BASE = "binance-btcusdt-2024-10-24"
 """The market whose broken copies make the rejection cases."""
@@ -814,12 +821,12 @@ def _share_vectors() -> Iterator[Vector]:
     )
 
 
-def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> list[Vector]:
+def build_vectors(spec: Path, first_tries: Mapping[str, int] | None = None) -> list[Vector]:
     """Build every vector from the specification folder ``spec`` (markets and scenarios).
 
     Raises :class:`InputError`, naming the file, for a missing, unreadable or invalid market
     file; the rejection cases derive from the bundled Binance BTCUSDT market.
-    ``first_tries`` starts the search of random scenario ``n`` at a later try
+    ``first_tries`` starts the search of the random scenario of each name at a later try
     (:func:`~liqspec.conformance.scenario_fuzz.random_scenario_vectors`).
     """
     documents = {p.stem: load_toml(p) for p in sorted((spec / "markets").glob("*.toml"))}
@@ -849,6 +856,7 @@ def build_vectors(spec: Path, first_tries: Mapping[int, int] | None = None) -> l
         *_market_edge_vectors(documents[_BASE]),
         *scenario_vectors(spec),
         *random_scenario_vectors(RANDOM_SEED, RANDOM_COUNT, first_tries),
+        *random_scenario_vectors(ISOLATED_SEED, ISOLATED_COUNT, first_tries, generation=2),
     ]
     for vector in vectors:
         check_schema(vector, "vector")

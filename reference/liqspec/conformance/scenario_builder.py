@@ -3,7 +3,8 @@
 :func:`scenarios` is the Hypothesis strategy: 2-50 accounts over 1-3 bundled markets, inline
 as in a ``scenario`` vector (VEC-3), thin, empty or refreshed books, mark moves that put several
 accounts into liquidation in one event, every policy, small funds, ADL and socialization,
-halts and bands, risk adjustment with phase-in, and every kind of event.
+halts and bands, risk adjustment with phase-in, isolated units and margin moves, and every kind
+of event.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from liqspec.model.markets import (
     get_value,
 )
 
-__all__ = ["build_scenario", "scenarios"]
+__all__ = ["GENERATION", "build_scenario", "scenarios"]
 
 if TYPE_CHECKING:
     from hypothesis.strategies import DrawFn, SearchStrategy
@@ -127,6 +128,12 @@ _EVENTS = (
 is a book refreshed around a new mark, then that mark; a ``target`` the same, with the mark
 where an account's starting E/MM reaches one of :data:`_RATIOS`."""
 
+_ISOLATED_EVENTS = (*_EVENTS, "margin", "fill", "margin")
+"""With isolated units drawn: margin moves (STATE-12) and more fills, some of them isolated."""
+
+_MARGIN_SHARES = (Fraction(1, 10), Fraction(1, 2), Fraction(1, 100), Fraction(2))
+"""Margin moved by an account with an isolated unit, in shares of the unit's first margin."""
+
 _RATIOS = (Fraction(9, 10), Fraction(1, 2), Fraction(1), Fraction(0), Fraction(-1, 5))
 """E/MM aimed at: just liquidated, well below, exactly at the trigger, bankrupt, beyond."""
 
@@ -134,9 +141,13 @@ _RATIOS = (Fraction(9, 10), Fraction(1, 2), Fraction(1), Fraction(0), Fraction(-
 class _Builder:
     """Builds one scenario document from a draw, tracking marks and accounts as it goes."""
 
-    def __init__(self, draw: Draw, name: str) -> None:
+    def __init__(self, draw: Draw, name: str, generation: int) -> None:
         self.draw = draw
         self.name = name
+        self.isolated = generation >= 2
+        """Whether accounts may hold isolated units (STATE-11); without, no draw is spent on it."""
+        self.own_funds = generation >= 2
+        """Whether ``[funds]`` lists the funds the markets draw on, not only the assets' ones."""
         self.listed: list[Listed] = []
         self.marks: dict[str, int] = {}
         self.derived: set[str] = set()
@@ -246,6 +257,8 @@ class _Builder:
                 "market": market.symbol, "side": "long" if signed >= 0 else "short",
                 "size": format_size(market, size), "entry_price": format_price(market, entry_price),
             })  # fmt: skip
+        if positions and self.isolated and draw.flag(30):
+            return self.isolated_account(account_id, asset, positions, legs, leverage)
         # equity at the starting mark: the notional over the leverage; no position: 20 units
         balance = notional // leverage - pnl if positions else self.unit_value(entries[0], 20)
         self.exposure[account_id] = (max(0, balance), legs)
@@ -257,11 +270,33 @@ class _Builder:
             account["positions"] = positions
         return account
 
+    def isolated_account(
+        self,
+        account_id: str,
+        asset: str,
+        positions: list[dict[str, str]],
+        legs: list[tuple[Listed, Position]],
+        leverage: int,
+    ) -> dict[str, Any]:
+        """Every position isolated, each with its notional over the leverage as equity."""
+        margins = []
+        for row, (entry, held) in zip(positions, legs, strict=True):
+            market, mark = entry.market, entry.mark
+            direction = int(held.side) * (1 if market.contract is ContractKind.LINEAR else -1)
+            value = get_value(market, held.size, mark)
+            margin = max(0, value // leverage - direction * (value - held.entry_value))
+            row.update(margin_mode="isolated", isolated_margin=format_amount(market, margin))
+            margins.append(margin)
+        self.exposure[account_id] = (margins[0], legs[:1])
+        first = legs[0][0]
+        return {"id": "", "asset": asset, "positions": positions,
+                "balance": format_amount(first.market, self.unit_value(first, 5))}  # fmt: skip
+
     # events
 
     def events(self, draw: Draw) -> list[dict[str, Any]]:
         """One event, or a book refreshed around where the mark then moves (a ``move``)."""
-        kind = draw.choice(_EVENTS)
+        kind = draw.choice(_ISOLATED_EVENTS if self.isolated else _EVENTS)
         if kind not in {"move", "target"}:
             return [self.event(draw, kind)]
         entry = self.pick(self.listed)
@@ -317,6 +352,8 @@ class _Builder:
         if kind in {"deposit", "withdraw"}:
             return self.money(draw, kind)
         entry = self.pick(self.listed)
+        if kind == "margin":
+            return self.margin(draw, entry)
         market, symbol = entry.market, entry.market.symbol
         mark = self.marks[symbol]
         if kind == "mark":
@@ -355,16 +392,45 @@ class _Builder:
         return {"kind": kind, "account": account_id, "asset": asset,
                 "amount": format_amount(entry.market, max(1, amount))}  # fmt: skip
 
+    def margin(self, draw: Draw, entry: Listed) -> dict[str, Any]:
+        """Move margin into or out of an isolated unit, mostly of an account that holds one.
+
+        A holder moves a share of its unit's starting margin, so that removals often pass.
+        """
+        holders = self.holders(entry)
+        account = draw.choice(holders if holders and draw.flag(70) else self.accounts)
+        kind = draw.choice(["add-margin", "remove-margin"])
+        amount = self.unit_value(entry, draw.choice(_AMOUNTS))
+        for p in account.get("positions", []):
+            if p["market"] == entry.market.symbol and p.get("margin_mode") == "isolated":
+                quantum = entry.market.settle_quantum
+                margin = Fraction(p["isolated_margin"]) * quantum.den / quantum.num
+                amount = int(margin * draw.choice(_MARGIN_SHARES))
+        return {"kind": kind, "account": account["id"], "market": entry.market.symbol,
+                "amount": format_amount(entry.market, max(1, amount))}  # fmt: skip
+
     def fill(self, draw: Draw, entry: Listed, mark: int) -> dict[str, Any]:
         market = entry.market
         account = draw.choice(self.accounts)
         price = _scaled(mark, draw.choice([0, 10, -10, 60, -60, 400, -400]), market)
         lots = entry.unit * draw.choice([1, 5, 20, 3]) // 3
-        return {
+        fill = {
             "kind": "fill", "account": account["id"], "market": market.symbol,
             "side": draw.choice(["buy", "sell"]), "size": format_size(market, max(1, lots)),
             "price": format_price(market, price),
         }  # fmt: skip
+        if self.isolated and draw.flag(40):  # mostly by an account with a unit there
+            fill["margin"] = "isolated"
+            holders = self.holders(entry)
+            if holders and draw.flag(70):
+                fill["account"] = draw.choice(holders)["id"]
+        return fill
+
+    def holders(self, entry: Listed) -> list[dict[str, Any]]:
+        """Return the accounts that start with an isolated position in ``entry``'s market."""
+        return [a for a in self.accounts if any(
+            p["market"] == entry.market.symbol and p.get("margin_mode") == "isolated"
+            for p in a.get("positions", []))]  # fmt: skip
 
     def parameters(self, draw: Draw, entry: Listed) -> dict[str, Any]:
         """RISK-5: the market file changed by an operator (margins up or down, a new policy)."""
@@ -430,8 +496,8 @@ class _Builder:
             document["scenario"]["time"] = str(self.time)
         if draw.flag(85):
             document["funds"] = {
-                asset: format_amount(entry.market, self.unit_value(entry, draw.choice(_FUNDS)))
-                for asset, entry in sorted(self.assets.items())
+                fund: format_amount(entry.market, self.unit_value(entry, draw.choice(_FUNDS)))
+                for fund, entry in self.funds(tables["liquidation"])
             }
         document["marks"] = {e.market.symbol: format_price(e.market, e.mark) for e in self.listed}
         self.draw.many(2, MAX_ACCOUNTS, self.account)
@@ -441,6 +507,17 @@ class _Builder:
         if draw.flag(3):
             self.corrupt(document)
         return document
+
+    def funds(self, liquidation: dict[str, dict[str, str]]) -> list[tuple[str, Listed]]:
+        """Return the funds to give balances (INS-1), each with a market that draws on it."""
+        if not self.own_funds:  # the assets' funds, even where every market has its own
+            return sorted(self.assets.items())
+        drawn: dict[str, Listed] = {}
+        for entry in self.listed:
+            symbol = entry.market.symbol
+            fund = liquidation.get(symbol, {}).get("insurance_fund", entry.market.settle_asset)
+            drawn.setdefault(fund, entry)
+        return sorted(drawn.items())
 
     def corrupt(self, document: dict[str, Any]) -> None:
         """Break the file in one of a few ways: the reference rejects it whole (STATE-10)."""
@@ -463,9 +540,15 @@ class _Builder:
             }  # fmt: skip
 
 
-def build_scenario(draw: Draw, name: str) -> dict[str, Any]:
-    """Build one scenario document, every choice read from ``draw``."""
-    return _Builder(draw, name).build()
+GENERATION = 2
+"""The builder's current generation: 2 draws isolated units and margin moves (STATE-11, STATE-12)
+and gives every fund a market draws on a balance; 1 is the builder before them, which draws the
+seeded vectors of seed 1 exactly as they were drawn."""
+
+
+def build_scenario(draw: Draw, name: str, generation: int = GENERATION) -> dict[str, Any]:
+    """Build one scenario document, every choice read from ``draw``, as ``generation`` did."""
+    return _Builder(draw, name, generation).build()
 
 
 def scenarios(name: str = "fuzz") -> SearchStrategy[dict[str, Any]]:

@@ -179,6 +179,36 @@ _GOALS: tuple[_Goal, ...] = (
 """What each seeded vector is chosen to show, in turn: a cheap check of the document (to
 spare replays), then the check of the reference's output."""
 
+
+def _isolated(document: dict[str, Any]) -> bool:
+    """Return whether the document has an isolated position or a margin move (STATE-11)."""
+    return any(
+        p.get("margin_mode") == "isolated"
+        for account in document["accounts"]
+        for p in account.get("positions", [])
+    ) or any(e["kind"] in {"add-margin", "remove-margin"} for e in document["events"])
+
+
+def _unit_records(output: dict[str, Any], kinds: set[str]) -> Iterator[dict[str, Any]]:
+    """Yield the records of ``kinds`` that name an isolated unit (``id@market``)."""
+    for record in _records(output):
+        names = [record.get("account", ""), *(a["account"] for a in record.get("allocations", []))]
+        if record["kind"] in kinds and any("@" in name for name in names):
+            yield record
+
+
+_ISOLATED_GOALS: tuple[_Goal, ...] = (
+    ("an isolated unit liquidated", _isolated,
+     lambda o: any(_unit_records(o, {"liquidation-step", "takeover"}))),
+    ("margin moved both ways", _isolated, lambda o: {"margin-added", "margin-removed"} <= {
+        r["kind"] for r in _records(o)}),
+    ("an isolated unit charged for a deficit", _isolated,
+     lambda o: any(_unit_records(o, {"deleveraged"}))),
+    ("an isolated fill", _isolated,
+     lambda o: any(_unit_records(o, {"filled"}))),
+)  # fmt: skip
+"""The goals of the seeded vectors with isolated units (STATE-11, STATE-12)."""
+
 MAX_VECTOR_ACCOUNTS = 12
 """Most accounts in a seeded vector: they stay quick to replay and to read."""
 
@@ -187,25 +217,30 @@ _TRIES = 3000
 
 
 def random_scenario_vectors(
-    seed: int, count: int, first_tries: Mapping[int, int] | None = None
+    seed: int, count: int, first_tries: Mapping[str, int] | None = None, generation: int = 1
 ) -> list[Vector]:
     """Return ``count`` seeded random scenarios as vectors ``scenario/random-<seed>-<n>``.
 
     Vector ``n`` is the first scenario drawn from ``(seed, n, try)`` that loads, has at most
     :data:`MAX_VECTOR_ACCOUNTS` accounts and shows the goal ``n`` (in turn: a queue of several
     accounts, mixed policies, ADL over many counterparties, a socialized loss, a halt or band,
-    a risk adjustment). The same seed gives the same vectors on every machine.
+    a risk adjustment), drawn by the builder's ``generation`` 1; from generation 2 on, the goals
+    of isolated units instead. The same seed gives the same vectors on every machine.
 
-    ``first_tries`` maps ``n`` to the try the search starts from (default 0): given the tries
-    that the vectors' descriptions record, it rebuilds them without the failed draws before.
+    ``first_tries`` maps a vector's name to the try the search starts from (default 0): given
+    the tries that the vectors' descriptions record, it rebuilds them without the failed draws
+    before.
     """
     vectors = []
+    isolated = generation >= 2
+    goals = _ISOLATED_GOALS if isolated else _GOALS
     for n in range(count):
-        goal, promising, reached = _GOALS[n % len(_GOALS)]
+        goal, promising, reached = goals[n % len(goals)]
         name = f"random-{seed}-{n}"
-        start = (first_tries or {}).get(n, 0)
+        start = (first_tries or {}).get(name, 0)
         for attempt in range(start, _TRIES):
-            document = build_scenario(SeededDraw(f"liqspec-scenario/{seed}/{n}/{attempt}"), name)
+            key = f"liqspec-scenario/{seed}/{n}/{attempt}"
+            document = build_scenario(SeededDraw(key), name, generation)
             if len(document["accounts"]) > MAX_VECTOR_ACCOUNTS or not promising(document):
                 continue
             answer = evaluate("scenario", {"scenario": document})
@@ -216,9 +251,8 @@ def random_scenario_vectors(
         description = f"a seeded random scenario (seed {seed}, try {attempt}): {goal}"
         rules = exercised_rules(answer["output"])
         case = {"scenario": document}
-        vectors.append(
-            make_vector("scenario", name, description, case, rules, ["scenario", "random"])
-        )
+        features = ["scenario", "random", *(["isolated"] if isolated else [])]
+        vectors.append(make_vector("scenario", name, description, case, rules, features))
     return vectors
 
 

@@ -42,6 +42,7 @@ _SCENARIO_RULES = {
     "wick": ["MARK-1", "MARK-2", "MARK-4", "BRK-1", "BRK-2", "OUT-10"],
     "volatility": ["RISK-1", "RISK-2", "RISK-3", "RISK-4", "RISK-6", "CONV-13", "OUT-13", "BRK-4"],
     "withdrawals": ["BRK-5", "BRK-7", "INS-6", "OUT-7", "OUT-12"],
+    "isolated": ["STATE-11", "STATE-12", "ACCOUNT-6", "LIQ-9", "INS-2", "INS-4", "OUT-6"],
 }
 _STATE_RULES = [f"STATE-{n}" for n in range(1, 11)] + ["OUT-1", "OUT-9", "OUT-14", "CONV-11"]
 
@@ -162,7 +163,14 @@ _EVENT_BREAKS: list[tuple[str, list[dict[str, Any]], str]] = [
                 "asset": "BTC",
                 "amount": "1",
                 "expect": "cross-incompatible",
-            }
+            },
+            {
+                "kind": "add-margin",
+                "account": "dave",
+                "market": "BTCUSD_PERP",
+                "amount": "1",
+                "expect": "cross-incompatible",
+            },
         ],
         "STATE-6",
     ),
@@ -170,6 +178,49 @@ _EVENT_BREAKS: list[tuple[str, list[dict[str, Any]], str]] = [
         "mark-derived",
         [{"kind": "mark", "market": "BTCUSDT", "price": "59000", "expect": "mark-derived"}],
         "MARK-1",
+    ),
+    (
+        "margin-mode",
+        [
+            {
+                "kind": "add-margin",
+                "account": "dave",
+                "market": "BTCUSDT",
+                "amount": "0",
+                "expect": "not-positive-amount",
+            },
+            {
+                "kind": "add-margin",
+                "account": "dave",
+                "market": "BTCUSDT",
+                "amount": "10",
+                "expect": "margin-mode",
+            },
+            {
+                "kind": "fill",
+                "account": "dave",
+                "market": "BTCUSDT",
+                "side": "buy",
+                "size": "0.1",
+                "price": "60000",
+                "margin": "isolated",
+                "expect": "margin-mode",
+            },
+        ],
+        "STATE-11",
+    ),
+    (
+        "remove-margin-no-unit",
+        [
+            {
+                "kind": "remove-margin",
+                "account": "dave",
+                "market": "BTCUSDT",
+                "amount": "1",
+                "expect": "unknown-account",
+            },
+        ],
+        "STATE-12",
     ),
     (
         "time-backwards",
@@ -186,11 +237,33 @@ def _set_balance(document: dict[str, Any], value: str) -> None:
     document["accounts"][0]["balance"] = value
 
 
+def _set_mode(document: dict[str, Any], keys: dict[str, str]) -> None:
+    document["accounts"][0]["positions"][0].update(keys)
+
+
 _FILE_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("duplicate-account", lambda d: d["accounts"].append(dict(d["accounts"][0])), "STATE-10"),
     ("negative-balance", lambda d: _set_balance(d, "-1"), "STATE-1"),
     ("negative-fund", lambda d: d["funds"].update({"USDT": "-1"}), "STATE-1"),
     ("unknown-fund", lambda d: d["funds"].update({"EUR": "1"}), "INS-1"),
+    ("isolated-no-margin", lambda d: _set_mode(d, {"margin_mode": "isolated"}), "ACCOUNT-6"),
+    (
+        "cross-with-margin",
+        lambda d: _set_mode(d, {"margin_mode": "cross", "isolated_margin": "1"}),
+        "ACCOUNT-6",
+    ),
+    (
+        "isolated-negative",
+        lambda d: _set_mode(d, {"margin_mode": "isolated", "isolated_margin": "-1"}),
+        "ACCOUNT-6",
+    ),
+    (
+        "two-modes-one-market",
+        lambda d: d["accounts"][0]["positions"].append(
+            {**d["accounts"][0]["positions"][0], "margin_mode": "isolated", "isolated_margin": "1"}
+        ),
+        "ACCOUNT-3",
+    ),
     (
         "unknown-asset",
         lambda d: d["events"].append(

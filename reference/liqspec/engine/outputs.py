@@ -18,7 +18,14 @@ from liqspec.base.conventions import Ratio, decimal_text, ratio_text
 from liqspec.engine.records import Record, record_kind
 from liqspec.engine.scenarios import Scenario, replay
 from liqspec.engine.state import Book, Event, State, get_event_kind, get_unit
-from liqspec.model.accounts import AccountFile, MarginUnit, Side, get_entry_price, get_margin_units
+from liqspec.model.accounts import (
+    AccountFile,
+    MarginMode,
+    MarginUnit,
+    Side,
+    get_entry_price,
+    get_margin_units,
+)
 from liqspec.model.margin import (
     get_equity,
     get_initial_margin,
@@ -194,7 +201,7 @@ _SIZE_FIELDS = {"size", "target", "executed", "position_before", "position_after
 _AMOUNT_FIELDS = {
     "amount", "equity", "maintenance", "equity_before", "equity_after", "maintenance_before",
     "maintenance_after", "fee", "surplus", "fund_delta", "delta", "balance", "deficit",
-    "unallocated", "share", "threshold",
+    "unallocated", "share", "threshold", "unit_balance",
 }  # fmt: skip
 
 
@@ -269,7 +276,11 @@ def event_report(event: Event, units: Units) -> dict[str, Any]:
         elif isinstance(value, Side):
             shown[name] = "buy" if value > 0 else "sell"
         elif name == "amount":
-            shown[name] = units.amount(value, str(fields["asset"]))
+            asset = fields.get("asset", market.settle_asset if market else "")
+            shown[name] = units.amount(value, str(asset))
+        elif isinstance(value, MarginMode):
+            if value is MarginMode.ISOLATED:  # the default, cross, is not shown (STATE-6)
+                shown[name] = value.value
         elif isinstance(value, Market):
             shown[name] = value.symbol
             shown["risk_multiplier"] = str(value.risk_multiplier)

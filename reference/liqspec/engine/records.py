@@ -26,6 +26,8 @@ __all__ = [
     "LiquidationStarted",
     "LiquidationStep",
     "LiquidationWaiting",
+    "MarginAdded",
+    "MarginRemoved",
     "MarkDerived",
     "MarkSet",
     "ParametersChanged",
@@ -72,6 +74,26 @@ class Withdrawn:
 
     account: str
     amount: int
+
+
+@frozen
+class MarginAdded:
+    """OUT-1: ``amount`` moved from ``account``'s cross wallet to its unit in ``market``."""
+
+    account: str
+    market: str
+    amount: int
+    unit_balance: int
+
+
+@frozen
+class MarginRemoved:
+    """OUT-1: ``amount`` moved from ``account``'s unit in ``market`` to its cross wallet."""
+
+    account: str
+    market: str
+    amount: int
+    unit_balance: int
 
 
 @frozen
@@ -291,6 +313,8 @@ Record = (
     MarkSet
     | BookSet
     | Deposited
+    | MarginAdded
+    | MarginRemoved
     | Withdrawn
     | Filled
     | ClockSet

@@ -22,6 +22,7 @@ from liqspec.base.files import check_schema, load_document
 from liqspec.engine.records import Record
 from liqspec.engine.state import (
     AccountState,
+    AddMargin,
     Book,
     BookUpdate,
     Clock,
@@ -34,13 +35,15 @@ from liqspec.engine.state import (
     MarkUpdate,
     ParameterChange,
     ReferenceUpdate,
+    RemoveMargin,
     State,
     TradeUpdate,
     Withdrawal,
     check_book,
+    get_isolated_id,
 )
 from liqspec.engine.transition import process_event
-from liqspec.model.accounts import Side, open_position
+from liqspec.model.accounts import MarginMode, Side, open_position
 from liqspec.model.market_files import (
     breaker_params_from,
     liquidation_params_from,
@@ -130,13 +133,13 @@ def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
     if unknown:
         raise InputError(Reason.UNKNOWN_MARKET, f"marks.{unknown[0]}", unknown[0], "not loaded")
     funds = {fund: _fund(markets, fund, text) for fund, text in document.get("funds", {}).items()}
-    accounts = {}
+    accounts: dict[str, AccountState] = {}
     for i, row in enumerate(document.get("accounts", [])):
-        account = _account(markets, row, f"accounts[{i}]")
-        if account.id in accounts:
+        units = _account(markets, row, f"accounts[{i}]")
+        if units[0].id in accounts:
             detail = "another account has this id"
-            raise InputError(Reason.DUPLICATE_ACCOUNT, f"accounts[{i}].id", account.id, detail)
-        accounts[account.id] = account
+            raise InputError(Reason.DUPLICATE_ACCOUNT, f"accounts[{i}].id", units[0].id, detail)
+        accounts.update((unit.id, unit) for unit in units)
     state = State(time, states, accounts, funds)
     rows = document["events"]
     events = tuple(_event(markets, row, f"events[{i}]", folder) for i, row in enumerate(rows))
@@ -284,13 +287,16 @@ def _initial_book(market: Market, table: dict[str, Any], field: str) -> Book:
     return book
 
 
-def _account(markets: dict[str, Market], row: dict[str, Any], where: str) -> AccountState:
+def _account(
+    markets: dict[str, Market], row: dict[str, Any], where: str
+) -> tuple[AccountState, ...]:
+    """Read one account: its cross unit, then an isolated unit per isolated position (STATE-11)."""
     asset = row["asset"]
     balance = _amount(markets, asset, row["balance"], f"{where}.balance")
     if balance < 0:
         detail = "a wallet starts at zero or more (STATE-1)"
         raise InputError(Reason.NEGATIVE_BALANCE, f"{where}.balance", row["balance"], detail)
-    positions = []
+    cross, isolated = [], []
     for j, spec in enumerate(row.get("positions", [])):
         field = f"{where}.positions[{j}]"
         market = _market_of(markets, spec["market"], f"{field}.market")
@@ -300,33 +306,60 @@ def _account(markets: dict[str, Market], row: dict[str, Any], where: str) -> Acc
         side = Side[spec["side"].upper()]
         size = _size(market, spec["size"], f"{field}.size")
         entry = _price(market, spec["entry_price"], f"{field}.entry_price")
-        positions.append(open_position(market, side, size, entry))
-    if len({p.market for p in positions}) != len(positions):
+        mode = MarginMode(spec.get("margin_mode", "cross"))
+        if ("isolated_margin" in spec) != (mode is MarginMode.ISOLATED):
+            detail = "required for isolated positions and only for them"
+            margin = spec.get("isolated_margin")
+            raise InputError(Reason.ISOLATED_MARGIN, f"{field}.isolated_margin", margin, detail)
+        position = open_position(market, side, size, entry, margin_mode=mode)
+        if mode is MarginMode.CROSS:
+            cross.append(position)
+        else:
+            unit_id = get_isolated_id(row["id"], market.symbol)
+            margin = _isolated_margin(market, spec["isolated_margin"], f"{field}.isolated_margin")
+            isolated.append(AccountState(unit_id, asset, margin, (position,)))
+    if len({p.market for u in isolated for p in u.positions} | {p.market for p in cross}) != (
+        len(cross) + len(isolated)
+    ):
         raise InputError(
             Reason.DUPLICATE_POSITION, f"{where}.positions", row["id"], "one per market"
         )
-    if len({markets[p.market].trigger for p in positions}) > 1:
+    if len({markets[p.market].trigger for p in cross}) > 1:
         raise InputError(
             Reason.CROSS_INCOMPATIBLE, f"{where}.positions", row["id"], "triggers differ"
         )
-    ordered = tuple(sorted(positions, key=lambda p: p.market))
-    return AccountState(row["id"], asset, balance, ordered)
+    ordered = tuple(sorted(cross, key=lambda p: p.market))
+    return (AccountState(row["id"], asset, balance, ordered), *sorted(isolated, key=_unit_id))
+
+
+def _unit_id(unit: AccountState) -> str:
+    return unit.id
+
+
+def _isolated_margin(market: Market, text: object, field: str) -> int:
+    """ACCOUNT-6: an isolated position's margin, on the settlement grid and >= 0."""
+    margin = to_units(text, market.settle_quantum, field, "settlement quantum")
+    if margin < 0:
+        raise InputError(Reason.ISOLATED_MARGIN, field, text, "negative")
+    return margin
 
 
 def _required(row: dict[str, Any], where: str, *keys: str) -> None:
     for key in keys:
         if key not in row:
-            detail = f"required for a {row['kind']} event"
+            detail = f"required for an event of kind {row['kind']}"
             raise InputError(Reason.MISSING_KEY, f"{where}.{key}", None, detail)
 
 
 _EVENT_KEYS = {
     "mark": ("market", "price"), "book": ("market", "bids", "asks"),
     "deposit": ("account", "asset", "amount"), "withdraw": ("account", "asset", "amount"),
-    "fill": ("account", "market", "side", "size", "price"), "clock": ("time",),
+    "fill": ("account", "market", "side", "size", "price", "margin"), "clock": ("time",),
+    "add-margin": ("account", "market", "amount"), "remove-margin": ("account", "market", "amount"),
     "index": ("market", "price", "basis"), "trade": ("market", "price"),
     "reference": ("market", "price"), "parameters": ("market", "file"),
 }  # fmt: skip
+_OPTIONAL_KEYS = {"bids", "asks", "margin"}
 _PRICE_EVENTS: dict[str, Callable[[str, int], Event]] = {
     "mark": MarkUpdate,
     "trade": TradeUpdate,
@@ -344,7 +377,7 @@ def _event(
     if extra:
         detail = f"not for {kind}"
         raise InputError(Reason.UNKNOWN_KEY, f"{where}.{extra[0]}", row[extra[0]], detail)
-    _required(row, where, *(key for key in allowed if key not in {"bids", "asks"}))
+    _required(row, where, *(key for key in allowed if key not in _OPTIONAL_KEYS))
     if kind == "clock":
         return Clock(to_units(row["time"], Ratio(1, 1), f"{where}.time", "1"))
     if kind in {"deposit", "withdraw"}:
@@ -365,11 +398,16 @@ def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path 
         return IndexUpdate(market.symbol, price, Fraction(num, den))
     if kind == "book":
         return BookUpdate(market.symbol, _book(market, row, where))
+    if kind in {"add-margin", "remove-margin"}:
+        field = f"{where}.amount"
+        amount = to_units(row["amount"], market.settle_quantum, field, "settlement quantum")
+        move = AddMargin if kind == "add-margin" else RemoveMargin
+        return move(row["account"], market.symbol, amount)
     side = Side.LONG if row["side"] == "buy" else Side.SHORT
     size = _lots(market, row["size"], f"{where}.size")
-    return Fill(
-        row["account"], market.symbol, side, size, _ticks(market, row["price"], f"{where}.price")
-    )
+    price = _ticks(market, row["price"], f"{where}.price")
+    margin = MarginMode(row.get("margin", "cross"))
+    return Fill(row["account"], market.symbol, side, size, price, margin)
 
 
 def _parameters(market: Market, row: dict[str, Any], where: str, folder: Path | None) -> Event:

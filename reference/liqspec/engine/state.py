@@ -25,6 +25,7 @@ __all__ = [
     "EVENT_KINDS",
     "AccountMap",
     "AccountState",
+    "AddMargin",
     "Book",
     "BookUpdate",
     "Clock",
@@ -37,6 +38,7 @@ __all__ = [
     "MarketState",
     "ParameterChange",
     "ReferenceUpdate",
+    "RemoveMargin",
     "State",
     "TradeUpdate",
     "Withdrawal",
@@ -44,11 +46,13 @@ __all__ = [
     "check_book",
     "close_part",
     "get_event_kind",
+    "get_isolated_id",
     "get_rules",
     "get_settle_quantum",
     "get_signed_size",
     "get_unit",
     "is_grandfathered",
+    "is_isolated",
     "phase_in_market",
     "with_account",
     "with_market",
@@ -103,7 +107,10 @@ class MarketState:
 
 @frozen
 class AccountState:
-    """A cross-margined account (STATE-1): wallet balance in quantums, positions by market."""
+    """A margin unit of the state (STATE-1, STATE-11): balance in quantums, positions by market.
+
+    An account's cross unit, or one of its isolated units (id ``owner@market``).
+    """
 
     id: str
     asset: str
@@ -131,8 +138,26 @@ class State:
     """ADL's rankings (:mod:`liqspec.engine.ranking`), checked against the state when read."""
 
 
+ISOLATED_SEPARATOR = "@"
+"""Joins an account id and a market symbol into an isolated unit's id; ids never hold it."""
+
+
+def get_isolated_id(owner: str, symbol: str) -> str:
+    """Return the id of ``owner``'s isolated unit in ``symbol`` (STATE-11).
+
+    >>> get_isolated_id("alice", "BTCUSDT")
+    'alice@BTCUSDT'
+    """
+    return f"{owner}{ISOLATED_SEPARATOR}{symbol}"
+
+
+def is_isolated(account: AccountState) -> bool:
+    """Return whether ``account`` is an isolated unit rather than a cross unit (STATE-11)."""
+    return ISOLATED_SEPARATOR in account.id
+
+
 def get_unit(state: State, account: AccountState) -> MarginUnit:
-    """Return the account's cross margin unit at the current marks (ACCOUNT-7)."""
+    """Return the unit's margin unit at the current marks (ACCOUNT-7, STATE-11)."""
     legs = tuple(
         Leg(get_rules(state, account, p), p, state.markets[p.market].mark)
         for p in account.positions
@@ -298,13 +323,35 @@ class Withdrawal:
 
 @frozen
 class Fill:
-    """A trade outside the engine: the account bought (+1) or sold (-1) ``size`` lots (STATE-6)."""
+    """A trade outside the engine: the account bought (+1) or sold (-1) ``size`` lots (STATE-6).
+
+    ``margin`` says which unit holds the position: the cross unit or the market's isolated one.
+    """
 
     account: str
     market: str
     side: Side
     size: int
     price: int
+    margin: MarginMode = MarginMode.CROSS
+
+
+@frozen
+class AddMargin:
+    """Move ``amount`` from the cross wallet into the isolated unit of ``market`` (STATE-12)."""
+
+    account: str
+    market: str
+    amount: int
+
+
+@frozen
+class RemoveMargin:
+    """Move ``amount`` from the isolated unit of ``market`` back to the cross wallet (STATE-12)."""
+
+    account: str
+    market: str
+    amount: int
 
 
 @frozen
@@ -357,6 +404,8 @@ Event = (
     | TradeUpdate
     | ReferenceUpdate
     | ParameterChange
+    | AddMargin
+    | RemoveMargin
 )
 
 EVENT_KINDS: dict[type, str] = {
@@ -370,6 +419,8 @@ EVENT_KINDS: dict[type, str] = {
     TradeUpdate: "trade",
     ReferenceUpdate: "reference",
     ParameterChange: "parameters",
+    AddMargin: "add-margin",
+    RemoveMargin: "remove-margin",
 }
 """The ``kind`` of each event, in scenario files (STATE-10) and in outputs alike (OUT-1)."""
 
@@ -417,14 +468,10 @@ def close_part(
     return realized, left
 
 
-def _open_part(
-    market: Market, position: Position | None, side: Side, size: int, price: int
-) -> Position:
+def _open_part(market: Market, position: Position, size: int, price: int) -> Position:
     """Add ``size`` lots at ``price``: E grows by V(q + size) - V(q) at ``price`` (STATE-9)."""
-    held = position.size if position else 0
+    held = position.size
     added = get_value(market, held + size, price) - get_value(market, held, price)
-    if position is None:
-        return Position(market.symbol, side, size, added, MarginMode.CROSS)
     return attrs.evolve(position, size=held + size, entry_value=position.entry_value + added)
 
 
@@ -454,5 +501,7 @@ def apply_fill(account: AccountState, market: Market, signed_size: int, price: i
         balance += realized
         remaining -= closing
     if remaining:
-        position = _open_part(market, position, side, remaining, price)
+        mode = MarginMode.ISOLATED if is_isolated(account) else MarginMode.CROSS
+        position = _open_part(market, position or Position(market.symbol, side, 0, 0, mode),
+                              remaining, price)  # fmt: skip
     return with_position(account, market.symbol, position, balance)

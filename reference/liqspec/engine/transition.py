@@ -26,6 +26,8 @@ from liqspec.engine.records import (
     Deposited,
     Filled,
     IndexSet,
+    MarginAdded,
+    MarginRemoved,
     MarkDerived,
     MarkSet,
     ParametersChanged,
@@ -37,7 +39,9 @@ from liqspec.engine.records import (
 )
 from liqspec.engine.risk import apply_parameters, process_risk
 from liqspec.engine.state import (
+    ISOLATED_SEPARATOR,
     AccountState,
+    AddMargin,
     BookUpdate,
     Clock,
     Deposit,
@@ -48,17 +52,21 @@ from liqspec.engine.state import (
     MarkUpdate,
     ParameterChange,
     ReferenceUpdate,
+    RemoveMargin,
     State,
     TradeUpdate,
     Withdrawal,
     apply_fill,
     check_book,
+    get_isolated_id,
     get_settle_quantum,
     get_signed_size,
     get_unit,
+    is_isolated,
     with_account,
     with_market,
 )
+from liqspec.model.accounts import MarginMode
 from liqspec.model.margin import get_equity, get_initial_requirement
 from liqspec.model.markets import MarkSource, format_price
 
@@ -154,9 +162,24 @@ def _market(state: State, symbol: str) -> MarketState:
 
 
 def _account(state: State, account_id: str) -> AccountState:
-    if account_id not in state.accounts:
+    """Return the cross unit of ``account_id``; events never name an isolated unit (STATE-11)."""
+    account = state.accounts.get(account_id)
+    if account is None or is_isolated(account):
         raise EventRejectedError(Reason.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
-    return state.accounts[account_id]
+    return account
+
+
+def _isolated(state: State, owner: AccountState, symbol: str) -> AccountState:
+    """Return ``owner``'s isolated unit in ``symbol``, or a new empty one (STATE-11)."""
+    unit_id = get_isolated_id(owner.id, symbol)
+    return state.accounts.get(unit_id) or AccountState(unit_id, owner.asset, 0)
+
+
+def _check_initial(state: State, after: AccountState, detail: str) -> None:
+    """STATE-5: a balance never goes negative by a transfer; equity stays >= IM."""
+    unit = get_unit(state, after)
+    if after.balance < 0 or get_equity(unit) < get_initial_requirement(unit):
+        raise EventRejectedError(Reason.INSUFFICIENT_MARGIN, detail)
 
 
 def process_mark_update(state: State, event: MarkUpdate) -> tuple[State, Record]:
@@ -190,6 +213,10 @@ def process_book_update(state: State, event: BookUpdate) -> tuple[State, Record]
 
 def process_deposit(state: State, event: Deposit) -> tuple[State, Record]:
     """STATE-4: a positive amount in the account's asset; a new id opens an account."""
+    if ISOLATED_SEPARATOR in event.account:
+        raise EventRejectedError(
+            Reason.UNKNOWN_ACCOUNT, f"an account id has no {ISOLATED_SEPARATOR}"
+        )
     if event.amount <= 0:
         raise EventRejectedError(Reason.NOT_POSITIVE_AMOUNT, "deposit amount must be > 0")
     account = state.accounts.get(event.account) or AccountState(event.account, event.asset, 0)
@@ -211,24 +238,62 @@ def process_withdrawal(state: State, event: Withdrawal) -> tuple[State, Record]:
     if until is not None and state.time < until:
         raise EventRejectedError(Reason.WITHDRAWALS_BLOCKED, f"{event.asset} blocked until {until}")
     after = attrs.evolve(account, balance=account.balance - event.amount, last_action=state.time)
-    unit = get_unit(state, after)
-    if after.balance < 0 or get_equity(unit) < get_initial_requirement(unit):
-        raise EventRejectedError(Reason.INSUFFICIENT_MARGIN, "withdrawal would leave equity < IM")
+    _check_initial(state, after, "withdrawal would leave equity < IM")
     return with_account(state, after), Withdrawn(event.account, event.amount)
+
+
+def process_add_margin(state: State, event: AddMargin) -> tuple[State, Record]:
+    """STATE-12: move margin from the cross wallet, which must keep equity >= IM, to a unit."""
+    entry = _market(state, event.market)
+    owner = _account(state, event.account)
+    if event.amount <= 0:
+        raise EventRejectedError(Reason.NOT_POSITIVE_AMOUNT, "margin amount must be > 0")
+    if entry.market.settle_asset != owner.asset:
+        raise EventRejectedError(Reason.CROSS_INCOMPATIBLE, f"{event.market} settles elsewhere")
+    if get_signed_size(owner, event.market):
+        raise EventRejectedError(Reason.MARGIN_MODE, f"a cross position in {event.market}")
+    cross = attrs.evolve(owner, balance=owner.balance - event.amount, last_action=state.time)
+    _check_initial(state, cross, "the cross unit would be left with equity < IM")
+    unit = _isolated(state, owner, event.market)
+    unit = attrs.evolve(unit, balance=unit.balance + event.amount)
+    state = with_account(with_account(state, cross), unit)
+    return state, MarginAdded(owner.id, event.market, event.amount, unit.balance)
+
+
+def process_remove_margin(state: State, event: RemoveMargin) -> tuple[State, Record]:
+    """STATE-12: move margin back to the cross wallet; the unit must keep equity >= IM."""
+    _market(state, event.market)
+    owner = _account(state, event.account)
+    unit = state.accounts.get(get_isolated_id(owner.id, event.market))
+    if unit is None:
+        detail = f"{owner.id} has no isolated unit in {event.market}"
+        raise EventRejectedError(Reason.UNKNOWN_ACCOUNT, detail)
+    if event.amount <= 0:
+        raise EventRejectedError(Reason.NOT_POSITIVE_AMOUNT, "margin amount must be > 0")
+    unit = attrs.evolve(unit, balance=unit.balance - event.amount, last_action=state.time)
+    _check_initial(state, unit, "the isolated unit would be left with equity < IM")
+    cross = attrs.evolve(owner, balance=owner.balance + event.amount)
+    state = with_account(with_account(state, unit), cross)
+    return state, MarginRemoved(owner.id, event.market, event.amount, unit.balance)
 
 
 def process_fill(state: State, event: Fill) -> tuple[State, Record]:
     """STATE-6: apply an external trade; a fill that adds exposure MUST leave equity >= IM."""
     entry = _market(state, event.market)
-    account = _account(state, event.account)
+    owner = _account(state, event.account)
     market = entry.market
-    if market.settle_asset != account.asset:
+    if market.settle_asset != owner.asset:
         raise EventRejectedError(Reason.CROSS_INCOMPATIBLE, f"{market.symbol} settles elsewhere")
-    trigger = get_unit(state, account).trigger
-    if account.positions and market.trigger is not trigger:
+    isolated = event.margin is MarginMode.ISOLATED
+    if not isolated and owner.positions and market.trigger is not get_unit(state, owner).trigger:
         raise EventRejectedError(
             Reason.CROSS_INCOMPATIBLE, "markets of one account share a trigger"
         )
+    account = _isolated(state, owner, market.symbol) if isolated else owner
+    other = owner if isolated else state.accounts.get(get_isolated_id(owner.id, market.symbol))
+    if other is not None and get_signed_size(other, market.symbol):
+        mode = "cross" if isolated else "isolated"
+        raise EventRejectedError(Reason.MARGIN_MODE, f"{owner.id} holds {mode} in {market.symbol}")
     if event.size <= 0 or not 1 <= event.price <= market.max_price:
         raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "size must be > 0, price in domain")
     if is_halted(entry, state.time):
@@ -307,4 +372,6 @@ _HANDLERS: dict[type, Callable[[State, Any], tuple[State, Record]]] = {
     TradeUpdate: process_trade_update,
     ReferenceUpdate: process_reference_update,
     ParameterChange: process_parameter_change,
+    AddMargin: process_add_margin,
+    RemoveMargin: process_remove_margin,
 }
