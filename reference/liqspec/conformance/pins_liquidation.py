@@ -968,6 +968,64 @@ PINS: list[Pin] = [
         ("chunk", "boundary"),
     ),
     Pin(
+        "liq5-rest-worth-exactly-the-dust",
+        "a whole-position chunk is capped at 0.504 BTC; the 0.496 BTC rest is worth exactly "
+        "29512 at 59500, the dust threshold, which is not below it: the target stays 0.504",
+        ("LIQ-5", "LIQ-10"),
+        _btc_scenario(
+            "liq5-rest-worth-exactly-the-dust",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            liquidation={**_WHOLE, "max_step_notional": "30000", "dust_notional": "29512"},
+        ),
+        lambda out: [r["target"] for r in records(out, 0, "liquidation-step")] == ["0.504"],
+        ("chunk", "boundary"),
+    ),
+    Pin(
+        "brk2-band-equal-to-impact",
+        "a short liquidated at 60500 buys with a 0.2% impact bound and a 0.2% band: both "
+        "allow 60621 at most, and a band that is not tighter leaves the limit to the impact "
+        "bound (the quote, 60700, is above it)",
+        ("BRK-2", "LIQ-7", "LIQ-10"),
+        _btc_scenario(
+            "brk2-band-equal-to-impact",
+            [_account("alice", "700", _short("1"))],
+            [
+                {"kind": "book", "market": _BTC, "bids": [], "asks": [["60510", "5"]]},
+                _mark("60500"),
+            ],
+            liquidation={"impact_bound": "0.002"},
+            breakers={"band": "0.002"},
+        ),
+        lambda out: (
+            [(r["impact_limit"], r["limit_reason"]) for r in records(out, 1, "liquidation-step")]
+            == [("60621", "impact-bound")]
+        ),
+        ("breakers", "boundary"),
+    ),
+    Pin(
+        "brk2-band-one-tick-inside",
+        "a short from 62000 liquidated at 62500 buys: the 0.2% impact bound allows 62625, "
+        "the 0.19984% band 62624.9, one tick less, so the band sets the limit",
+        ("BRK-2", "LIQ-7", "LIQ-10"),
+        _btc_scenario(
+            "brk2-band-one-tick-inside",
+            [_account("alice", "700", _short("1", "62000"))],
+            [
+                {"kind": "book", "market": _BTC, "bids": [], "asks": [["62510", "5"]]},
+                _mark("62500"),
+            ],
+            liquidation={"impact_bound": "0.002"},
+            breakers={"band": "0.0019984"},
+        ),
+        lambda out: (
+            [(r["impact_limit"], r["limit_reason"]) for r in records(out, 1, "liquidation-step")]
+            == [("62624.9", "price-band")]
+        ),
+        ("breakers", "boundary"),
+    ),
+    Pin(
         "liq6-acceptable-prefix-of-the-walked-fills",
         "at negative equity the walk takes 0.05 at 59130 and 0.1 at 59100, within the "
         "quote of the whole position, but closing 0.15 lowers E/MM: the step keeps the "
