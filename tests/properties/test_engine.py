@@ -13,6 +13,7 @@ below, on every takeover, fund payment, ADL and socialization of the reference).
   and fills against parties outside the state;
 - insurance funds never negative (INS-2);
 - no healthy account starts a liquidation, and only accounts in liquidation get steps (LIQ-1);
+- an account is flagged only while it is in liquidation: recovering by the marks ends it (LIQ-2);
 - no step or takeover lowers E/MM, and the fee stays within the surplus (LIQ-6, LIQ-8);
 - during liquidation positions only shrink and never change side;
 - ADL and socialized shares sum to the deficit (INS-3), ADL counterparties stay healthy;
@@ -469,6 +470,13 @@ class Engine(RuleBasedStateMachine):
     @rule()
     def new_reference(self) -> None:
         self.step(ReferenceUpdate("BTCUSDT", self.state.markets["BTCUSDT"].mark))
+
+    @invariant()
+    def only_accounts_in_liquidation_are_flagged(self) -> None:
+        """LIQ-2: a liquidation ends whenever its account is found out of liquidation."""
+        for account in self.state.accounts.values():
+            if account.liquidating:
+                assert is_in_liquidation(get_unit(self.state, account), account), account.id
 
     @invariant()
     def funds_are_never_negative(self) -> None:

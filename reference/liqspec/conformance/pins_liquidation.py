@@ -248,7 +248,8 @@ _ENGINE_MUTANT_PINS = [
     Pin(
         "liq2-equity-equal-to-the-threshold-ends-the-steps",
         "alice waits for liquidity at 59990; at 60000 her equity, 255, equals her exit "
-        "threshold exactly (MM 250 plus the 2% buffer): she gets no step and no waiting",
+        "threshold exactly (MM 250 plus the 2% buffer): her liquidation ends, with no step "
+        "and no waiting",
         ("LIQ-2", "LIQ-10"),
         _btc_scenario(
             "liq2-equity-equal-to-the-threshold-ends-the-steps",
@@ -258,7 +259,7 @@ _ENGINE_MUTANT_PINS = [
         ),
         lambda out: (
             _kinds(_about(out, 0, "alice")) == ["liquidation-started", "liquidation-waiting"]
-            and not _about(out, 1, "alice")
+            and _kinds(_about(out, 1, "alice")) == ["liquidation-ended"]
             and (_final(out, "alice")["equity"], _final(out, "alice")["maintenance"])
             == ("255", "250")
         ),
@@ -705,13 +706,13 @@ PINS: list[Pin] = [
         ),
     ),
     Pin(
-        "liq10-recovered-before-its-turn-gets-nothing",
+        "liq10-recovered-before-its-turn-ends-after",
         "bob, liquidating, is queued behind alice; ADL of alice's deficit closes half of "
-        "bob's short and lifts him to the exit threshold, so at his turn he gets no record "
-        "and keeps the liquidating flag",
+        "bob's short and lifts him to the exit threshold, so at his turn he gets no step; "
+        "after the queue his liquidation ends",
         ("LIQ-10", "LIQ-2", "LIQ-3", "INS-4"),
         _btc_scenario(
-            "liq10-recovered-before-its-turn-gets-nothing",
+            "liq10-recovered-before-its-turn",
             [_account("alice", "0.02", _long("0.5")), _account("bob", "254", _short("1"))],
             [_mark("60004"), _mark("59999.9")],
             liquidation={"on_unfilled": "wait"},
@@ -725,8 +726,9 @@ PINS: list[Pin] = [
                 for a in r["allocations"]
             ]
             == [("bob", "0.5")]
-            and not _about(out, 1, "bob")
-            and _final(out, "bob")["liquidating"]
+            and _sequence(out, 1, "takeover", "liquidation-ended")
+            == [("takeover", "alice"), ("liquidation-ended", "alice"), ("liquidation-ended", "bob")]
+            and not _final(out, "bob")["liquidating"]
             and _final(out, "bob")["positions"] != []
         ),
     ),
@@ -764,13 +766,13 @@ PINS: list[Pin] = [
         ),
     ),
     Pin(
-        "liq2-hysteresis-flag-kept-above-threshold-by-marks",
-        "a liquidating account lifted to its exit threshold by a mark alone gets no step "
-        "and no liquidation-ended; when a later mark puts it back between MM and the "
-        "threshold it gets a step again, without a new liquidation-started",
+        "liq2-recovery-by-marks-ends-it",
+        "a liquidating account lifted to its exit threshold by a mark alone gets no step, "
+        "and its liquidation ends; when a later mark puts it back between MM and the "
+        "threshold it gets nothing: a new liquidation needs equity below MM (LIQ-1)",
         ("LIQ-2", "LIQ-10"),
         _btc_scenario(
-            "liq2-hysteresis-flag-kept-above-threshold-by-marks",
+            "liq2-recovery-by-marks-ends-it",
             [_account("alice", "254", _long("1"))],
             [_mark("59995"), _mark("60010"), _mark("59998")],
             bids=[("59990", "5")],
@@ -778,13 +780,9 @@ PINS: list[Pin] = [
         ),
         lambda out: (
             _kinds(_about(out, 0, "alice")) == ["liquidation-started", "liquidation-step"]
-            and not _about(out, 1, "alice")
-            and _kinds(_about(out, 2, "alice")) == ["liquidation-step"]
-            and any(
-                Decimal(r["equity_before"]) > Decimal(r["maintenance_before"])
-                for r in _one(records(out, 2, "liquidation-step"))
-            )
-            and _final(out, "alice")["liquidating"]
+            and _kinds(_about(out, 1, "alice")) == ["liquidation-ended"]
+            and not _about(out, 2, "alice")
+            and not _final(out, "alice")["liquidating"]
         ),
         ("chunk",),
     ),

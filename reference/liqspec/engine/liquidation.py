@@ -78,8 +78,9 @@ __all__ = [
 def process_liquidations(state: State) -> tuple[State, tuple[Record, ...]]:
     """Give every queued account one step, in queue order (LIQ-3); then end it (LIQ-2).
 
-    After the queue, an account still flagged but left without a position (by another
-    account's ADL, or by a fill) ends its liquidation, in id order (LIQ-10).
+    After the queue, every account still flagged but no longer in liquidation (left without a
+    position, or at the exit threshold by the marks or by another account's action) ends its
+    liquidation, in id order (LIQ-2, LIQ-10).
     """
     records: list[Record] = []
     queue, state = get_indexed_queue(state)
@@ -87,8 +88,7 @@ def process_liquidations(state: State) -> tuple[State, tuple[Record, ...]]:
         state, step = process_liquidation_step(state, account_id)
         records.extend(step)
     for account_id in sorted(get_watched(state)):  # every flagged account is watched
-        account = state.accounts[account_id]
-        if account.liquidating and not account.positions:
+        if state.accounts[account_id].liquidating:
             state, ended = _finish(state, account_id)
             records.extend(ended)
     return state, tuple(records)
@@ -264,7 +264,7 @@ def _take_over(state: State, account: AccountState, index: int) -> tuple[State, 
 
 
 def _finish(state: State, account_id: str) -> tuple[State, tuple[Record, ...]]:
-    """LIQ-2: a step that brings equity to the exit threshold (or closes all) ends it."""
+    """LIQ-2: equity at the exit threshold, or no position left, ends the liquidation."""
     account = state.accounts[account_id]
     unit = get_unit(state, account)
     if is_in_liquidation(unit, account):
