@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,9 +54,7 @@ def records(output: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def test_the_reference_adapter_agrees_on_drawn_scenarios() -> None:
-    started = time.perf_counter()
     assert fuzz_scenarios(REFERENCE, 120, 1) == []
-    assert time.perf_counter() - started < 30
 
 
 def test_a_queue_ordered_by_equity_is_found_and_shrunk() -> None:
@@ -88,13 +85,11 @@ def test_an_adapter_without_scenarios_is_refused() -> None:
 def test_drawn_scenarios_load_and_cover_the_engine() -> None:
     documents = draw_sample(200, 3)
     assert [canonical(d) for d in documents] == [canonical(d) for d in draw_sample(200, 3)]
-    outputs, started = [], time.perf_counter()
+    outputs = []
     for document in documents:
         answer = evaluate("scenario", {"scenario": document})
         if "output" in answer:
             outputs.append(answer["output"])
-    per_scenario = (time.perf_counter() - started) / len(documents)
-    assert per_scenario < 0.1
     assert len(outputs) >= 0.9 * len(documents)
     assert all(2 <= len(d["accounts"]) <= 50 and d["events"] for d in documents)
     assert {len(d["scenario"]["markets"]) for d in documents} == {1, 2, 3}

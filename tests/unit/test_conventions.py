@@ -106,8 +106,10 @@ def test_a_guessed_search_finds_the_walks_boundary(
 ) -> None:
     """CONV-14: on a monotone predicate any guess, in range or not, gives the walk's result.
 
-    Like the walk, the search probes only prices strictly between its two ends: outside
-    them a predicate need not be monotone (another tier range), or even defined.
+    Like the walk, the search probes only whole prices strictly between its two ends: outside
+    them a predicate need not be monotone (another tier range), or even defined. A guess in
+    range costs at most 2 x bit_length(distance + 1) + 1 probes: one at the guess, a gallop
+    of doubling steps to bracket the boundary, a bisection of the last step.
     """
     high = low + width
     boundary = data.draw(st.integers(low, high - 1))
@@ -122,5 +124,7 @@ def test_a_guessed_search_finds_the_walks_boundary(
     expected = last_true(holds, inside, outside)
     probed.clear()
     assert last_true_near(holds, inside, outside, guess) == expected
-    assert all(low < n < high for n in probed)
+    assert all(type(n) is int and low < n < high for n in probed)
     assert len(probed) <= 2 * width.bit_length() + 2
+    if low < guess < high:  # the gallop's promise: a near guess costs a few probes
+        assert len(probed) <= 2 * (abs(guess - boundary) + 1).bit_length() + 1
