@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from liqspec import InputError, Ratio, Reason
+from liqspec.base import conventions
 from liqspec.base.conventions import (
     TomlInteger,
     decimal_text,
@@ -128,3 +132,35 @@ def test_a_guessed_search_finds_the_walks_boundary(
     assert len(probed) <= 2 * width.bit_length() + 2
     if low < guess < high:  # the gallop's promise: a near guess costs a few probes
         assert len(probed) <= 2 * (abs(guess - boundary) + 1).bit_length() + 1
+
+
+@given(st.integers(0, 10**6), st.integers(1, 10**6), st.integers(0, 10**6), st.integers(1, 10**6))
+def test_rates_order_as_the_fractions_they_are(a: int, b: int, c: int, d: int) -> None:
+    """CONV-4: comparing two rates is comparing their exact values."""
+    left, right = Ratio.of(a, b), Ratio.of(c, d)
+    assert (left < right, left <= right) == (Fraction(a, b) < Fraction(c, d),
+                                             Fraction(a, b) <= Fraction(c, d))  # fmt: skip
+
+
+def test_a_non_integer_without_a_symbolic_backend_is_a_type_error(monkeypatch: Any) -> None:
+    """CONV-9: only the proofs give the rounding helpers anything but integers."""
+    monkeypatch.setattr(conventions, "_backend", None)
+    with pytest.raises(TypeError, match="no symbolic backend"):
+        div_floor(Fraction(1, 2), 3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("upward", [True, False])
+def test_a_guess_next_to_an_end_still_gallops(upward: bool) -> None:
+    """CONV-14: a guess one step inside the range, right at the boundary, costs 3 probes.
+
+    The plain walk over these 2,000 prices would take 11.
+    """
+    probed: list[int] = []
+
+    def holds(n: int) -> bool:
+        probed.append(n)
+        return n <= 1 if upward else n > 1998
+
+    inside, outside, guess = (0, 2000, 1) if upward else (2000, 0, 1999)
+    assert last_true_near(holds, inside, outside, guess) == guess
+    assert len(probed) <= 3
