@@ -27,7 +27,6 @@ from attrs import frozen
 from liqspec.backtest.inputs import MarkPath, Unit
 from liqspec.base.errors import InputError, Reason
 from liqspec.engine.insurance import get_fund_payment
-from liqspec.engine.queue import is_in_liquidation
 from liqspec.engine.records import (
     BadDebt,
     Deleveraged,
@@ -264,10 +263,8 @@ def run_engine(backtest: Backtest, progress: Progress | None = None) -> Result:
         if progress is not None and point != done:
             done = point
             progress(point)
-    facts.open = [
-        account.id for account in state.accounts.values()
-        if account.liquidating and is_in_liquidation(get_unit(state, account), account)
-    ]  # fmt: skip
+    # LIQ-2: an account is flagged exactly while it is in liquidation
+    facts.open = [account.id for account in state.accounts.values() if account.liquidating]
     return facts.result("engine")
 
 

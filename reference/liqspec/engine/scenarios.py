@@ -318,9 +318,8 @@ def _account(
             unit_id = get_isolated_id(row["id"], market.symbol)
             margin = _isolated_margin(market, spec["isolated_margin"], f"{field}.isolated_margin")
             isolated.append(AccountState(unit_id, asset, margin, (position,)))
-    if len({p.market for u in isolated for p in u.positions} | {p.market for p in cross}) != (
-        len(cross) + len(isolated)
-    ):
+    held = [p.market for p in cross] + [p.market for unit in isolated for p in unit.positions]
+    if len(set(held)) != len(held):
         raise InputError(
             Reason.DUPLICATE_POSITION, f"{where}.positions", row["id"], "one per market"
         )
@@ -329,11 +328,7 @@ def _account(
             Reason.CROSS_INCOMPATIBLE, f"{where}.positions", row["id"], "triggers differ"
         )
     ordered = tuple(sorted(cross, key=lambda p: p.market))
-    return (AccountState(row["id"], asset, balance, ordered), *sorted(isolated, key=_unit_id))
-
-
-def _unit_id(unit: AccountState) -> str:
-    return unit.id
+    return (AccountState(row["id"], asset, balance, ordered), *sorted(isolated, key=lambda u: u.id))
 
 
 def _isolated_margin(market: Market, text: object, field: str) -> int:
