@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,14 +16,22 @@ from liqspec import (
     ContractKind,
     MarginUnit,
     Market,
+    Ratio,
     TierMode,
     get_initial_margin,
     get_maintenance_for_notional,
     get_maintenance_margin,
+    get_unrealized_pnl,
     get_value,
     is_liquidatable,
 )
-from liqspec.model.margin import get_equity, get_maintenance_requirement, get_margin_ratio
+from liqspec.model.margin import (
+    get_equity,
+    get_leg_terms,
+    get_maintenance_requirement,
+    get_margin_ratio,
+    get_unit_terms,
+)
 from liqspec.model.prices import get_bankruptcy_price, get_liquidation_price
 
 from .strategies import market_and_size, units
@@ -98,3 +107,30 @@ def test_margin_functions_never_raise_and_agree(unit: MarginUnit) -> None:
     for index in range(len(unit.legs)):
         get_liquidation_price(unit, index)
         get_bankruptcy_price(unit, index)
+
+
+@given(units(), st.data())
+def test_the_integer_kernel_is_the_rules(unit: MarginUnit, data: st.DataObject) -> None:
+    """MARGIN-2, MARGIN-8, MARGIN-10: the kernel's (PnL, MM) and (equity, MM) are the rules'.
+
+    Drawn with a risk multiplier (RISK-4) and Bybit's close fee (MARGIN-7) as well, at the
+    leg's mark and at any grid price.
+    """
+    legs = []
+    for leg in unit.legs:
+        market = attrs.evolve(
+            leg.market,
+            risk_multiplier=Ratio.of(data.draw(st.integers(100, 400)), 100),
+            close_fee_in_margin=leg.market.contract is ContractKind.LINEAR
+            and data.draw(st.booleans()),
+            taker_fee=Ratio.of(data.draw(st.integers(0, 100)), 10_000),
+        )
+        legs.append(attrs.evolve(leg, market=market))
+        for price in (leg.mark, data.draw(st.integers(1, market.max_price))):
+            pnl = get_unrealized_pnl(market, leg.position, price)
+            maintenance = get_maintenance_margin(market, leg.position, price)
+            assert get_leg_terms(market, leg.position, price) == (pnl, maintenance)
+    unit = attrs.evolve(unit, legs=tuple(legs))
+    equity = unit.collateral + sum(get_unrealized_pnl(x.market, x.position, x.mark) for x in legs)
+    maintenance = sum(get_maintenance_margin(x.market, x.position, x.mark) for x in legs)
+    assert get_unit_terms(unit) == (equity, maintenance)

@@ -1,12 +1,15 @@
 """Margin: value, PnL, initial and maintenance margin, equity and the trigger (spec/04-margin.md).
 
 Per-position functions take ``(market, position, price)`` so that a price can be varied (or be
-a solver term) without building new objects; per-unit functions take a
-:class:`~liqspec.model.accounts.MarginUnit`. All amounts are integers in settlement quantums.
+a solver term) without building new objects. Per-unit functions take a
+:class:`~liqspec.model.accounts.MarginUnit` of plain integers and run on the integer kernel,
+which a property test holds equal to the per-position rules. All amounts are integers in
+settlement quantums.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 
 from liqspec.base.conventions import Ratio, div_ceil, ite
@@ -64,12 +67,10 @@ def get_notional(market: Market, position: Position, price: int) -> int:
 def get_tier_index(market: Market, notional: int) -> int:
     """Return the index of the tier whose [floor, cap) holds ``notional`` (MARGIN-4).
 
-    A notional at or above the last cap uses the last tier.
+    A notional at or above the last cap uses the last tier. Caps increase (MARKET-6), so the
+    index is the number of caps below the last one that are at or below the notional.
     """
-    for i, tier in enumerate(market.tiers):
-        if notional < tier.cap:
-            return i
-    return len(market.tiers) - 1
+    return bisect_right(market.table.bounds, notional)
 
 
 def select_by_tier(market: Market, notional: int, formula: Callable[[Tier], int]) -> int:
@@ -150,19 +151,53 @@ def get_initial_margin(market: Market, position: Position, price: int) -> int:
     return scaled + get_close_fee_estimate(market, position)
 
 
+# --- the integer kernel ------------------------------------------------------------------------
+
+
+def get_leg_terms(market: Market, position: Position, price: int) -> tuple[int, int]:
+    """Return (PnL, maintenance margin) of one position at ``price``, integers only.
+
+    The same values as :func:`get_unrealized_pnl` and :func:`get_maintenance_margin`
+    (MARGIN-2, MARGIN-8), computed in one pass over the market's precomputed table; a property
+    test holds the two routes equal. Integers only: solver terms take the rule functions.
+    """
+    table = market.table
+    if table.linear:
+        value = position.size * price * table.factor
+        pnl = position.side * (value - position.entry_value)
+    else:
+        value = -((-position.size * table.factor) // price)
+        pnl = position.side * (position.entry_value - value)
+    notional = position.entry_value if table.at_entry else value
+    num, den, amount = table.rates[bisect_right(table.bounds, notional)]
+    maintenance = -((-notional * num) // den) - amount
+    if table.risk is not None:
+        maintenance = table.risk.apply_up(maintenance)
+    if table.close_fee:
+        maintenance += get_close_fee_estimate(market, position)
+    return pnl, maintenance
+
+
+def get_unit_terms(unit: MarginUnit) -> tuple[int, int]:
+    """Return (equity, maintenance requirement) of the unit (MARGIN-8, MARGIN-10)."""
+    equity, maintenance = unit.collateral, 0
+    for leg in unit.legs:
+        pnl, margin = get_leg_terms(leg.market, leg.position, leg.mark)
+        equity, maintenance = equity + pnl, maintenance + margin
+    return equity, maintenance
+
+
 # --- one margin unit ---------------------------------------------------------------------------
 
 
 def get_equity(unit: MarginUnit) -> int:
     """Return collateral plus the PnL of every leg at its mark (MARGIN-10)."""
-    return unit.collateral + sum(
-        get_unrealized_pnl(leg.market, leg.position, leg.mark) for leg in unit.legs
-    )
+    return get_unit_terms(unit)[0]
 
 
 def get_maintenance_requirement(unit: MarginUnit) -> int:
     """Return the sum of the legs' maintenance margins (MARGIN-8)."""
-    return sum(get_maintenance_margin(leg.market, leg.position, leg.mark) for leg in unit.legs)
+    return get_unit_terms(unit)[1]
 
 
 def get_initial_requirement(unit: MarginUnit) -> int:
@@ -196,5 +231,5 @@ def is_liquidatable(unit: MarginUnit) -> bool:
     """
     if not unit.legs:
         return False
-    strict = unit.trigger is Trigger.STRICT
-    return is_below_maintenance(get_equity(unit), get_maintenance_requirement(unit), strict=strict)
+    equity, maintenance = get_unit_terms(unit)
+    return is_below_maintenance(equity, maintenance, strict=unit.trigger is Trigger.STRICT)

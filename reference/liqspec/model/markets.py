@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from attrs import frozen
+from attrs import Factory, field, frozen
 
 from liqspec.base.conventions import (
     Ratio,
@@ -190,6 +190,46 @@ class Source:
 
 
 @frozen
+class MarginTable:
+    """A market's margin constants flattened for the integer kernel (spec/04-margin.md).
+
+    Derived from the market's own fields, never given:
+
+    - ``bounds``: the caps between tiers, every cap but the last, ascending (MARKET-6); the
+      index of a notional's tier is the number of bounds at or below it;
+    - ``rates``: per tier (mmr numerator, mmr denominator, maintenance amount; 0 in step mode);
+    - ``risk``: the risk multiplier, or None when it is 1.
+    """
+
+    linear: bool
+    at_entry: bool
+    factor: int
+    bounds: tuple[int, ...]
+    rates: tuple[tuple[int, int, int], ...]
+    risk: Ratio | None
+    close_fee: bool
+
+
+def make_margin_table(market: Market) -> MarginTable:
+    """Return the market's :class:`MarginTable`."""
+    continuous = market.tier_mode is TierMode.CONTINUOUS
+    rates = tuple(
+        (t.mmr.num, t.mmr.den, t.maintenance_amount if continuous else 0) for t in market.tiers
+    )
+    return MarginTable(
+        linear=market.contract is ContractKind.LINEAR,
+        at_entry=market.margin_valuation is Valuation.ENTRY,
+        factor=market.value_factor,
+        bounds=tuple(t.cap for t in market.tiers[:-1]),
+        rates=rates,
+        risk=None
+        if market.risk_multiplier.num == market.risk_multiplier.den
+        else market.risk_multiplier,
+        close_fee=market.close_fee_in_margin,
+    )
+
+
+@frozen
 class Market:
     """A market's complete parameter set, in base units (spec/02-markets.md).
 
@@ -220,6 +260,13 @@ class Market:
     breakers: BreakerParams = BreakerParams()
     risk: RiskParams = RiskParams()
     risk_multiplier: Ratio = Ratio(1, 1)
+    table: MarginTable = field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=Factory(make_margin_table, takes_self=True),
+    )
+    """The margin formulas' constants, derived once per market (see :class:`MarginTable`)."""
 
     @property
     def fund(self) -> str:

@@ -22,8 +22,12 @@ from attrs import frozen
 
 from liqspec.base.conventions import div_ceil, last_true_near
 from liqspec.model.accounts import MarginUnit
-from liqspec.model.margin import get_maintenance_margin, get_unrealized_pnl, is_below_maintenance
-from liqspec.model.markets import ContractKind, Market, Trigger, Valuation
+from liqspec.model.margin import (
+    get_leg_terms,
+    get_unrealized_pnl,
+    is_below_maintenance,
+)
+from liqspec.model.markets import ContractKind, Market, Trigger
 
 __all__ = [
     "PriceResult",
@@ -66,8 +70,8 @@ def _others(unit: MarginUnit, index: int) -> tuple[int, int]:
     equity, maintenance = unit.collateral, 0
     for j, leg in enumerate(unit.legs):
         if j != index:
-            equity += get_unrealized_pnl(leg.market, leg.position, leg.mark)
-            maintenance += get_maintenance_margin(leg.market, leg.position, leg.mark)
+            pnl, margin = get_leg_terms(leg.market, leg.position, leg.mark)
+            equity, maintenance = equity + pnl, maintenance + margin
     return equity, maintenance
 
 
@@ -77,8 +81,8 @@ def _surplus_at(unit: MarginUnit, index: int) -> Callable[[int], int]:
     base_equity, base_maintenance = _others(unit, index)
 
     def surplus(price: int) -> int:
-        equity = base_equity + get_unrealized_pnl(market, position, price)
-        return equity - base_maintenance - get_maintenance_margin(market, position, price)
+        pnl, maintenance = get_leg_terms(market, position, price)
+        return base_equity + pnl - base_maintenance - maintenance
 
     return surplus
 
@@ -119,19 +123,15 @@ def get_tier_price_ranges(market: Market, size: int) -> list[tuple[int, int]]:
     Ascending, non-empty, contiguous (PRICE-3). A cut is the lowest price at which the value
     crosses a tier cap: linear ceil(cap / (size x K)); inverse ceil(size x K / (cap - 1)).
     """
-    top = market.max_price
-    if market.margin_valuation is Valuation.ENTRY or len(market.tiers) == 1:
+    top, table = market.max_price, market.table
+    if table.at_entry or not table.bounds:
         return [(1, top)]
-    scale = size * market.value_factor
-    cuts = set()
-    for tier in market.tiers[:-1]:
-        if market.contract is ContractKind.LINEAR:
-            cut = div_ceil(tier.cap, scale)
-        else:
-            cut = div_ceil(scale, tier.cap - 1) if tier.cap > 1 else top + 1
-        if 1 < cut <= top:
-            cuts.add(cut)
-    starts = [1, *sorted(cuts)]
+    scale = size * table.factor
+    if table.linear:
+        cuts = [div_ceil(cap, scale) for cap in table.bounds]
+    else:
+        cuts = [div_ceil(scale, cap - 1) if cap > 1 else top + 1 for cap in table.bounds]
+    starts = [1, *sorted({cut for cut in cuts if 1 < cut <= top})]
     ends = [c - 1 for c in starts[1:]] + [top]
     return list(zip(starts, ends, strict=True))
 
