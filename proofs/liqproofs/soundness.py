@@ -282,6 +282,59 @@ def _mark_toward_index() -> tuple[Outcome, str]:
     return prove(hypotheses, claim), ""
 
 
+def _cascade_monotone() -> tuple[Outcome, str]:
+    """INV-CASCADE-MONOTONE: a selling round of a cascade never raises the derived mark.
+
+    Model of MARK-2, MARK-3 and MARK-4 between two rounds of one step (STRESS-3), on exact
+    rationals: index I and basis 0 fixed, the fair band's half-width w = I x fair_band >= 0,
+    the smoothed candidate s fixed (rounds print trades, not books). Round 2 prints the trade
+    p2, at or below the best bid b1 that stood before its fills, and leaves the best bid
+    b2 <= b1 (an emptied bid side is modelled as b2 = 1, which changes no clamp as p2 >= 1)
+    and the asks untouched. By symmetry (prices mirrored about the index) a buying round
+    never lowers the mark.
+    """
+    p1, p2, b1, b2, ask, index, top = _ints(
+        "trade_1", "trade_2", "bid_1", "bid_2", "ask", "index", "max_price"
+    )
+    width, smoothed = z3.Reals("band_width smoothed")
+
+    def toward(floor: Any, ceiling: Any) -> Any:  # MARK-4 (value >= I iff floor >= I), 1..top
+        rounded = z3.If(floor >= index, floor, ceiling)
+        return z3.If(rounded < 1, 1, z3.If(rounded > top, top, rounded))
+
+    def clamp(value: Any, low: Any, high: Any) -> Any:
+        return z3.If(value < low, low, z3.If(value > high, high, value))
+
+    def clamped(trade: Any, bid: Any) -> Any:  # MARK-3, before rounding
+        inside = z3.ToReal(clamp(trade, bid, ask))
+        return clamp(inside, index - width, index + width)
+
+    def median(trade: Any) -> Any:  # MARK-2, before rounding: the middle of I, s and the trade
+        fair = z3.ToReal(index)
+        low, high = z3.If(fair <= smoothed, fair, smoothed), z3.If(fair <= smoothed, smoothed, fair)
+        return clamp(z3.ToReal(trade), low, high)
+
+    hypotheses = [
+        index >= 1, index <= top, width >= 0,
+        b2 >= 1, b2 <= b1, b1 < ask, ask <= top, p2 >= 1, p2 <= p1, p1 <= top, p2 <= b1,
+    ]  # fmt: skip
+    values = z3.And(clamped(p2, b2) <= clamped(p1, b1), median(p2) <= median(p1))
+    lower, upper = z3.Reals("value_lower value_upper")
+    floors, ceilings = _ints("floor_lower", "floor_upper"), _ints("ceil_lower", "ceil_upper")
+    rounded = [  # floor and ceiling by their defining inequalities (CONV-5, CONV-6)
+        z3.And(f <= v, v < f + 1, c - 1 < v, v <= c)
+        for v, f, c in zip((lower, upper), floors, ceilings, strict=True)
+    ]
+    rounding = toward(floors[0], ceilings[0]) <= toward(floors[1], ceilings[1])
+    side = (lower >= z3.ToReal(index)) == (floors[0] >= index)  # I is on the grid
+    outcomes = [
+        (prove(hypotheses, values), "values"),
+        (prove([rounded[0]], side), "side of the index"),
+        (prove([index >= 1, index <= top, lower <= upper, *rounded], rounding), "rounding"),
+    ]
+    return _first_failure(outcomes)
+
+
 def _deficit_conserved() -> tuple[Outcome, str]:
     """INV-DEFICIT-CONSERVE: takeover, fund, ADL or socialization create or destroy no value.
 
@@ -427,6 +480,7 @@ THEOREMS: dict[str, tuple[str, Check]] = {
     "INV-RISK-MONOTONE": ("a higher multiplier never lowers a maintenance margin", _risk_monotone),
     "INV-EXIT": ("leaving liquidation at E >= T is not liquidatable", _exit_threshold),
     "INV-MARK-TOWARD": ("mark rounding never lengthens a move from the index", _mark_toward_index),
+    "INV-CASCADE-MONOTONE": ("a selling cascade round never raises the mark", _cascade_monotone),
     "INV-DEFICIT-CONSERVE": ("fund, ADL and socialization conserve value", _deficit_conserved),
     "INV-LEAST-TARGET": ("a monotone target search returns the least size", _least_target),
     "INV-HALT-ONCE": ("a halt level trips once per reference; halts never shorten", _halt_once),

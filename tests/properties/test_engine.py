@@ -25,7 +25,6 @@ below, on every takeover, fund payment, ADL and socialization of the reference).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from fractions import Fraction
 from unittest import mock
@@ -38,7 +37,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from liqspec import (
-    ContractKind,
     Market,
     Ratio,
     Side,
@@ -102,6 +100,8 @@ from liqspec.model.markets import (
 )
 from tests.data import MARKETS
 
+from .conservation import check_conservation, signed_positions
+
 BASE = {
     "BTCUSDT": (load_market(MARKETS / "binance-btcusdt-2024-10-24.toml"), 600_000),
     "CYBERUSDT": (load_market(MARKETS / "binance-cyberusdt-2023-08-31.toml"), 4_500),
@@ -136,37 +136,6 @@ def around(mark: int, gaps: list[int], sizes: list[int]) -> Book:
         if price >= 1:
             bids.append(Level(price, size))
     return Book(tuple(bids), (Level(mark + step, sizes[0]),))
-
-
-def signed_value(market: Market, signed_size: int, price: int) -> int:
-    size = abs(signed_size)
-    value = get_value(market, size, price)
-    return value if signed_size >= 0 else -value
-
-
-def external_delta(market: Market, before: int, after: int, price: int, mark: int) -> int:
-    """Value a fill at ``price`` brings in from outside, measured at ``mark`` (spec 8)."""
-    direction = 1 if market.contract is ContractKind.LINEAR else -1
-    at_mark = signed_value(market, after, mark) - signed_value(market, before, mark)
-    at_price = signed_value(market, after, price) - signed_value(market, before, price)
-    return direction * (at_mark - at_price)
-
-
-def value_by_asset(state: State) -> dict[str, int]:
-    totals: dict[str, int] = defaultdict(int)
-    for account in state.accounts.values():
-        totals[account.asset] += get_equity(get_unit(state, account))
-    for fund, balance in state.funds.items():
-        totals[fund] += balance
-    return dict(totals)
-
-
-def signed_positions(state: State) -> dict[tuple[str, str], int]:
-    return {
-        (account.id, p.market): int(p.side) * p.size
-        for account in state.accounts.values()
-        for p in account.positions
-    }
 
 
 def not_lower(equity_before: int, mm_before: int, equity_after: int, mm_after: int) -> bool:
@@ -262,7 +231,7 @@ class Engine(RuleBasedStateMachine):
             self.check_phase_in(middle, ruled, records)
         for record in records:
             hypothesis.event(type(record).__name__)
-        self.check_conservation(before, after, event, records)
+        check_conservation(before, after, event, records)
         if isinstance(event, MarkUpdate | BookUpdate | Clock | IndexUpdate | ReferenceUpdate):
             self.check_units_apart(before, after, records)
         self.check_liquidation(process_markets(before, middle, event)[0], after, records)
@@ -349,39 +318,6 @@ class Engine(RuleBasedStateMachine):
         self.step(Clock(self.state.time + advance))
 
     # --- checks --------------------------------------------------------------------------------
-
-    def check_conservation(
-        self, before: State, after: State, event: Event, records: tuple[Record, ...]
-    ) -> None:
-        marks = {s: attrs.evolve(m, mark=after.markets[s].mark) for s, m in before.markets.items()}
-        expected = value_by_asset(attrs.evolve(before, markets=marks))
-        for asset in {a.asset for a in after.accounts.values()} | set(after.funds):
-            expected.setdefault(asset, 0)
-        if isinstance(event, Deposit):
-            expected[event.asset] += event.amount
-        if isinstance(event, Withdrawal):
-            expected[event.asset] -= event.amount
-        if isinstance(event, Fill):
-            market = before.markets[event.market].market
-            isolated = event.margin is MarginMode.ISOLATED
-            unit_id = get_isolated_id(event.account, event.market) if isolated else event.account
-            held = signed_positions(before).get((unit_id, event.market), 0)
-            moved = held + int(event.side) * event.size
-            mark = after.markets[event.market].mark
-            expected[market.settle_asset] += external_delta(market, held, moved, event.price, mark)
-        for record in records:
-            if isinstance(record, LiquidationStep):
-                market = after.markets[record.market].market
-                held, sign = record.position_before, (-1 if record.position_before > 0 else 1)
-                mark = after.markets[record.market].mark
-                for price, lots in record.levels:
-                    moved = held + sign * lots
-                    delta = external_delta(market, held, moved, price, mark)
-                    expected[market.settle_asset] += delta
-                    held = moved
-        actual = value_by_asset(after)
-        for asset, value in expected.items():
-            assert actual.get(asset, 0) == value, (asset, actual.get(asset, 0), value)
 
     def check_units_apart(self, before: State, after: State, records: tuple[Record, ...]) -> None:
         """STATE-11: with no event naming a unit, only the records that name it change it."""

@@ -3,6 +3,7 @@
 INV-CONSERVE-CLOSE is proved on a model of STATE-9 (linear values); INV-ADJUST on a model of
 RISK-2 and RISK-3; INV-MARK-TOWARD on a model of MARK-4; INV-HALT-ONCE on a model of the
 level rule of BRK-3; INV-LEAST-TARGET on a model of the target search (LIQ-4, CONV-14);
+INV-CASCADE-MONOTONE on a model of MARK-2..4 between cascade rounds;
 INV-DEFICIT-CONSERVE on a model of chapter 8.1 (its reference is checked after every event
 by the conservation property of tests/properties/test_engine.py). Each test evaluates the
 model's formulas and the reference's functions on the same random inputs and demands
@@ -28,11 +29,11 @@ from liqspec import (
 )
 from liqspec.engine.breakers import process_breakers
 from liqspec.engine.execution import _smallest
-from liqspec.engine.markprice import round_toward
+from liqspec.engine.markprice import derive_mark, round_toward
 from liqspec.engine.risk import get_next_multiplier, get_target_multiplier
-from liqspec.engine.state import MarketState, close_part
+from liqspec.engine.state import Book, Level, MarketState, close_part
 from liqspec.model.market_files import load_market
-from liqspec.model.markets import BreakerParams, RiskParams
+from liqspec.model.markets import BreakerParams, MarkParams, MarkSource, RiskParams
 from tests.data import MARKETS
 from tests.properties.strategies import market_and_size
 
@@ -126,3 +127,36 @@ def test_target_search_model_matches_the_reference(size: int, threshold: int) ->
     found = _smallest(lambda lots: lots >= threshold, size)
     model = max(threshold, 1) if threshold <= size else size
     assert found == model
+
+
+@given(
+    st.integers(1_000, 10**6), st.integers(0, 500), st.integers(1, 500), st.integers(-900, 900),
+    st.lists(st.integers(-2_000, 2_000), max_size=5), st.integers(1, 20),
+    st.sampled_from([MarkSource.CLAMPED, MarkSource.MEDIAN]),
+)  # fmt: skip
+def test_cascade_model_matches_the_derived_mark(
+    index: int, below: int, above: int, move: int, samples: list[int], band: int,
+    source: MarkSource,
+) -> None:  # fmt: skip
+    """INV-CASCADE-MONOTONE: the model's marks (MARK-2, MARK-3, then MARK-4) are derive_mark's,
+    with basis 0, a bid and an ask around the index and the last trade anywhere near it."""
+    market = attrs.evolve(
+        load_market(MARKETS / "binance-btcusdt-2024-10-24.toml"),
+        mark=MarkParams(source=source, fair_band=Ratio.of(band, 100)),
+    )
+    bid, ask, trade = index - below - 1, index + above, max(1, index + move)
+    book = Book((Level(bid, 1),), (Level(ask, 1),))
+    basis_samples = tuple(Fraction(s) for s in samples)
+    entry = MarketState(market, index, book=book, index=index, last_trade=trade,
+                        basis_samples=basis_samples)  # fmt: skip
+    if source is MarkSource.CLAMPED:
+        width = index * Fraction(band, 100)
+        value = min(max(Fraction(min(max(trade, bid), ask)), index - width), index + width)
+    else:
+        mean = sum(basis_samples, Fraction(0)) / len(samples) if samples else Fraction(0)
+        smoothed = index + mean
+        low, high = min(Fraction(index), smoothed), max(Fraction(index), smoothed)
+        value = min(max(Fraction(trade), low), high)
+    floor, ceiling = value.numerator // value.denominator, -(-value.numerator // value.denominator)
+    model = floor if floor >= index else ceiling  # the proof's rounding: value >= I iff floor >= I
+    assert derive_mark(entry) == min(max(model, 1), market.max_price)

@@ -56,7 +56,19 @@ def test_off_grid_values_are_never_rounded() -> None:
 def test_every_reason_names_one_rule() -> None:
     for reason in Reason:
         prefix, _, number = reason.rule.partition("-")
-        assert prefix in {"CONV", "MARKET", "ACCOUNT", "STATE", "MARK", "BRK", "RISK", "VEC", "INS"}
+        rules = {
+            "CONV",
+            "MARKET",
+            "ACCOUNT",
+            "STATE",
+            "MARK",
+            "BRK",
+            "RISK",
+            "VEC",
+            "INS",
+            "STRESS",
+        }
+        assert prefix in rules
         assert number.isdigit()
 
 

@@ -7,7 +7,7 @@ import re
 from tests.data import ROOT
 
 ANCHOR = re.compile(
-    r"\b(?:CONV|MARKET|ACCOUNT|MARGIN|PRICE|STATE|LIQ|INS|OUT|MARK|BRK|RISK|VEC|BT)-\d+\b"
+    r"\b(?:CONV|MARKET|ACCOUNT|MARGIN|PRICE|STATE|LIQ|INS|OUT|MARK|BRK|RISK|VEC|BT|STRESS)-\d+\b"
 )
 
 

@@ -68,6 +68,9 @@ class Reason(enum.Enum):
     # conformance (spec/13-conformance.md)
     NOT_INLINE = ("not-inline", "VEC-3")
     DUPLICATE_ID = ("duplicate-id", "VEC-2")
+    # stress tests (spec/15-stress.md)
+    EXECUTOR = ("executor", "STRESS-7")
+    COMPARE_INCOMPATIBLE = ("compare-incompatible", "STRESS-8")
 
     @property
     def identifier(self) -> str:

@@ -4,7 +4,20 @@
 commands to the group when imported.
 """
 
-from liqspec.cli import backtest_commands, conformance_commands, engine_commands, proof_commands
+from liqspec.cli import (
+    backtest_commands,
+    conformance_commands,
+    engine_commands,
+    proof_commands,
+    stress_commands,
+)
 from liqspec.cli.app import main
 
-__all__ = ["backtest_commands", "conformance_commands", "engine_commands", "main", "proof_commands"]
+__all__ = [
+    "backtest_commands",
+    "conformance_commands",
+    "engine_commands",
+    "main",
+    "proof_commands",
+    "stress_commands",
+]

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from liqspec import __version__
 from liqspec.base.errors import InputError, LiqspecError, Reason
@@ -35,6 +37,7 @@ __all__ = [
     "load_markets",
     "main",
     "print_json",
+    "progress_bar",
 ]
 
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -162,3 +165,15 @@ def load_markets(paths: Iterable[Path]) -> dict[str, Market]:
             )
         markets[market.symbol] = market
     return markets
+
+
+@contextmanager
+def progress_bar(label: str, total: int, *, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """Show a progress bar on stderr when it is a terminal; yield ``done -> None`` to advance."""
+    err = Console(stderr=True)
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(
+        *columns, console=err, transient=True, disable=quiet or not err.is_terminal
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)

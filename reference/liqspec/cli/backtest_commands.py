@@ -9,15 +9,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import attrs
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from liqspec.backtest.generators import (
@@ -45,7 +41,7 @@ from liqspec.backtest.routes import Backtest, Result, get_start_prices, make_bac
 from liqspec.base.conventions import parse_decimal, to_units
 from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import get_bundled
-from liqspec.cli.app import EXIT_OK, console, guarded, load_markets, main, print_json
+from liqspec.cli.app import EXIT_OK, console, guarded, load_markets, main, print_json, progress_bar
 from liqspec.model.market_files import load_market
 from liqspec.model.markets import Market, format_price
 from liqspec.model.prices import PriceResult
@@ -220,22 +216,9 @@ def _run(
     setup: Backtest, force_engine: bool, quiet: bool
 ) -> tuple[Result, dict[tuple[str, str], Any], dict[tuple[str, str], PriceResult]]:
     prices = get_start_prices(setup)
-    with _progress(len(setup.times), quiet) as advance:
+    with progress_bar("engine route: marks", len(setup.times), quiet=quiet) as advance:
         result = run(setup, engine=force_engine, progress=advance, prices=prices)
     return result, get_outcomes(setup, result), prices
-
-
-@contextmanager
-def _progress(total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """Show a progress bar on stderr for the engine route, when stderr is a terminal."""
-    err = Console(stderr=True)
-    columns = (TextColumn("engine route: marks"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())  # fmt: skip
-    with Progress(
-        *columns, console=err, transient=True, disable=quiet or not err.is_terminal
-    ) as bar:
-        task = bar.add_task("marks", total=total)
-        yield lambda done: bar.update(task, completed=done)
 
 
 def _files(

@@ -24,6 +24,9 @@ from liqspec.cli.app import (
 from liqspec.model.accounts import load_account
 from liqspec.model.market_files import load_market
 from liqspec.model.markets import format_price
+from liqspec.stress.plan import StressPlan, load_stress
+from liqspec.stress.report import stress_report, summary_markdown
+from liqspec.stress.summary import get_breaches, get_summary, run_stress
 
 
 @main.command("prove")
@@ -105,10 +108,15 @@ def _print_results(rows: list[dict[str, Any]]) -> None:
     show_default=True,
     help="Report positions whose distance to liquidation shrinks by more than this fraction.",
 )
+@click.option("--stress", "stress_file", type=click.Path(path_type=Path),
+              help="Also run this stress file with NEW as its market; a breached [limits] "
+                   "entry fails the gate (spec/15-stress.md).")  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --stress: local processes computing the runs.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of Markdown.")
 def gate_command(
     *, old: Path, new: Path, positions: Path | None, other_files: tuple[Path, ...],
-    price: str | None, threshold: str, as_json: bool,
+    price: str | None, threshold: str, stress_file: Path | None, workers: int, as_json: bool,
 ) -> None:  # fmt: skip
     """Gate a change of market parameters from OLD to NEW (for CI on pull requests).
 
@@ -118,8 +126,11 @@ def gate_command(
     positions whose distance to liquidation shrinks by more than --threshold. Prints Markdown
     for a pull-request comment, or --json.
 
-    Exit 0 when the change passes, 1 on a counterexample or a position liquidatable at once,
-    2 on bad input.
+    With --stress, the stress file runs with NEW in place of its market (the same paths and
+    population as ever, STRESS-1) and a breached [limits] entry fails the gate.
+
+    Exit 0 when the change passes, 1 on a counterexample, a position liquidatable at once or
+    a breached stress limit, 2 on bad input.
     """
 
     def run_gate() -> int:
@@ -148,12 +159,31 @@ def gate_command(
         if num < 0:
             detail = "must be a fraction >= 0 (0.1 reports shrinks of more than 10%)"
             raise InputError(Reason.OUT_OF_RANGE, "--threshold", threshold, detail)
+        plan = None if stress_file is None else load_stress(stress_file, market_file=new)
         report = gate(old_market, new_market, price=ticks, snapshot=snapshot, others=others,
                       threshold=Fraction(num, den))  # fmt: skip
+        if plan is not None:
+            report["stress"] = _gate_stress(plan, workers)
+            report["passed"] = report["passed"] and not report["stress"]["breaches"]
         if as_json:
             print_json(report)
         else:
             click.echo(gate_markdown(report), nl=False)
+            if plan is not None:
+                click.echo(_stress_markdown(report["stress"]), nl=False)
         return EXIT_OK if report["passed"] else EXIT_FOUND
 
     guarded(as_json, run_gate)
+
+
+def _gate_stress(plan: StressPlan, workers: int) -> dict[str, Any]:
+    """Run ``plan`` and return its summary and breaches, as ``liqspec stress --json`` does."""
+    results = run_stress(plan, range(plan.runs), workers=workers)
+    summary = get_summary(results)
+    report = stress_report(plan, summary, results, get_breaches(plan, summary))
+    return {key: report[key] for key in ("stress", "runs", "seed", "summary", "breaches")}
+
+
+def _stress_markdown(stress: dict[str, Any]) -> str:
+    title = f"### Stress test `{stress['stress']}` ({stress['runs']} runs)"
+    return "\n".join(["", title, "", *summary_markdown(stress)]) + "\n"

@@ -17,6 +17,9 @@ PINS: list[Pin] = [*pins_liquidation.PINS, *pins_edges.PINS]
 """Every pin vector (VEC-6), in the order they are generated."""
 
 
+_SCENARIO_INVARIANTS = {"cascade": ["INV-CASCADE-MONOTONE"]}
+"""Invariants a scenario exercises beyond those every scenario does, by its name's first word."""
+
 _SCENARIO_RULES = {
     "partial": [
         "LIQ-1",
@@ -38,6 +41,7 @@ _SCENARIO_RULES = {
     "takeover": ["LIQ-9", "INS-1", "OUT-4", "OUT-5"],
     "adl": ["INS-2", "INS-3", "INS-4", "OUT-6", "LIQ-9"],
     "socialized": ["INS-5", "OUT-6"],
+    "cascade": ["MARK-1", "MARK-3", "MARK-4", "STATE-2", "LIQ-7", "LIQ-9", "OUT-3", "OUT-10"],
     "flash": ["BRK-3", "BRK-6", "OUT-11", "MARKET-14"],
     "wick": ["MARK-1", "MARK-2", "MARK-4", "BRK-1", "BRK-2", "OUT-10"],
     "volatility": ["RISK-1", "RISK-2", "RISK-3", "RISK-4", "RISK-6", "CONV-13", "OUT-13", "BRK-4"],
@@ -87,6 +91,7 @@ def scenario_vectors(spec: Path) -> Iterator[Vector]:
                 "INV-LEAST-TARGET",
                 "INV-EXIT",
                 "INV-RISK-MONOTONE",
+                *_SCENARIO_INVARIANTS.get(key, []),
             ],
         )
     yield from _variant_vectors(folder)

@@ -1,0 +1,299 @@
+"""``liqspec stress``: Monte-Carlo runs with liquidation cascades (spec/15-stress.md).
+
+The semantics are the engine's; this module reads the stress file, hands the runs to an
+executor, and prints or writes the report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from liqspec.backtest.report import to_csv, write_outputs
+from liqspec.base.errors import InputError, Reason
+from liqspec.base.files import get_bundled
+from liqspec.cli.app import EXIT_FOUND, EXIT_OK, console, guarded, main, print_json, progress_bar
+from liqspec.engine.outputs import Units, event_report, record_report
+from liqspec.engine.records import Record
+from liqspec.engine.state import Event, State
+from liqspec.stress.cascade import (
+    RunResult,
+    get_path_csv,
+    get_population,
+    get_population_csv,
+    process_run,
+)
+from liqspec.stress.plan import StressPlan, load_stress
+from liqspec.stress.report import (
+    RUN_COLUMNS,
+    STEP_COLUMNS,
+    difference_rows,
+    run_row,
+    step_rows,
+    stress_report,
+    summary_markdown,
+)
+from liqspec.stress.summary import get_breaches, get_differences, get_summary, run_stress
+
+__all__ = ["stress"]
+
+_SAMPLE = ("stress", "october.toml")
+
+
+@main.command("stress")
+@click.argument("stress_file", required=False, type=click.Path(path_type=Path))
+@click.option("--runs", type=click.IntRange(min=1), help="Run only the first N runs of the file.")
+@click.option("--run", "only_run", type=click.IntRange(min=0),
+              help="Run only run K (from 0), with its steps, as it runs in a batch.")  # fmt: skip
+@click.option("--trace", is_flag=True,
+              help="With --run: print every engine event and its records, JSON lines.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local processes computing runs; the report is the same for any.")  # fmt: skip
+@click.option("--scheduler", metavar="local|ADDRESS",
+              help="Run on Dask distributed: 'local' starts a cluster of --workers processes; "
+                   "an address such as tcp://host:8786 uses a running scheduler. Needs the "
+                   "dask extra.")  # fmt: skip
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs per executor task (a run of the template takes about 3 s).")  # fmt: skip
+@click.option("--compare", "compare_file", type=click.Path(path_type=Path),
+              help="A second market file for the same symbol: both run the same runs and "
+                   "population; the report adds the paired differences.")  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Write summary.json, runs.csv, runs.png and report.md here; with --run, "
+                   "its path.csv, population.csv, runs.csv, steps.csv, run.png and "
+                   "report.md.")  # fmt: skip
+@click.option("--no-plots", is_flag=True, help="With --out, skip the PNG (faster).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def stress(
+    *,
+    stress_file: Path | None,
+    runs: int | None,
+    only_run: int | None,
+    trace: bool,
+    workers: int,
+    scheduler: str | None,
+    batch: int,
+    compare_file: Path | None,
+    out_dir: Path | None,
+    no_plots: bool,
+    as_json: bool,
+) -> None:
+    """Stress a parameter set with Monte-Carlo runs and liquidation cascades.
+
+    Each run draws a price path from the file's generator and replays it through the engine
+    over one population of positions. At every step the book is a ladder around the index
+    that refills at the file's resilience; liquidations fill in it, and each fill's price is
+    printed as a trade, which moves the derived mark and may liquidate more: the cascade.
+    The report gives, over the runs, VaR95 and VaR99 of bad debt, LaR95 of liquidated
+    notional and the share of runs in which the insurance fund ran out; and per run the
+    liquidations, cascade rounds, fund drawdown, ADL and largest price impact.
+
+    Run K's seed derives from the file's seed and K alone, so --run K replays one run of a
+    batch exactly, on any machine and with any --workers. The runs go to this process, to
+    --workers local processes, or with --scheduler to Dask distributed; the report is the
+    same byte for byte whichever computes it.
+
+    Exit 0 when every [limits] entry holds; 1 when one is breached (CI can gate on it);
+    2 for bad input, with one line naming the file, field, value and rule.
+
+    \b
+    Examples:
+      liqspec stress                                  # the bundled October template
+      liqspec stress my-stress.toml --workers 2 --json
+      liqspec stress my-stress.toml --run 3 --trace > run3.jsonl
+      liqspec stress my-stress.toml --out report/
+      liqspec stress my-stress.toml --scheduler tcp://10.0.0.5:8786 --batch 10
+    """
+
+    def action() -> int:
+        plan = load_stress(stress_file or get_bundled(*_SAMPLE))
+        if trace and only_run is None:
+            raise InputError(Reason.CONFLICTING_KEYS, "--trace", "set", "--trace needs --run K")
+        if only_run is not None:
+            plots = out_dir is not None and not no_plots
+            return _one_run(plan, only_run, trace=trace, out_dir=out_dir, plots=plots,
+                            as_json=as_json)  # fmt: skip
+        chosen = list(range(min(runs or plan.runs, plan.runs)))
+        plans = [plan]
+        if compare_file is not None:
+            plans.append(_second_plan(stress_file or get_bundled(*_SAMPLE), compare_file, plan))
+        units = get_population(plan)
+        done: list[list[RunResult]] = []
+        with progress_bar("stress runs", len(chosen) * len(plans), quiet=as_json) as progress:
+            for each in plans:
+                shown = _after(progress, len(done) * len(chosen))
+                done.append(
+                    run_stress(
+                        each, chosen, workers=workers, batch=batch, scheduler=scheduler,
+                        units=units, progress=shown,
+                    )
+                )  # fmt: skip
+        results = done[0]
+        summary = get_summary(results)
+        breaches = get_breaches(plan, summary)
+        report = stress_report(plan, summary, results, breaches)
+        if compare_file is not None:
+            second = get_summary(done[1])
+            second_breaches = get_breaches(plans[1], second)
+            breaches = [*breaches, *second_breaches]
+            report["compare"] = {
+                "market": str(compare_file),
+                "second": stress_report(plans[1], second, done[1], second_breaches),
+                "differences": difference_rows(plan.market,
+                                               get_differences(results, done[1])),
+            }  # fmt: skip
+        if out_dir is not None:
+            write_outputs(out_dir, {
+                "summary.json": json.dumps(report, indent=2, sort_keys=True) + "\n",
+                "runs.csv": to_csv([run_row(plan.market, r) for r in results], RUN_COLUMNS),
+                "report.md": _markdown(report, "runs.png" if not no_plots else None),
+            })  # fmt: skip
+            if not no_plots:
+                from liqspec.stress.plots import plot_runs  # noqa: PLC0415 - loads matplotlib
+
+                plot_runs(plan.market, results, out_dir / "runs.png")
+        if as_json:
+            print_json(report)
+        else:
+            _print_summary(report, workers)
+        return EXIT_FOUND if breaches else EXIT_OK
+
+    guarded(as_json, action)
+
+
+def _after(progress: Callable[[int], None], ahead: int) -> Callable[[int], None]:
+    """Return ``progress`` counting from ``ahead`` runs already done."""
+    return lambda done: progress(ahead + done)
+
+
+def _second_plan(stress_file: Path, market_file: Path, first: StressPlan) -> StressPlan:
+    """Load the stress file again with ``market_file`` for its market (STRESS-8)."""
+    second = load_stress(stress_file, market_file=market_file)
+    grid = ("symbol", "contract", "price_tick", "lot_size", "contract_value", "settle_quantum")
+    for name in grid:
+        ours, theirs = getattr(first.market, name), getattr(second.market, name)
+        if theirs != ours:
+            detail = f"the runs share paths and positions: {name} must be {ours} here too"
+            field = f"--compare: {name}"
+            raise InputError(Reason.COMPARE_INCOMPATIBLE, field, str(theirs), detail,
+                             str(market_file))  # fmt: skip
+    return second
+
+
+def _one_run(
+    plan: StressPlan, run: int, *, trace: bool, out_dir: Path | None, plots: bool, as_json: bool
+) -> int:
+    if run >= plan.runs:
+        detail = f"the file has runs 0 to {plan.runs - 1}"
+        raise InputError(Reason.OUT_OF_RANGE, "--run", run, detail)
+    units = get_population(plan)
+    tracer = _tracer() if trace else None
+    result = process_run(plan, units, run, keep_steps=True, trace=tracer)
+    row = run_row(plan.market, result)
+    if out_dir is not None:
+        report = {"stress": plan.name, "market": plan.market.symbol, "results": [row]}
+        write_outputs(out_dir, {
+            "path.csv": get_path_csv(plan, run),
+            "population.csv": get_population_csv(plan),
+            "runs.csv": to_csv([row], RUN_COLUMNS),
+            "steps.csv": to_csv(step_rows(plan.market, result), STEP_COLUMNS),
+            "report.md": _markdown(report, "run.png" if plots else None),
+        })  # fmt: skip
+        if plots:
+            from liqspec.stress.plots import plot_run  # noqa: PLC0415 - loads matplotlib
+
+            plot_run(plan.market, result, out_dir / "run.png")
+    if trace:
+        click.echo(json.dumps({"result": row}, sort_keys=True))
+    elif as_json:
+        print_json({"stress": plan.name, "result": row,
+                    "steps": step_rows(plan.market, result)})  # fmt: skip
+    else:
+        _print_runs([row], f"{plan.name}: run {run}")
+    return EXIT_OK
+
+
+def _tracer() -> Callable[[int, Event, State, tuple[Record, ...]], None]:
+    units: list[Units] = []
+
+    def trace(step: int, event: Event, state: State, records: tuple[Record, ...]) -> None:
+        if not units:
+            units.append(Units(state))
+        line = {
+            "step": step,
+            "event": event_report(event, units[0]),
+            "records": [record_report(r, state, units[0]) for r in records],
+        }
+        click.echo(json.dumps(line, sort_keys=True))
+
+    return trace
+
+
+def _print_summary(report: dict[str, Any], workers: int) -> None:
+    summary, asset = report["summary"], report["settle_asset"]
+    table = Table(title=f"{report['stress']}: {report['runs']} runs on {report['market']}, "
+                  f"fund {report['fund']} {asset}")  # fmt: skip
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = (
+        ("VaR95 of bad debt", f"{summary['bad_debt_var95']} {asset}"),
+        ("VaR99 of bad debt", f"{summary['bad_debt_var99']} {asset}"),
+        ("LaR95 of liquidated notional", f"{summary['liquidated_lar95']} {asset}"),
+        ("runs where the fund ran out",
+         f"{summary['exhausted_runs']} ({summary['exhaustion_probability']})"),
+        ("most cascade rounds in a step", str(summary["max_rounds"])),
+        ("worst run", f"{summary['worst_run']} (bad debt {summary['worst_bad_debt']} {asset})"),
+    )  # fmt: skip
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    _print_runs(report["results"][:10], "first runs" if len(report["results"]) > 10 else "runs")
+    if "compare" in report:
+        _print_differences(report)
+    for breach in report["breaches"]:
+        console.print(f"LIMIT BREACHED: {breach['limit']} = {breach['value']} "
+                      f"> {breach['allowed']}")  # fmt: skip
+    if not report["breaches"]:
+        console.print(f"every limit holds ({workers} worker{'s' if workers > 1 else ''})")
+
+
+def _print_runs(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    shown = ("run", "liquidated_accounts", "liquidated", "bad_debt", "adl_count",
+             "fund_drawdown", "max_rounds", "max_impact")  # fmt: skip
+    for column in shown:
+        table.add_column(column.replace("_", " "), justify="right")
+    for row in rows:
+        table.add_row(*(str(row[column]) for column in shown))
+    console.print(table)
+
+
+def _markdown(report: dict[str, Any], picture: str | None) -> str:
+    """Return a Markdown report: the summary (for a batch), the runs' table and the picture."""
+    lines = [f"# Stress test `{report['stress']}` on {report['market']}", ""]
+    if "summary" in report:
+        lines += [*summary_markdown(report), ""]
+    lines += ["| " + " | ".join(RUN_COLUMNS) + " |", "|" + "---|" * len(RUN_COLUMNS)]
+    lines += ["| " + " | ".join(str(row[c]) for c in RUN_COLUMNS) + " |"
+              for row in report["results"]]  # fmt: skip
+    if picture is not None:
+        lines += ["", f"![{report['stress']}]({picture})"]
+    return "\n".join(lines) + "\n"
+
+
+def _print_differences(report: dict[str, Any]) -> None:
+    compare, asset = report["compare"], report["settle_asset"]
+    table = Table(title=f"second parameter set ({compare['market']}) minus first, per run")
+    for column in ("figure", "mean", "95% interval", "lower", "equal", "higher"):
+        table.add_column(column, justify="right")
+    for row in compare["differences"]:
+        unit = "" if row["figure"] == "liquidated_accounts" else f" {asset}"
+        interval = "-" if row["low95"] is None else f"[{row['low95']}, {row['high95']}]{unit}"
+        table.add_row(row["figure"].replace("_", " "), f"{row['mean']}{unit}", interval,
+                      str(row["lower"]), str(row["equal"]), str(row["higher"]))  # fmt: skip
+    console.print(table)

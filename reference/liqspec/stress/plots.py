@@ -1,0 +1,92 @@
+"""The stress test's pictures (spec/15-stress.md), drawn with matplotlib off screen.
+
+A run: the index path without the cascade and the marks with it, the rounds per step, the
+insurance fund, and the notional liquidated per step by side. A batch: the distributions of
+bad debt and of liquidated notional across runs, with their 95% and 99% quantiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from liqspec.model.markets import Market
+from liqspec.stress.cascade import RunResult
+from liqspec.stress.summary import get_quantile
+
+__all__ = ["plot_run", "plot_runs"]
+
+
+def _pyplot() -> Any:
+    import matplotlib as mpl  # noqa: PLC0415 - slow to import; only runs that plot need it
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
+
+
+def _price(market: Market, ticks: int) -> float:
+    return ticks * market.price_tick.num / market.price_tick.den
+
+
+def _amount(market: Market, quantums: int) -> float:
+    return quantums * market.settle_quantum.num / market.settle_quantum.den
+
+
+def plot_run(market: Market, result: RunResult, target: Path) -> None:
+    """Draw one run's four panels into ``target`` (a PNG file)."""
+    plt = _pyplot()
+    steps = result.steps
+    minutes = [(s.time - steps[0].time) / 60 for s in steps]
+    asset = market.settle_asset
+    figure, axes = plt.subplots(2, 2, figsize=(13, 8), constrained_layout=True)
+    path = axes[0][0]
+    path.plot(minutes, [_price(market, s.index) for s in steps], label="index (no cascade)")
+    path.plot(minutes, [_price(market, s.low) for s in steps], label="lowest mark in the step")
+    path.plot(minutes, [_price(market, s.mark) for s in steps], label="mark after the cascade",
+              linestyle=":")  # fmt: skip
+    path.set_title(f"{market.symbol}: run {result.run}, price with and without the cascade")
+    path.set_xlabel("minutes")
+    path.legend()
+    rounds = axes[0][1]
+    rounds.bar(minutes, [s.rounds for s in steps], width=1.0)
+    rounds.set_title("cascade rounds per step")
+    rounds.set_xlabel("minutes")
+    fund = axes[1][0]
+    fund.plot(minutes, [_amount(market, s.fund) for s in steps])
+    fund.set_title(f"insurance fund ({asset}) at the end of each step")
+    fund.set_xlabel("minutes")
+    liquidated = axes[1][1]
+    longs = [_amount(market, s.liquidated_long) for s in steps]
+    shorts = [_amount(market, s.liquidated_short) for s in steps]
+    liquidated.bar(minutes, longs, width=1.0, label="longs")
+    liquidated.bar(minutes, shorts, width=1.0, bottom=longs, label="shorts")
+    liquidated.set_title(f"notional liquidated per step ({asset})")
+    liquidated.set_xlabel("minutes")
+    liquidated.legend()
+    figure.savefig(target, dpi=90)
+    plt.close(figure)
+
+
+def plot_runs(market: Market, results: Sequence[RunResult], target: Path) -> None:
+    """Draw the distributions of bad debt and liquidated notional across runs."""
+    plt = _pyplot()
+    asset = market.settle_asset
+    figure, axes = plt.subplots(1, 2, figsize=(13, 4.5), constrained_layout=True)
+    panels = (
+        (axes[0], [r.bad_debt for r in results], f"bad debt per run ({asset})"),
+        (axes[1], [r.liquidated for r in results], f"notional liquidated per run ({asset})"),
+    )
+    for axis, values, title in panels:
+        axis.hist([_amount(market, v) for v in values], bins=min(30, max(5, len(values) // 2)))
+        for level, style in ((Fraction(95, 100), "--"), (Fraction(99, 100), ":")):
+            quantile = _amount(market, get_quantile(values, level))
+            axis.axvline(quantile, color="black", linestyle=style,
+                         label=f"{float(level):.0%} quantile {quantile:,.0f}")  # fmt: skip
+        axis.set_title(f"{title}, {len(results)} runs")
+        axis.legend()
+    figure.savefig(target, dpi=90)
+    plt.close(figure)

@@ -1,0 +1,184 @@
+"""The stress report: per-run rows, per-step rows and the summary as text (spec/15-stress.md).
+
+Amounts are decimal text of the settlement asset and prices decimal text of the quote asset
+(OUT-9); shares are exact ratios (OUT-14). The report holds no timing, so its bytes depend
+only on the plan and the runs (STRESS-7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+from liqspec.base.conventions import decimal_text, ratio_text
+from liqspec.model.markets import Market, format_price
+from liqspec.stress.cascade import RunResult
+from liqspec.stress.plan import StressPlan
+from liqspec.stress.summary import Difference, Summary
+
+__all__ = [
+    "RUN_COLUMNS",
+    "STEP_COLUMNS",
+    "difference_rows",
+    "run_row",
+    "step_rows",
+    "stress_report",
+    "summary_markdown",
+]
+
+RUN_COLUMNS = (
+    "run", "seed", "liquidated_accounts", "liquidated", "liquidated_long", "liquidated_short",
+    "bad_debt", "adl_count", "adl_notional", "fund_end", "fund_low", "fund_drawdown",
+    "exhausted", "max_rounds", "cascade_steps", "max_impact",
+)  # fmt: skip
+STEP_COLUMNS = (
+    "time", "index", "mark", "low", "high", "rounds", "liquidated_long", "liquidated_short",
+    "fund",
+)  # fmt: skip
+
+
+def _amount(market: Market, quantums: int) -> str:
+    q = market.settle_quantum
+    return decimal_text(quantums * q.num, q.den)
+
+
+def _share(value: Fraction) -> str:
+    """Render an exact share as a percentage with 4 decimals at most, rounded down."""
+    basis = value.numerator * 10**6 // value.denominator
+    return decimal_text(basis, 10**4) + "%"
+
+
+def run_row(market: Market, result: RunResult) -> dict[str, Any]:
+    """Return one run's figures as text (STRESS-5)."""
+    return {
+        "run": result.run,
+        "seed": result.seed,
+        "liquidated_accounts": result.liquidated_accounts,
+        "liquidated": _amount(market, result.liquidated),
+        "liquidated_long": _amount(market, result.liquidated_long),
+        "liquidated_short": _amount(market, result.liquidated_short),
+        "bad_debt": _amount(market, result.bad_debt),
+        "adl_count": result.adl_count,
+        "adl_notional": _amount(market, result.adl_notional),
+        "fund_end": _amount(market, result.fund_end),
+        "fund_low": _amount(market, result.fund_low),
+        "fund_drawdown": _amount(market, result.fund_drawdown),
+        "exhausted": result.exhausted,
+        "max_rounds": result.max_rounds,
+        "cascade_steps": result.cascade_steps,
+        "max_impact": _share(result.max_impact),
+    }
+
+
+def step_rows(market: Market, result: RunResult) -> list[dict[str, Any]]:
+    """Return a run's steps as text rows (STRESS-5): the path with and without the cascade."""
+    return [
+        {
+            "time": s.time,
+            "index": format_price(market, s.index),
+            "mark": format_price(market, s.mark),
+            "low": format_price(market, s.low),
+            "high": format_price(market, s.high),
+            "rounds": s.rounds,
+            "liquidated_long": _amount(market, s.liquidated_long),
+            "liquidated_short": _amount(market, s.liquidated_short),
+            "fund": _amount(market, s.fund),
+        }
+        for s in result.steps
+    ]
+
+
+def stress_report(
+    plan: StressPlan,
+    summary: Summary,
+    results: Sequence[RunResult],
+    breaches: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """Return the whole report (STRESS-6): the plan's identity, the summary, limits and runs."""
+    market = plan.market
+    shown_breaches = [
+        {
+            "limit": b["limit"],
+            "value": _shown(market, b["value"]),
+            "allowed": _shown(market, b["allowed"]),
+        }
+        for b in breaches
+    ]
+    return {
+        "stress": plan.name,
+        "market": market.symbol,
+        "settle_asset": market.settle_asset,
+        "seed": plan.seed,
+        "runs": summary.runs,
+        "fund": _amount(market, plan.fund),
+        "summary": {
+            "bad_debt_var95": _amount(market, summary.bad_debt_var95),
+            "bad_debt_var99": _amount(market, summary.bad_debt_var99),
+            "liquidated_lar95": _amount(market, summary.liquidated_lar95),
+            "exhausted_runs": summary.exhausted_runs,
+            "exhaustion_probability": ratio_text(summary.exhaustion_probability),
+            "worst_run": summary.worst_run,
+            "worst_bad_debt": _amount(market, summary.worst_bad_debt),
+            "max_rounds": summary.max_rounds,
+        },
+        "breaches": shown_breaches,
+        "results": [run_row(market, r) for r in results],
+    }
+
+
+def _shown(market: Market, value: object) -> str:
+    if isinstance(value, Fraction):
+        return ratio_text(value)
+    return _amount(market, int(str(value)))
+
+
+def difference_rows(market: Market, differences: Sequence[Difference]) -> list[dict[str, Any]]:
+    """Return the paired differences as text (STRESS-8): amounts in the settlement asset."""
+    rows = []
+    for d in differences:
+        counted = d.figure == "liquidated_accounts"
+
+        def shown(value: int | None, *, counted: bool = counted) -> str | None:
+            if value is None:
+                return None
+            return str(value) if counted else _amount(market, value)
+
+        rows.append({
+            "figure": d.figure,
+            "mean": _mean(d.mean, Fraction(1, 100))
+            if counted
+            else _mean(d.mean * _quantum(market), _quantum(market)),
+            "low95": shown(d.low),
+            "high95": shown(d.high),
+            "lower": d.lower,
+            "equal": d.equal,
+            "higher": d.higher,
+        })  # fmt: skip
+    return rows
+
+
+def _quantum(market: Market) -> Fraction:
+    q = market.settle_quantum
+    return Fraction(q.num, q.den)
+
+
+def _mean(value: Fraction, step: Fraction) -> str:
+    """Render a mean rounded half to even to a multiple of ``step`` (both in one unit).
+
+    >>> _mean(Fraction(25, 3), Fraction(1, 100)), _mean(Fraction(-1, 8), Fraction(1, 100))
+    ('8.33', '-0.12')
+    """
+    units = round(value / step)  # Fraction rounding: half to even
+    return decimal_text(units * step.numerator, step.denominator)
+
+
+def summary_markdown(report: dict[str, Any]) -> list[str]:
+    """Return the Markdown lines of a report's summary table and its limits (STRESS-6)."""
+    lines = ["| figure | value |", "|---|---|"]
+    lines += [f"| {key.replace('_', ' ')} | {value} |" for key, value in
+              sorted(report["summary"].items())]  # fmt: skip
+    lines += [""]
+    lines += [f"**Limit breached:** {b['limit']} = {b['value']} > {b['allowed']}"
+              for b in report["breaches"]] or ["Every stress limit holds."]  # fmt: skip
+    return lines

@@ -1,0 +1,249 @@
+"""Figures across runs, the limits and the runs' execution (spec/15-stress.md, STRESS-6/7).
+
+Runs are independent: each derives everything from the plan and its index (STRESS-1). The
+executors only choose where a run is computed; results are ordered by run index before any
+figure is taken, so every figure is the same for any executor and worker count (STRESS-7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from fractions import Fraction
+from typing import Any
+
+from attrs import frozen
+
+from liqspec.backtest.inputs import Unit
+from liqspec.base.errors import InputError, Reason
+from liqspec.stress.cascade import RunResult, get_population, process_run
+from liqspec.stress.plan import StressPlan
+
+__all__ = [
+    "COMPARED",
+    "Difference",
+    "Summary",
+    "get_breaches",
+    "get_difference",
+    "get_differences",
+    "get_quantile",
+    "get_summary",
+    "run_batch",
+    "run_stress",
+]
+
+
+def get_quantile(values: Sequence[int], level: Fraction) -> int:
+    """Return the ``level`` quantile: the ceil(level x n)-th smallest value (STRESS-6).
+
+    >>> losses = [5, 1, 4, 2, 3]
+    >>> get_quantile(losses, Fraction(95, 100)), get_quantile(losses, Fraction(1, 5))
+    (5, 1)
+    """
+    ordered = sorted(values)
+    rank = -(-level.numerator * len(ordered) // level.denominator)
+    return ordered[max(rank, 1) - 1]
+
+
+@frozen
+class Summary:
+    """The figures across runs (STRESS-6); amounts in settlement quantums."""
+
+    runs: int
+    bad_debt_var95: int
+    bad_debt_var99: int
+    liquidated_lar95: int
+    exhausted_runs: int
+    worst_run: int
+    """The run with the most bad debt, then the most liquidated notional, then the lowest index."""
+    worst_bad_debt: int
+    max_rounds: int
+
+    @property
+    def exhaustion_probability(self) -> Fraction:
+        """Return the share of runs in which the fund did not cover a deficit."""
+        return Fraction(self.exhausted_runs, self.runs)
+
+
+def get_summary(results: Sequence[RunResult]) -> Summary:
+    """Return the figures of STRESS-6 over ``results``."""
+    bad_debt = [r.bad_debt for r in results]
+    worst = max(results, key=lambda r: (r.bad_debt, r.liquidated, -r.run))
+    return Summary(
+        runs=len(results),
+        bad_debt_var95=get_quantile(bad_debt, Fraction(95, 100)),
+        bad_debt_var99=get_quantile(bad_debt, Fraction(99, 100)),
+        liquidated_lar95=get_quantile([r.liquidated for r in results], Fraction(95, 100)),
+        exhausted_runs=sum(r.exhausted for r in results),
+        worst_run=worst.run,
+        worst_bad_debt=worst.bad_debt,
+        max_rounds=max(r.max_rounds for r in results),
+    )
+
+
+def get_breaches(plan: StressPlan, summary: Summary) -> list[dict[str, Any]]:
+    """Return the limits the summary breaches, each with its value and limit (STRESS-6)."""
+    breaches: list[dict[str, Any]] = []
+    limits = plan.limits
+    if limits.bad_debt_var99 is not None and summary.bad_debt_var99 > limits.bad_debt_var99:
+        breaches.append(
+            {"limit": "bad_debt_var99", "value": summary.bad_debt_var99,
+             "allowed": limits.bad_debt_var99}
+        )  # fmt: skip
+    allowed = limits.exhaustion_probability
+    if allowed is not None and summary.exhaustion_probability > allowed:
+        breaches.append(
+            {"limit": "exhaustion_probability", "value": summary.exhaustion_probability,
+             "allowed": allowed}
+        )  # fmt: skip
+    return breaches
+
+
+# --- two parameter sets on the same runs (STRESS-8) --------------------------------------------
+
+COMPARED = ("bad_debt", "liquidated", "liquidated_accounts", "adl_notional", "fund_low")
+"""The run figures compared between two parameter sets (STRESS-8)."""
+
+_Z95 = Decimal("1.96")
+
+
+@frozen
+class Difference:
+    """Paired differences second - first of one figure over the runs (STRESS-8).
+
+    ``mean`` is exact; ``low`` and ``high`` bound the normal-approximation 95% interval of the
+    mean, rounded outward to whole units of the figure (None with fewer than 2 runs).
+    """
+
+    figure: str
+    mean: Fraction
+    low: int | None
+    high: int | None
+    lower: int
+    """Runs in which the second parameter set's figure is lower."""
+    equal: int
+    higher: int
+
+
+def get_difference(
+    figure: str, first: Sequence[RunResult], second: Sequence[RunResult]
+) -> Difference:
+    """Return the paired differences of ``figure`` between two lists of the same runs."""
+    pairs = [(getattr(a, figure), getattr(b, figure)) for a, b in zip(first, second, strict=True)]
+    deltas = [b - a for a, b in pairs]
+    n = len(deltas)
+    mean = Fraction(sum(deltas), n)
+    low = high = None
+    if n > 1:
+        variance = sum(((d - mean) * (d - mean) for d in deltas), Fraction(0)) / (n - 1)
+        spread = Decimal(variance.numerator) / Decimal(variance.denominator)
+        half = _Z95 * (spread / n).sqrt()
+        centre = Decimal(mean.numerator) / Decimal(mean.denominator)
+        low = int((centre - half).to_integral_value(ROUND_FLOOR))
+        high = int((centre + half).to_integral_value(ROUND_CEILING))
+    return Difference(
+        figure, mean, low, high,
+        lower=sum(d < 0 for d in deltas), equal=sum(d == 0 for d in deltas),
+        higher=sum(d > 0 for d in deltas),
+    )  # fmt: skip
+
+
+def get_differences(first: Sequence[RunResult], second: Sequence[RunResult]) -> list[Difference]:
+    """Return the paired differences of every compared figure (STRESS-8)."""
+    if [r.run for r in first] != [r.run for r in second]:
+        message = "a comparison pairs the same runs"
+        raise ValueError(message)
+    return [get_difference(figure, first, second) for figure in COMPARED]
+
+
+# --- execution (STRESS-7) ----------------------------------------------------------------------
+
+
+def run_batch(plan: StressPlan, units: tuple[Unit, ...], runs: Sequence[int]) -> list[RunResult]:
+    """Compute the runs ``runs`` of ``plan`` in this process (one executor task)."""
+    return [process_run(plan, units, run) for run in runs]
+
+
+def _batches(runs: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(runs), size):
+        yield list(runs[start : start + size])
+
+
+def run_stress(
+    plan: StressPlan,
+    runs: Sequence[int],
+    *,
+    workers: int = 1,
+    batch: int = 1,
+    scheduler: str | None = None,
+    units: tuple[Unit, ...] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[RunResult]:
+    """Compute ``runs`` and return them ordered by run (STRESS-7).
+
+    The executor: this process (``workers`` 1), a local process pool of ``workers``, or with
+    ``scheduler`` Dask distributed: ``"local"`` starts a LocalCluster of ``workers``
+    processes, anything else is a scheduler's address such as ``tcp://host:8786``. Runs go
+    to the executor in tasks of ``batch`` runs. ``progress`` is called with the number of
+    runs done. ``units`` is the population, by default the plan's own (STRESS-4).
+    """
+    units = get_population(plan) if units is None else units
+    chunks = list(_batches(runs, batch))
+    done: list[RunResult] = []
+
+    def collect(results: list[RunResult]) -> None:
+        done.extend(results)
+        if progress is not None:
+            progress(len(done))
+
+    if scheduler is not None:
+        _run_on_dask(plan, units, chunks, scheduler=scheduler, workers=workers, collect=collect)
+    elif workers == 1:
+        for chunk in chunks:
+            collect(run_batch(plan, units, chunk))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run_batch, plan, units, chunk) for chunk in chunks]
+            for future in as_completed(futures):
+                collect(future.result())
+    return sorted(done, key=lambda r: r.run)
+
+
+def _run_on_dask(
+    plan: StressPlan,
+    units: tuple[Unit, ...],
+    chunks: list[list[int]],
+    *,
+    scheduler: str,
+    workers: int,
+    collect: Callable[[list[RunResult]], None],
+) -> None:
+    """Compute ``chunks`` on Dask distributed; errors of the cluster are ``executor`` errors."""
+    try:
+        from distributed import Client, LocalCluster  # noqa: PLC0415 - the optional extra
+        from distributed import as_completed as dask_completed  # noqa: PLC0415
+    except ImportError:
+        detail = "Dask is an optional extra: pip install 'liqspec[dask]'"
+        raise InputError(Reason.EXECUTOR, "--scheduler", scheduler, detail) from None
+    try:
+        if scheduler == "local":
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)  # fmt: skip
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout=_CONNECT_SECONDS)
+    except (OSError, TimeoutError) as error:
+        detail = f"no Dask scheduler answered within {_CONNECT_SECONDS} s ({error})"
+        raise InputError(Reason.EXECUTOR, "--scheduler", scheduler, detail) from None
+    with client:
+        shared_plan, shared_units = client.scatter([plan, units], broadcast=True)
+        futures = [client.submit(run_batch, shared_plan, shared_units, chunk, pure=False)
+                   for chunk in chunks]  # fmt: skip
+        for future in dask_completed(futures):
+            collect(future.result())
+        if scheduler == "local":
+            cluster.close()
+
+
+_CONNECT_SECONDS = 10
