@@ -200,6 +200,8 @@ def test_the_trace_is_json_lines_of_engine_events(tmp_path: Path) -> None:
         ("", {'depth = "0.1"': "depth = 0.1"}, "path.depth"),
         ("", {'market = "': 'market = "missing/'}, "stress.market"),
         ("", {"[stress]": "[stress]\nwhat = 1"}, "what"),
+        ('[liquidation]\nbogus = "1"', {}, "liquidation.bogus"),
+        ('[risk]\nvol_window = 5', {}, "risk.vol_window"),
     ],
 )
 def test_bad_stress_files_name_the_field(
