@@ -11,6 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from liqspec.backtest.generators import (
+    PathModel,
+    PathSpec,
+    PopulationSpec,
+    generate_path,
+    generate_population,
+)
 from liqspec.backtest.inputs import load_path, load_population, parse_path, parse_population
 from liqspec.backtest.report import OUTCOME_COLUMNS, get_outcomes
 from liqspec.backtest.routes import Backtest, make_backtest, run, run_engine, run_fast
@@ -254,3 +261,28 @@ def test_flagged_means_still_in_liquidation_when_the_path_ends(tmp_path: Path) -
     assert (rows[0]["status"], rows[0]["flagged_at"], rows[0]["closed_at"]) == ("safe", "60", "")
     code, rows = _waiting(tmp_path, ["60000", "54100", "54200"])
     assert (rows[0]["status"], rows[0]["flagged_at"]) == ("flagged", "60")
+
+
+def test_the_bridge_ends_at_its_depth_and_the_two_legs_fall_in_halves() -> None:
+    """BT-8: `bridge` is pinned to start x (1 - depth); `two-legs` falls sqrt(1 - depth) twice."""
+    market = load_market(MARKETS / "binance-btcusdt-2024-10-24.toml")
+    _, ticks = generate_path(market, PathSpec(model=PathModel.BRIDGE, points=100, depth=0.2), 5)
+    assert (int(ticks[0]), int(ticks[-1])) == (600_000, 480_000)
+    quiet = PathSpec(model=PathModel.TWO_LEGS, points=200, volatility=0.0, jump_rate=0.0,
+                     depth=0.19, crash_at=0.1, fall=10, pause=20, recover=0)  # fmt: skip
+    _, ticks = generate_path(market, quiet, 5)
+    first_leg_end, second_leg_start, second_leg_end = 19 + 10, 19 + 10 + 20, 19 + 10 + 20 + 10
+    assert int(ticks[first_leg_end]) == int(ticks[second_leg_start]) == 540_000  # 0.9 x 60,000
+    assert int(ticks[second_leg_end]) == int(ticks[-1]) == 486_000  # 0.81 x 60,000
+
+
+def test_whales_are_appended_without_changing_the_other_lines() -> None:
+    market = load_market(MARKETS / "binance-btcusdt-2024-10-24.toml")
+    plain = generate_population(market, 600_000, PopulationSpec(positions=50), 3)
+    concentrated = generate_population(
+        market, 600_000, PopulationSpec(positions=50, whales=2, whale_notional="6000000"), 3
+    )
+    assert concentrated.startswith(plain)
+    whales = concentrated.splitlines()[-2:]
+    assert [line.split(",")[:2] for line in whales] == [["w0", "cross"], ["w1", "cross"]]
+    assert all(line.split(",")[4] == "100" for line in whales)  # 6,000,000 / 60,000 BTC

@@ -11,6 +11,7 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
+from liqspec.backtest.inputs import parse_population
 from liqspec.cli import main
 from liqspec.engine.records import Deleveraged, FundChange, Record
 from liqspec.engine.state import Book, Event, Level, State, TradeUpdate
@@ -27,6 +28,7 @@ from liqspec.stress.report import stress_report
 from liqspec.stress.summary import (
     Difference,
     get_breaches,
+    get_cover,
     get_difference,
     get_summary,
     run_stress,
@@ -140,7 +142,7 @@ def test_the_report_is_the_same_for_any_number_of_workers(tmp_path: Path) -> Non
     reports = []
     for workers in (1, 2):
         results = run_stress(plan, range(plan.runs), workers=workers)
-        summary = get_summary(results)
+        summary = get_summary(results, plan.market, get_population(plan))
         report = stress_report(plan, summary, results, get_breaches(plan, summary))
         reports.append(json.dumps(report, sort_keys=True))
     assert reports[0] == reports[1]
@@ -201,7 +203,7 @@ def test_the_trace_is_json_lines_of_engine_events(tmp_path: Path) -> None:
         ("", {'market = "': 'market = "missing/'}, "stress.market"),
         ("", {"[stress]": "[stress]\nwhat = 1"}, "what"),
         ('[liquidation]\nbogus = "1"', {}, "liquidation.bogus"),
-        ('[risk]\nvol_window = 5', {}, "risk.vol_window"),
+        ("[risk]\nvol_window = 5", {}, "risk.vol_window"),
     ],
 )
 def test_bad_stress_files_name_the_field(
@@ -326,3 +328,20 @@ def test_gate_fails_on_a_breached_stress_limit(tmp_path: Path) -> None:
     code, output = invoke("gate", market, market, "--stress", str(loose))
     assert code == 0
     assert "Every stress limit holds." in output
+
+
+def test_cover_2_is_the_two_largest_units_defaulting_at_the_worst_marks() -> None:
+    """STRESS-6: b (3 BTC short, 10,000) and c (2 BTC long, 3,000) are the largest; at the
+    worst run's high 65,000 b is 5,000 short of paying, at its low 58,000 c is 1,000 short."""
+    market = load_stress(OCTOBER).market
+    units = parse_population(
+        "id,mode,market,side,size,entry_price,wallet\n"
+        "a,cross,BTCUSDT,long,1,60000,100\n"
+        "b,cross,BTCUSDT,short,3,60000,10000\n"
+        "c,isolated,BTCUSDT,long,2,60000,3000\n",
+        {"BTCUSDT": market},
+    )
+    worst = attrs.evolve(_blank(0), mark_low=580_000, mark_high=650_000)
+    usdt = 10**8
+    assert get_cover(market, units, worst, 1) == (("b",), 5_000 * usdt)
+    assert get_cover(market, units, worst, 2) == (("b", "c@BTCUSDT"), 6_000 * usdt)

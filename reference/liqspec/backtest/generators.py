@@ -43,6 +43,10 @@ class PathModel(enum.Enum):
     """Like gbm, with volatility switching between a calm and a stormy regime."""
     CRASH = "crash"
     """Like gbm, with a crash of a given depth, then a partial recovery."""
+    TWO_LEGS = "two-legs"
+    """Like crash, with the fall in two equal legs (in log terms) a pause apart."""
+    BRIDGE = "bridge"
+    """A Brownian bridge: gbm with jumps, pinned to end a fall of ``depth`` below the start."""
 
 
 @frozen
@@ -72,6 +76,8 @@ class PathSpec:
     """crash: the part of the fall won back afterwards."""
     recover: int = 240
     """crash: steps the recovery takes."""
+    pause: int = 30
+    """two-legs: steps between the end of the first leg and the start of the second."""
 
 
 def generate_path(
@@ -90,9 +96,15 @@ def generate_path(
     returns += np.where(jumps, rng.normal(0.0, spec.jump_size, n - 1), 0.0)
     if spec.model is PathModel.CRASH:
         returns += _crash(spec, n)
+    if spec.model is PathModel.TWO_LEGS:
+        returns += _two_legs(spec, n)
+    levels = np.concatenate(([0.0], np.cumsum(returns)))
+    if spec.model is PathModel.BRIDGE:  # pin the last log level to log(1 - depth)
+        share = np.arange(n) / (n - 1)
+        levels += share * (np.log1p(-spec.depth) - levels[-1])
     tick = market.price_tick
     start = float(spec.start) * tick.den / tick.num
-    prices = start * np.exp(np.concatenate(([0.0], np.cumsum(returns))))
+    prices = start * np.exp(levels)
     ticks = np.clip(np.rint(prices), 1, market.max_price).astype(np.int64)
     times = np.arange(n, dtype=np.int64) * spec.step
     return times, ticks
@@ -109,6 +121,24 @@ def _crash(spec: PathSpec, n: int) -> npt.NDArray[np.float64]:
     if back:
         regained = np.log((1 - spec.depth) + spec.depth * spec.recovery) - drop
         shape[at + fall : at + fall + back] = regained / back
+    return shape
+
+
+def _two_legs(spec: PathSpec, n: int) -> npt.NDArray[np.float64]:
+    """Log returns of two legs each falling half of log(1 - depth), ``pause`` steps apart."""
+    shape = np.zeros(n - 1)
+    leg = np.log1p(-spec.depth) / 2
+    first = min(int(spec.crash_at * (n - 1)), n - 1)
+    second = first + spec.fall + spec.pause
+    for at in (first, second):
+        fall = max(0, min(spec.fall, n - 1 - at))
+        if fall:
+            shape[at : at + fall] = leg / fall
+    end = second + spec.fall
+    back = max(0, min(spec.recover, n - 1 - end))
+    if back:
+        regained = np.log((1 - spec.depth) + spec.depth * spec.recovery) - 2 * leg
+        shape[end : end + back] = regained / back
     return shape
 
 
@@ -133,6 +163,10 @@ class PopulationSpec:
     """Median leverage (lognormal, sigma 0.8), capped by the tier's maximum."""
     long_share: float = 0.6
     isolated_share: float = 0.7
+    whales: int = 0
+    """Large cross accounts added after the others (ids w0, w1, ...): the concentration."""
+    whale_notional: str = "5000000"
+    """Each large account's notional, in the quote asset."""
 
 
 def generate_population(market: Market, entry: int, spec: PopulationSpec, seed: int) -> str:
@@ -154,17 +188,27 @@ def generate_population(market: Market, entry: int, spec: PopulationSpec, seed: 
     else:  # a lot is lot_size contracts of contract_value each, in the quote asset
         quote_per_lot = lot.num / lot.den * market.contract_value.num / market.contract_value.den
     rows = ["id,mode,market,side,size,entry_price,wallet"]
-    for i in range(n):
-        lots = max(1, int(notionals[i] / quote_per_lot))
+
+    def row(name: str, notional: float, leverage: float, long: bool, mode: str) -> str:
+        lots = max(1, int(notional / quote_per_lot))
         value = get_value(market, lots, entry)
         tier = next((t for t in market.tiers if value < t.cap), market.tiers[-1])
         cap = get_max_leverage(tier)
-        leverage = min(leverages[i], cap.num / cap.den)
+        leverage = min(leverage, cap.num / cap.den)
         wallet = -(-value * 1000 // max(1000, int(leverage * 1000)))
-        rows.append(
-            f"p{i},{'isolated' if isolated[i] else 'cross'},{market.symbol},"
-            f"{'long' if longs[i] else 'short'},{decimal_text(lots * lot.num, lot.den)},"
-            f"{format_price(market, entry)},"
+        return (
+            f"{name},{mode},{market.symbol},{'long' if long else 'short'},"
+            f"{decimal_text(lots * lot.num, lot.den)},{format_price(market, entry)},"
             f"{decimal_text(wallet * quantum.num, quantum.den)}"
         )
+
+    for i in range(n):
+        mode = "isolated" if isolated[i] else "cross"
+        rows.append(row(f"p{i}", notionals[i], leverages[i], bool(longs[i]), mode))
+    if spec.whales:  # drawn after the others, so adding whales changes no other line
+        whale_leverages = np.maximum(1.0, spec.leverage * rng.lognormal(0.0, 0.8, spec.whales))
+        whale_longs = rng.random(spec.whales) < spec.long_share
+        for i in range(spec.whales):
+            notional = float(spec.whale_notional)
+            rows.append(row(f"w{i}", notional, whale_leverages[i], bool(whale_longs[i]), "cross"))
     return "\n".join(rows) + "\n"

@@ -315,7 +315,8 @@ _OUTPUT = click.option("-o", "--output", type=click.Path(path_type=Path),
 @click.option("--market", "market_file", type=click.Path(path_type=Path),
               help="The market whose price grid the path uses. Default: BTCUSDT 2024.")  # fmt: skip
 @click.option("--model", type=click.Choice([m.value for m in PathModel]), default="gbm",
-              show_default=True, help="gbm with jumps, volatility regimes, or crash.")  # fmt: skip
+              show_default=True,
+              help="gbm with jumps, volatility regimes, crash, two-legs, or bridge.")  # fmt: skip
 @click.option("--points", default=1440, show_default=True, type=click.IntRange(2, 10_000_000),
               help="Marks to write (525600: a year of minutes).")  # fmt: skip
 @click.option("--step", default=60, show_default=True, type=click.IntRange(min=1),
@@ -340,21 +341,25 @@ _OUTPUT = click.option("-o", "--output", type=click.Path(path_type=Path),
 @click.option("--recovery", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="crash: the share of the fall won back.")  # fmt: skip
 @click.option("--recover", default=240, show_default=True, type=click.IntRange(min=0),
-              help="crash: steps the recovery takes.")  # fmt: skip
+              help="crash, two-legs: steps the recovery takes.")  # fmt: skip
+@click.option("--pause", default=30, show_default=True, type=click.IntRange(min=0),
+              help="two-legs: steps between the legs.")  # fmt: skip
 @_SEED
 @_OUTPUT
 def generate_path_command(
     *, market_file: Path | None, model: str, points: int, step: int, start: str,
     volatility: float, jump_rate: float, jump_size: float, storm: float, switch: float,
-    crash_at: float, depth: float, fall: int, recovery: float, recover: int, seed: int,
-    output: Path | None,
+    crash_at: float, depth: float, fall: int, recovery: float, recover: int, pause: int,
+    seed: int, output: Path | None,
 ) -> None:  # fmt: skip
     """Write a seeded mark path CSV (time,price) on a market's price grid (BT-8).
 
     Log returns are normal with the given volatility, plus Poisson jumps; `regimes` switches
     the volatility between calm and stormy; `crash` adds a fall of --depth over --fall steps
-    starting at --crash-at, then wins back --recovery of it over --recover steps. Prices are
-    rounded to the tick and kept within the market's price domain.
+    starting at --crash-at, then wins back --recovery of it over --recover steps; `two-legs`
+    falls in two equal legs (in log terms) of --fall steps, --pause steps apart; `bridge`
+    pins the path to end --depth below --start. Prices are rounded to the tick and kept
+    within the market's price domain.
 
     \b
     Example:
@@ -372,7 +377,7 @@ def generate_path_command(
             model=PathModel(model), points=points, step=step, start=start,
             volatility=volatility, jump_rate=jump_rate, jump_size=jump_size, storm=storm,
             switch=switch, crash_at=crash_at, depth=depth, fall=fall, recovery=recovery,
-            recover=recover,
+            recover=recover, pause=pause,
         )  # fmt: skip
         times, ticks = generate_path(market, spec, seed)
         _emit(path_csv(market, times, ticks), output)
@@ -396,17 +401,24 @@ def generate_path_command(
               help="The chance that a position is long.")  # fmt: skip
 @click.option("--isolated-share", default=0.7, show_default=True, type=click.FloatRange(0, 1),
               help="The chance that a position is isolated (else its own cross unit).")  # fmt: skip
+@click.option("--whales", default=0, show_default=True, type=click.IntRange(0, 1_000_000),
+              help="Large cross accounts added after the others (ids w0, w1, ...).")  # fmt: skip
+@click.option("--whale-notional", default="5000000", show_default=True,
+              help="Each large account's notional, in the quote asset.")  # fmt: skip
 @_SEED
 @_OUTPUT
 def generate_population_command(
     *, market_file: Path | None, positions: int, entry: str, median_notional: str,
-    leverage: float, long_share: float, isolated_share: float, seed: int, output: Path | None,
+    leverage: float, long_share: float, isolated_share: float, whales: int,
+    whale_notional: str, seed: int, output: Path | None,
 ) -> None:  # fmt: skip
     """Write a seeded population CSV (id,mode,market,side,size,entry_price,wallet) (BT-8).
 
     Each position is opened at --entry; its wallet is its value at entry over its leverage,
     rounded up to the settlement quantum (the initial margin at that leverage). Ids are p0,
-    p1, ...; each cross line is a unit of its own.
+    p1, ...; each cross line is a unit of its own. --whales adds that many cross accounts
+    of --whale-notional each (ids w0, w1, ...), drawn after the others so that the other
+    lines stay the same: the concentration of a few large accounts.
 
     \b
     Example:
@@ -417,11 +429,13 @@ def generate_population_command(
         market = load_market(market_file or get_bundled(*_SAMPLE_MARKET))
         _check_grid(market)
         ticks = _check_price(market, entry, "--entry")
-        num, _ = parse_decimal(median_notional, "--median-notional")
-        if num <= 0:
-            detail = "a median notional is positive"
-            raise InputError(Reason.OUT_OF_RANGE, "--median-notional", median_notional, detail)
-        spec = PopulationSpec(positions, median_notional, leverage, long_share, isolated_share)
+        for option, text in (("--median-notional", median_notional),
+                             ("--whale-notional", whale_notional)):  # fmt: skip
+            num, _ = parse_decimal(text, option)
+            if num <= 0:
+                raise InputError(Reason.OUT_OF_RANGE, option, text, "a notional is positive")
+        spec = PopulationSpec(positions, median_notional, leverage, long_share, isolated_share,
+                              whales, whale_notional)  # fmt: skip
         _emit(generate_population(market, ticks, spec, seed), output)
         return EXIT_OK
 

@@ -24,6 +24,7 @@ from liqspec.cli.app import (
 from liqspec.model.accounts import load_account
 from liqspec.model.market_files import load_market
 from liqspec.model.markets import format_price
+from liqspec.stress.cascade import get_population
 from liqspec.stress.plan import StressPlan, load_stress
 from liqspec.stress.report import stress_report, summary_markdown
 from liqspec.stress.summary import get_breaches, get_summary, run_stress
@@ -178,8 +179,9 @@ def gate_command(
 
 def _gate_stress(plan: StressPlan, workers: int) -> dict[str, Any]:
     """Run ``plan`` and return its summary and breaches, as ``liqspec stress --json`` does."""
-    results = run_stress(plan, range(plan.runs), workers=workers)
-    summary = get_summary(results)
+    units = get_population(plan)
+    results = run_stress(plan, range(plan.runs), workers=workers, units=units)
+    summary = get_summary(results, plan.market, units)
     report = stress_report(plan, summary, results, get_breaches(plan, summary))
     return {key: report[key] for key in ("stress", "runs", "seed", "summary", "breaches")}
 

@@ -134,11 +134,11 @@ def stress(
                     )
                 )  # fmt: skip
         results = done[0]
-        summary = get_summary(results)
+        summary = get_summary(results, plan.market, units)
         breaches = get_breaches(plan, summary)
         report = stress_report(plan, summary, results, breaches)
         if compare_file is not None:
-            second = get_summary(done[1])
+            second = get_summary(done[1], plans[1].market, units)
             second_breaches = get_breaches(plans[1], second)
             breaches = [*breaches, *second_breaches]
             report["compare"] = {
@@ -236,6 +236,7 @@ def _tracer() -> Callable[[int, Event, State, tuple[Record, ...]], None]:
 
 def _print_summary(report: dict[str, Any], workers: int) -> None:
     summary, asset = report["summary"], report["settle_asset"]
+    covered = "covered" if summary["fund_covers_2"] else "NOT covered"
     table = Table(title=f"{report['stress']}: {report['runs']} runs on {report['market']}, "
                   f"fund {report['fund']} {asset}")  # fmt: skip
     table.add_column("figure")
@@ -248,6 +249,8 @@ def _print_summary(report: dict[str, Any], workers: int) -> None:
          f"{summary['exhausted_runs']} ({summary['exhaustion_probability']})"),
         ("most cascade rounds in a step", str(summary["max_rounds"])),
         ("worst run", f"{summary['worst_run']} (bad debt {summary['worst_bad_debt']} {asset})"),
+        ("cover 1 / cover 2 (largest units default)",
+         f"{summary['cover_1']} / {summary['cover_2']} {asset} ({covered} by the fund)"),
     )  # fmt: skip
     for name, value in rows:
         table.add_row(name, value)

@@ -287,6 +287,9 @@ class RunResult:
     """Steps in which liquidations printed at least one trade."""
     max_impact: Fraction
     """The largest |mark - index| / index seen in a step."""
+    mark_low: int = 0
+    mark_high: int = 0
+    """The lowest and highest marks after any event of the run, in ticks."""
     steps: tuple[StepResult, ...] = ()
 
     @property
@@ -343,6 +346,7 @@ def process_run(
     depths = (full, full)
     max_rounds = cascade_steps = 0
     impact = Fraction(0)
+    mark_low = mark_high = int(ticks[0])
     steps: list[StepResult] = []
     step = 0  # the step being run, read by observe
 
@@ -367,6 +371,7 @@ def process_run(
         max_rounds = max(max_rounds, rounds)
         cascade_steps += rounds > 0
         impact = max(impact, Fraction(max(index - low, high - index), index))
+        mark_low, mark_high = min(mark_low, low), max(mark_high, high)
         if keep_steps:
             steps.append(
                 StepResult(
@@ -391,5 +396,7 @@ def process_run(
         max_rounds=max_rounds,
         cascade_steps=cascade_steps,
         max_impact=impact,
+        mark_low=mark_low,
+        mark_high=mark_high,
         steps=tuple(steps),
     )

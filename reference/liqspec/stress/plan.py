@@ -181,7 +181,7 @@ def _path(table: dict[str, Any]) -> PathSpec:
             _positive(table, key, f"path.{key}")
             values[key] = str(table[key])
         elif isinstance(default, int):
-            least = {"points": 2, "recover": 0}.get(key, 1)
+            least = {"points": 2, "recover": 0, "pause": 0}.get(key, 1)
             values[key] = _whole(table, key, f"path.{key}", least=least, most=MAX_POINTS)
         else:
             values[key] = float(_fraction(table, key, f"path.{key}", "0"))
@@ -195,11 +195,12 @@ def _population(table: dict[str, Any]) -> PopulationSpec:
         if key not in table:
             continue
         field = f"population.{key}"
-        if key == "median_notional":
+        if key in {"median_notional", "whale_notional"}:
             _positive(table, key, field)
             values[key] = str(table[key])
         elif isinstance(default, int):
-            values[key] = _whole(table, key, field, least=1, most=MAX_POSITIONS)
+            least = 0 if key == "whales" else 1
+            values[key] = _whole(table, key, field, least=least, most=MAX_POSITIONS)
         elif key.endswith("_share"):
             values[key] = float(_share(table, key, field, "0"))
         else:

@@ -17,6 +17,9 @@ from attrs import frozen
 
 from liqspec.backtest.inputs import Unit
 from liqspec.base.errors import InputError, Reason
+from liqspec.model.accounts import Leg, MarginUnit
+from liqspec.model.margin import get_unit_terms
+from liqspec.model.markets import Market
 from liqspec.stress.cascade import RunResult, get_population, process_run
 from liqspec.stress.plan import StressPlan
 
@@ -25,6 +28,8 @@ __all__ = [
     "Difference",
     "Summary",
     "get_breaches",
+    "get_cover",
+    "get_default_loss",
     "get_difference",
     "get_differences",
     "get_quantile",
@@ -46,6 +51,35 @@ def get_quantile(values: Sequence[int], level: Fraction) -> int:
     return ordered[max(rank, 1) - 1]
 
 
+def get_default_loss(market: Market, unit: Unit, price: int) -> int:
+    """Return what ``unit`` would leave unpaid if it defaulted with the mark at ``price``.
+
+    Its positions valued at ``price`` against its wallet: max(0, -equity), in quantums.
+    """
+    legs = tuple(Leg(market, position, price) for position in unit.positions)
+    margin = MarginUnit(unit.id, unit.asset, market.settle_quantum, unit.wallet, legs,
+                        market.trigger)  # fmt: skip
+    return max(0, -get_unit_terms(margin)[0])
+
+
+def get_cover(
+    market: Market, units: Sequence[Unit], worst: RunResult, count: int
+) -> tuple[tuple[str, ...], int]:
+    """Return the ``count`` largest units by entry notional and their default loss (STRESS-6).
+
+    Each defaults at the worst mark of ``worst`` for its side: the lowest for a net long, the
+    highest for a net short; ties by id.
+    """
+    largest = sorted(units, key=lambda u: (-sum(p.entry_value for p in u.positions), u.id))
+    chosen = largest[:count]
+    loss = 0
+    for unit in chosen:
+        net = sum(int(p.side) * p.size for p in unit.positions)
+        price = worst.mark_low if net > 0 else worst.mark_high
+        loss += get_default_loss(market, unit, price)
+    return tuple(u.id for u in chosen), loss
+
+
 @frozen
 class Summary:
     """The figures across runs (STRESS-6); amounts in settlement quantums."""
@@ -59,6 +93,10 @@ class Summary:
     """The run with the most bad debt, then the most liquidated notional, then the lowest index."""
     worst_bad_debt: int
     max_rounds: int
+    cover_1: int
+    cover_2: int
+    """The default loss of the one and the two largest units at the worst run's worst marks."""
+    largest: tuple[str, ...]
 
     @property
     def exhaustion_probability(self) -> Fraction:
@@ -66,10 +104,12 @@ class Summary:
         return Fraction(self.exhausted_runs, self.runs)
 
 
-def get_summary(results: Sequence[RunResult]) -> Summary:
-    """Return the figures of STRESS-6 over ``results``."""
+def get_summary(results: Sequence[RunResult], market: Market, units: Sequence[Unit]) -> Summary:
+    """Return the figures of STRESS-6 over ``results``, of a population of ``units``."""
     bad_debt = [r.bad_debt for r in results]
     worst = max(results, key=lambda r: (r.bad_debt, r.liquidated, -r.run))
+    _, cover_1 = get_cover(market, units, worst, 1)
+    largest, cover_2 = get_cover(market, units, worst, 2)
     return Summary(
         runs=len(results),
         bad_debt_var95=get_quantile(bad_debt, Fraction(95, 100)),
@@ -79,6 +119,9 @@ def get_summary(results: Sequence[RunResult]) -> Summary:
         worst_run=worst.run,
         worst_bad_debt=worst.bad_debt,
         max_rounds=max(r.max_rounds for r in results),
+        cover_1=cover_1,
+        cover_2=cover_2,
+        largest=largest,
     )
 
 
