@@ -15,9 +15,10 @@ cd "$work/empty"
 "$work/venv/bin/liqspec" fuzz --impl "$work/venv/bin/liqspec adapter" --examples 200
 "$work/venv/bin/liqspec" backtest --json > /dev/null  # the bundled samples, from the package
 "$work/venv/bin/liqspec" generate path --points 10 > /dev/null
+"$work/venv/bin/liqspec" stress --runs 1 --json > /dev/null  # the bundled template
 leftovers="$(ls -A)"
 if [ -n "$leftovers" ]; then
     echo "the commands wrote into the working folder: $leftovers" >&2
     exit 1
 fi
-echo "check-install: the installed package passed every vector, the fuzzer found nothing, and the bundled backtest ran"
+echo "check-install: the installed package passed every vector, the fuzzer found nothing, and the bundled backtest and stress template ran"

@@ -6,6 +6,7 @@ import json
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -23,7 +24,7 @@ from liqspec.stress.cascade import (
     get_remaining,
     process_run,
 )
-from liqspec.stress.plan import Ladder, load_stress
+from liqspec.stress.plan import Ladder, StressPlan, load_stress
 from liqspec.stress.report import stress_report
 from liqspec.stress.summary import (
     Difference,
@@ -120,6 +121,7 @@ def test_the_october_template_has_the_published_shape() -> None:
     """Most liquidated notional in a short window; ADL only once the fund is exhausted."""
     plan = load_stress(OCTOBER)
     result = process_run(plan, get_population(plan), 0, keep_steps=True)
+    assert sum(result.liquidated_by_tier) == result.liquidated  # every close has one tier
     per_step = [s.liquidated_long + s.liquidated_short for s in result.steps]
     densest = max(sum(per_step[i : i + 10]) for i in range(len(per_step)))
     assert densest * 10 >= result.liquidated * 9  # 90% within 10 minutes
@@ -258,7 +260,7 @@ def test_out_writes_the_tables_the_picture_and_the_report(tmp_path: Path) -> Non
     code, _ = invoke("stress", path, "--out", str(tmp_path / "all"), "--no-plots")
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [
-        "report.md", "runs.csv", "summary.json",
+        "report.md", "runs.csv", "runs.jsonl", "summary.json",
     ]  # fmt: skip
 
 
@@ -345,3 +347,60 @@ def test_cover_2_is_the_two_largest_units_defaulting_at_the_worst_marks() -> Non
     usdt = 10**8
     assert get_cover(market, units, worst, 1) == (("b",), 5_000 * usdt)
     assert get_cover(market, units, worst, 2) == (("b", "c@BTCUSDT"), 6_000 * usdt)
+
+
+# --- Ctrl-C and --resume ------------------------------------------------------------------------
+
+
+def test_an_interrupted_batch_resumes_to_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during run 2 keeps runs 0 and 1 in the journal; --resume computes only run 2."""
+    path = str(small_file(tmp_path))
+    code, whole = invoke("stress", path, "--json", "--no-plots")
+    assert code == 0
+    original = process_run
+    computed: list[int] = []
+    stop_at: list[int] = [2]
+
+    def counting(plan: StressPlan, units: Any, run: int, **options: Any) -> RunResult:
+        if run in stop_at:
+            raise KeyboardInterrupt
+        computed.append(run)
+        return original(plan, units, run, **options)
+
+    monkeypatch.setattr("liqspec.stress.summary.process_run", counting)
+    folder = tmp_path / "batch"
+    result = CliRunner().invoke(main, ["stress", path, "--out", str(folder), "--no-plots"])
+    assert result.exit_code == 130
+    assert "interrupted after 2 runs" in result.output
+    assert len((folder / "runs.jsonl").read_text().splitlines()) == 1 + 2
+    stop_at.clear()
+    computed.clear()
+    code, resumed = invoke("stress", path, "--json", "--no-plots", "--resume", str(folder))
+    assert code == 0
+    assert computed == [2]
+    assert resumed == whole
+    assert json.loads((folder / "summary.json").read_text()) == json.loads(whole)
+
+
+@pytest.mark.parametrize(
+    ("journal", "names"),
+    [
+        ('{"fingerprint": "another"}\n', "--resume"),
+        ("not json\n", "line 1"),
+        (None, "line 2"),
+    ],
+)
+def test_a_journal_that_does_not_fit_is_refused(
+    tmp_path: Path, journal: str | None, names: str
+) -> None:
+    path = str(small_file(tmp_path))
+    folder = tmp_path / "batch"
+    assert invoke("stress", path, "--out", str(folder), "--no-plots", "--runs", "1")[0] == 0
+    lines = (folder / "runs.jsonl").read_text().splitlines()
+    text = journal if journal is not None else lines[0] + '\n{"set": 0, "run": "one"}\n'
+    (folder / "runs.jsonl").write_text(text)
+    code, output = invoke("stress", path, "--resume", str(folder))
+    assert code == 2
+    assert names in output

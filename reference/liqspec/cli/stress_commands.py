@@ -6,17 +6,20 @@ executor, and prints or writes the report.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 from rich.table import Table
 
+from liqspec.backtest.inputs import Unit
 from liqspec.backtest.report import to_csv, write_outputs
 from liqspec.base.errors import InputError, Reason
-from liqspec.base.files import get_bundled
+from liqspec.base.files import get_bundled, read_regular_file
 from liqspec.cli.app import EXIT_FOUND, EXIT_OK, console, guarded, main, print_json, progress_bar
 from liqspec.engine.outputs import Units, event_report, record_report
 from liqspec.engine.records import Record
@@ -33,6 +36,8 @@ from liqspec.stress.report import (
     RUN_COLUMNS,
     STEP_COLUMNS,
     difference_rows,
+    journal_record,
+    result_from_journal,
     run_row,
     step_rows,
     stress_report,
@@ -63,6 +68,9 @@ _SAMPLE = ("stress", "october.toml")
 @click.option("--compare", "compare_file", type=click.Path(path_type=Path),
               help="A second market file for the same symbol: both run the same runs and "
                    "population; the report adds the paired differences.")  # fmt: skip
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path),
+              help="Continue an interrupted batch written with --out DIR: skip the runs in "
+                   "DIR/runs.jsonl, compute the rest, then write the report to DIR.")  # fmt: skip
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Write summary.json, runs.csv, runs.png and report.md here; with --run, "
                    "its path.csv, population.csv, runs.csv, steps.csv, run.png and "
@@ -79,6 +87,7 @@ def stress(
     scheduler: str | None,
     batch: int,
     compare_file: Path | None,
+    resume_dir: Path | None,
     out_dir: Path | None,
     no_plots: bool,
     as_json: bool,
@@ -98,8 +107,13 @@ def stress(
     --workers local processes, or with --scheduler to Dask distributed; the report is the
     same byte for byte whichever computes it.
 
+    With --out DIR every run is appended to DIR/runs.jsonl as it completes. Ctrl-C stops
+    cleanly and says how many runs were done; --resume DIR computes only the runs the journal
+    lacks and writes the same report as an uninterrupted batch.
+
     Exit 0 when every [limits] entry holds; 1 when one is breached (CI can gate on it);
-    2 for bad input, with one line naming the file, field, value and rule.
+    2 for bad input, with one line naming the file, field, value and rule; 130 when
+    interrupted.
 
     \b
     Examples:
@@ -122,17 +136,17 @@ def stress(
         plans = [plan]
         if compare_file is not None:
             plans.append(_second_plan(stress_file or get_bundled(*_SAMPLE), compare_file, plan))
+        folder = _folder(out_dir, resume_dir)
+        journal = None if folder is None else Journal(folder, plans, resume=resume_dir is not None)
         units = get_population(plan)
-        done: list[list[RunResult]] = []
-        with progress_bar("stress runs", len(chosen) * len(plans), quiet=as_json) as progress:
-            for each in plans:
-                shown = _after(progress, len(done) * len(chosen))
-                done.append(
-                    run_stress(
-                        each, chosen, workers=workers, batch=batch, scheduler=scheduler,
-                        units=units, progress=shown,
-                    )
-                )  # fmt: skip
+        finished: list[RunResult] = []  # this invocation's runs, for the Ctrl-C message
+        executor = _Executor(workers, batch, scheduler)
+        try:
+            done = _run_sets(plans, chosen, units, journal=journal, executor=executor,
+                             finished=finished, quiet=as_json)  # fmt: skip
+        except KeyboardInterrupt:
+            _interrupted(len(finished), journal, folder)
+            return EXIT_INTERRUPTED
         results = done[0]
         summary = get_summary(results, plan.market, units)
         breaches = get_breaches(plan, summary)
@@ -147,8 +161,8 @@ def stress(
                 "differences": difference_rows(plan.market,
                                                get_differences(results, done[1])),
             }  # fmt: skip
-        if out_dir is not None:
-            write_outputs(out_dir, {
+        if folder is not None:
+            write_outputs(folder, {
                 "summary.json": json.dumps(report, indent=2, sort_keys=True) + "\n",
                 "runs.csv": to_csv([run_row(plan.market, r) for r in results], RUN_COLUMNS),
                 "report.md": _markdown(report, "runs.png" if not no_plots else None),
@@ -156,7 +170,7 @@ def stress(
             if not no_plots:
                 from liqspec.stress.plots import plot_runs  # noqa: PLC0415 - loads matplotlib
 
-                plot_runs(plan.market, results, out_dir / "runs.png")
+                plot_runs(plan.market, results, folder / "runs.png")
         if as_json:
             print_json(report)
         else:
@@ -164,6 +178,115 @@ def stress(
         return EXIT_FOUND if breaches else EXIT_OK
 
     guarded(as_json, action)
+
+
+@attrs.frozen
+class _Executor:
+    workers: int
+    batch: int
+    scheduler: str | None
+
+
+def _run_sets(
+    plans: list[StressPlan], chosen: list[int], units: tuple[Unit, ...], *,
+    journal: Journal | None, executor: _Executor, finished: list[RunResult], quiet: bool,
+) -> list[list[RunResult]]:  # fmt: skip
+    """Run ``chosen`` for each parameter set; journal kept runs are not run again."""
+    done: list[list[RunResult]] = []
+    with progress_bar("stress runs", len(chosen) * len(plans), quiet=quiet) as progress:
+        for index, plan in enumerate(plans):
+            kept = journal.kept(index, chosen) if journal is not None else []
+            todo = [k for k in chosen if k not in {r.run for r in kept}]
+            write = None if journal is None else journal.writer(index)
+
+            def record(results: list[RunResult], write: Any = write) -> None:
+                finished.extend(results)
+                if write is not None:
+                    write(results)
+
+            fresh = run_stress(
+                plan, todo, workers=executor.workers, batch=executor.batch,
+                scheduler=executor.scheduler, units=units,
+                progress=_after(progress, index * len(chosen) + len(kept)), on_results=record,
+            )  # fmt: skip
+            done.append(sorted([*kept, *fresh], key=lambda r: r.run))
+    return done
+
+
+EXIT_INTERRUPTED = 130
+"""Stopped by Ctrl-C: the shell's code for SIGINT."""
+
+
+class Journal:
+    """``DIR/runs.jsonl``: a header naming the parameters, then one line per completed run.
+
+    Lines are appended and flushed as runs complete, so an interrupted batch keeps every run
+    it finished, and ``--resume DIR`` computes only the others.
+    """
+
+    def __init__(self, folder: Path, plans: list[StressPlan], *, resume: bool) -> None:
+        self.path = folder / "runs.jsonl"
+        self.fingerprint = hashlib.sha256(repr(plans).encode()).hexdigest()
+        self.done: dict[int, dict[int, RunResult]] = {index: {} for index in range(len(plans))}
+        if resume:
+            self._read()
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"fingerprint": self.fingerprint}) + "\n")
+
+    def _read(self) -> None:
+        where = str(self.path)
+        lines = read_regular_file(self.path, limit=MAX_JOURNAL_BYTES).decode().splitlines()
+        header = _json_line(lines[0] if lines else "", f"{where}: line 1")
+        if header != {"fingerprint": self.fingerprint}:
+            detail = "the journal was written for another stress file, market or --compare"
+            raise InputError(Reason.CONFLICTING_KEYS, "--resume", str(self.path.parent), detail)
+        for number, line in enumerate(lines[1:], start=2):
+            set_index, result = result_from_journal(_json_line(line, f"{where}: line {number}"),
+                                                    f"{where}: line {number}")  # fmt: skip
+            if set_index not in self.done:
+                detail = f"set {set_index} of a run with {len(self.done)} parameter set(s)"
+                raise InputError(Reason.OUT_OF_RANGE, f"{where}: line {number}", set_index, detail)
+            self.done[set_index][result.run] = result
+
+    def kept(self, index: int, chosen: list[int]) -> list[RunResult]:
+        """Return the runs of set ``index`` among ``chosen`` that the journal already holds."""
+        return [self.done[index][k] for k in chosen if k in self.done[index]]
+
+    def writer(self, index: int) -> Callable[[list[RunResult]], None]:
+        """Return a function that appends the runs of set ``index`` as they complete."""
+
+        def write(results: list[RunResult]) -> None:
+            with self.path.open("a") as journal:
+                for result in results:
+                    journal.write(json.dumps(journal_record(index, result)) + "\n")
+                    self.done[index][result.run] = result
+
+        return write
+
+
+MAX_JOURNAL_BYTES = 1 << 28
+"""A journal holds about 300 bytes per run: 256 MiB is far above a million runs' worth."""
+
+
+def _json_line(line: str, where: str) -> object:
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise InputError(Reason.SYNTAX, where, line[:40], "not a JSON line") from None
+
+
+def _folder(out_dir: Path | None, resume_dir: Path | None) -> Path | None:
+    if out_dir is not None and resume_dir is not None and out_dir != resume_dir:
+        detail = "--resume DIR writes its report to DIR: give --out DIR or neither"
+        raise InputError(Reason.CONFLICTING_KEYS, "--out", str(out_dir), detail)
+    return resume_dir or out_dir
+
+
+def _interrupted(runs: int, journal: Journal | None, folder: Path | None) -> None:
+    kept = "" if journal is None else f"; the journal {journal.path} keeps them"
+    then = "" if journal is None else f": continue with --resume {folder}"
+    click.echo(f"interrupted after {runs} runs{kept}{then}", err=True)
 
 
 def _after(progress: Callable[[int], None], ahead: int) -> Callable[[int], None]:

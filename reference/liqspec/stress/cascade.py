@@ -38,6 +38,7 @@ from liqspec.engine.state import (
     TradeUpdate,
 )
 from liqspec.engine.transition import process_event
+from liqspec.model.margin import get_tier_index
 from liqspec.model.markets import Market, get_value
 from liqspec.stress.plan import Ladder, StressPlan, get_run_seed
 
@@ -168,7 +169,7 @@ class StepResult:
 class _Tally:
     """Adds up one run's records (STRESS-5)."""
 
-    def __init__(self, market: Market, fund: int) -> None:
+    def __init__(self, market: Market, fund: int, mark: int) -> None:
         self.market = market
         self.accounts: set[str] = set()
         self.long = self.short = 0
@@ -176,6 +177,18 @@ class _Tally:
         self.exhausted = False
         self.fund = self.fund_peak = self.fund_low = fund
         self.drawdown = 0
+        self.by_tier = [0] * len(market.tiers)
+        self.closes_by_tier = [0] * len(market.tiers)
+        self.max_rounds = self.cascade_steps = 0
+        self.impact = Fraction(0)
+        self.mark_low = self.mark_high = mark
+
+    def step_done(self, index: int, rounds: int, low: int, high: int) -> None:
+        """Add a step's rounds, its impact and its extreme marks (STRESS-5)."""
+        self.max_rounds = max(self.max_rounds, rounds)
+        self.cascade_steps += rounds > 0
+        self.impact = max(self.impact, Fraction(max(index - low, high - index), index))
+        self.mark_low, self.mark_high = min(self.mark_low, low), max(self.mark_high, high)
 
     def _fund_at(self, balance: int) -> None:
         self.fund_peak, self.fund_low = max(self.fund_peak, balance), min(self.fund_low, balance)
@@ -188,10 +201,12 @@ class _Tally:
                 self.accounts.add(record.account)
             elif isinstance(record, LiquidationStep):
                 value = sum(get_value(self.market, lots, price) for price, lots in record.levels)
-                self._closed(record.position_before > 0, value)
+                held = abs(record.position_before)
+                self._closed(record.position_before > 0, value, self._tier(held, mark))
             elif isinstance(record, Takeover):
                 long = _is_long(before, record.account, record.market)
-                self._closed(long, get_value(self.market, record.size, record.price))
+                value = get_value(self.market, record.size, record.price)
+                self._closed(long, value, self._tier(record.size, record.mark))
             elif isinstance(record, Deleveraged):
                 self.exhausted = True
                 for share in record.allocations:
@@ -206,11 +221,17 @@ class _Tally:
         self.fund = after.funds[self.market.fund]
         self._fund_at(self.fund)
 
-    def _closed(self, long: bool, value: int) -> None:
+    def _tier(self, lots: int, mark: int) -> int:
+        """Return the tier (0-based) of ``lots`` valued at ``mark`` (MARGIN-1, MARGIN-4)."""
+        return get_tier_index(self.market, get_value(self.market, lots, mark))
+
+    def _closed(self, long: bool, value: int, tier: int) -> None:
         if long:
             self.long += value
         else:
             self.short += value
+        self.by_tier[tier] += value
+        self.closes_by_tier[tier] += 1
 
 
 def _is_long(state: State, unit: str, symbol: str) -> bool:
@@ -290,6 +311,9 @@ class RunResult:
     mark_low: int = 0
     mark_high: int = 0
     """The lowest and highest marks after any event of the run, in ticks."""
+    liquidated_by_tier: tuple[int, ...] = ()
+    closes_by_tier: tuple[int, ...] = ()
+    """Per tier of the position closed: notional closed, and the steps and takeovers."""
     steps: tuple[StepResult, ...] = ()
 
     @property
@@ -341,12 +365,9 @@ def process_run(
     market, ladder = plan.market, plan.ladder
     start = _start_ticks(plan)
     state = build_run_state(plan, units, int(times[0]), int(ticks[0]))
-    tally = _Tally(market, plan.fund)
+    tally = _Tally(market, plan.fund, int(ticks[0]))
     full = (ladder.depth,) * ladder.levels
     depths = (full, full)
-    max_rounds = cascade_steps = 0
-    impact = Fraction(0)
-    mark_low = mark_high = int(ticks[0])
     steps: list[StepResult] = []
     step = 0  # the step being run, read by observe
 
@@ -368,10 +389,7 @@ def process_run(
         depths = get_remaining(
             ladder, index, state.markets[market.symbol].book, depths, market.max_price
         )
-        max_rounds = max(max_rounds, rounds)
-        cascade_steps += rounds > 0
-        impact = max(impact, Fraction(max(index - low, high - index), index))
-        mark_low, mark_high = min(mark_low, low), max(mark_high, high)
+        tally.step_done(index, rounds, low, high)
         if keep_steps:
             steps.append(
                 StepResult(
@@ -393,10 +411,12 @@ def process_run(
         fund_low=tally.fund_low,
         fund_drawdown=tally.drawdown,
         exhausted=tally.exhausted,
-        max_rounds=max_rounds,
-        cascade_steps=cascade_steps,
-        max_impact=impact,
-        mark_low=mark_low,
-        mark_high=mark_high,
+        max_rounds=tally.max_rounds,
+        cascade_steps=tally.cascade_steps,
+        max_impact=tally.impact,
+        mark_low=tally.mark_low,
+        mark_high=tally.mark_high,
+        liquidated_by_tier=tuple(tally.by_tier),
+        closes_by_tier=tuple(tally.closes_by_tier),
         steps=tuple(steps),
     )

@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from liqspec.base.conventions import decimal_text, ratio_text
+from liqspec.base.errors import InputError, Reason
 from liqspec.model.markets import Market, format_price
 from liqspec.stress.cascade import RunResult
 from liqspec.stress.plan import StressPlan
@@ -21,6 +22,8 @@ __all__ = [
     "RUN_COLUMNS",
     "STEP_COLUMNS",
     "difference_rows",
+    "journal_record",
+    "result_from_journal",
     "run_row",
     "step_rows",
     "stress_report",
@@ -30,7 +33,7 @@ __all__ = [
 RUN_COLUMNS = (
     "run", "seed", "liquidated_accounts", "liquidated", "liquidated_long", "liquidated_short",
     "bad_debt", "adl_count", "adl_notional", "fund_end", "fund_low", "fund_drawdown",
-    "exhausted", "max_rounds", "cascade_steps", "max_impact",
+    "exhausted", "max_rounds", "cascade_steps", "max_impact", "liquidated_by_tier",
 )  # fmt: skip
 STEP_COLUMNS = (
     "time", "index", "mark", "low", "high", "rounds", "liquidated_long", "liquidated_short",
@@ -68,6 +71,13 @@ def run_row(market: Market, result: RunResult) -> dict[str, Any]:
         "max_rounds": result.max_rounds,
         "cascade_steps": result.cascade_steps,
         "max_impact": _share(result.max_impact),
+        "liquidated_by_tier": " ".join(
+            f"{tier}:{_amount(market, value)}/{closes}"
+            for tier, (value, closes) in enumerate(
+                zip(result.liquidated_by_tier, result.closes_by_tier, strict=True), 1
+            )
+            if closes
+        ),
     }
 
 
@@ -186,3 +196,46 @@ def summary_markdown(report: dict[str, Any]) -> list[str]:
     lines += [f"**Limit breached:** {b['limit']} = {b['value']} > {b['allowed']}"
               for b in report["breaches"]] or ["Every stress limit holds."]  # fmt: skip
     return lines
+
+
+# --- the journal of completed runs (--out, --resume) --------------------------------------------
+
+_JOURNAL_INTS = (
+    "run", "seed", "liquidated_accounts", "liquidated_long", "liquidated_short", "bad_debt",
+    "adl_count", "adl_notional", "fund_start", "fund_end", "fund_low", "fund_drawdown",
+    "max_rounds", "cascade_steps", "mark_low", "mark_high",
+)  # fmt: skip
+
+
+def journal_record(set_index: int, result: RunResult) -> dict[str, Any]:
+    """Return a run's exact figures as one journal line's object (set 0, or 1 when compared)."""
+    record: dict[str, Any] = {"set": set_index, "exhausted": result.exhausted}
+    record.update({name: getattr(result, name) for name in _JOURNAL_INTS})
+    record["max_impact"] = [result.max_impact.numerator, result.max_impact.denominator]
+    record["by_tier"] = [list(result.liquidated_by_tier), list(result.closes_by_tier)]
+    return record
+
+
+def result_from_journal(record: object, where: str) -> tuple[int, RunResult]:
+    """Return (set, run result) of one journal line; a line that is not one is refused."""
+    keys = {"set", "exhausted", "max_impact", "by_tier", *_JOURNAL_INTS}
+    if not isinstance(record, dict) or set(record) != keys:
+        raise InputError(Reason.SYNTAX, where, None, "not a run of this journal")
+    values = [record[name] for name in ("set", *_JOURNAL_INTS)]
+    impact = record["max_impact"]
+    plain = all(type(v) is int and v >= 0 for v in values) and type(record["exhausted"]) is bool
+    if not plain or not (isinstance(impact, list) and len(impact) == 2
+                         and all(type(v) is int for v in impact) and impact[1] > 0):  # fmt: skip
+        raise InputError(Reason.WRONG_TYPE, where, None, "a run's figures are whole numbers")
+    tiers = record["by_tier"]
+    if not (isinstance(tiers, list) and len(tiers) == 2 and all(
+        isinstance(column, list) and all(type(v) is int and v >= 0 for v in column)
+        for column in tiers
+    )):  # fmt: skip
+        raise InputError(Reason.WRONG_TYPE, where, None, "by_tier is two lists of counts")
+    fields = {name: record[name] for name in _JOURNAL_INTS}
+    result = RunResult(
+        **fields, exhausted=record["exhausted"], max_impact=Fraction(impact[0], impact[1]),
+        liquidated_by_tier=tuple(tiers[0]), closes_by_tier=tuple(tiers[1]),
+    )  # fmt: skip
+    return record["set"], result

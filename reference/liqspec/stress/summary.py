@@ -222,6 +222,7 @@ def run_stress(
     scheduler: str | None = None,
     units: tuple[Unit, ...] | None = None,
     progress: Callable[[int], None] | None = None,
+    on_results: Callable[[list[RunResult]], None] | None = None,
 ) -> list[RunResult]:
     """Compute ``runs`` and return them ordered by run (STRESS-7).
 
@@ -229,7 +230,8 @@ def run_stress(
     ``scheduler`` Dask distributed: ``"local"`` starts a LocalCluster of ``workers``
     processes, anything else is a scheduler's address such as ``tcp://host:8786``. Runs go
     to the executor in tasks of ``batch`` runs. ``progress`` is called with the number of
-    runs done. ``units`` is the population, by default the plan's own (STRESS-4).
+    runs done, and ``on_results`` with each task's results as they arrive. ``units`` is the
+    population, by default the plan's own (STRESS-4).
     """
     units = get_population(plan) if units is None else units
     chunks = list(_batches(runs, batch))
@@ -237,6 +239,8 @@ def run_stress(
 
     def collect(results: list[RunResult]) -> None:
         done.extend(results)
+        if on_results is not None:
+            on_results(results)
         if progress is not None:
             progress(len(done))
 
@@ -248,8 +252,12 @@ def run_stress(
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(run_batch, plan, units, chunk) for chunk in chunks]
-            for future in as_completed(futures):
-                collect(future.result())
+            try:
+                for future in as_completed(futures):
+                    collect(future.result())
+            except BaseException:  # Ctrl-C included: drop the runs not started, then stop
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     return sorted(done, key=lambda r: r.run)
 
 
