@@ -297,7 +297,8 @@ def _after(progress: Callable[[int], None], ahead: int) -> Callable[[int], None]
 def _second_plan(stress_file: Path, market_file: Path, first: StressPlan) -> StressPlan:
     """Load the stress file again with ``market_file`` for its market (STRESS-8)."""
     second = load_stress(stress_file, market_file=market_file)
-    grid = ("symbol", "contract", "price_tick", "lot_size", "contract_value", "settle_quantum")
+    grid = ("symbol", "contract", "price_tick", "lot_size", "contract_value", "settle_quantum",
+            "max_price")  # fmt: skip
     for name in grid:
         ours, theirs = getattr(first.market, name), getattr(second.market, name)
         if theirs != ours:

@@ -209,7 +209,7 @@ class _Tally:
                 self._closed(long, value, self._tier(record.size, record.mark))
             elif isinstance(record, Deleveraged):
                 self.exhausted = True
-                for share in record.allocations:
+                for share in record.allocations if record.method == "adl" else ():
                     self.adl_count += 1
                     self.adl_notional += get_value(self.market, share.size, mark)
             elif isinstance(record, BadDebt):
