@@ -15,15 +15,19 @@ from click.testing import CliRunner
 from liqspec.backtest.inputs import parse_population
 from liqspec.cli import main
 from liqspec.engine.records import Deleveraged, FundChange, Record
-from liqspec.engine.state import Book, Event, Level, State, TradeUpdate
+from liqspec.engine.state import Book, Event, Level, State, TradeUpdate, get_unit
+from liqspec.model.markets import get_value
+from liqspec.model.prices import get_liquidation_price, is_liquidatable_at
 from liqspec.stress import summary
 from liqspec.stress.cascade import (
     RunResult,
     build_ladder_book,
+    build_run_state,
     get_population,
     get_remaining,
     process_run,
 )
+from liqspec.stress.levels import get_liquidation_levels
 from liqspec.stress.plan import Ladder, StressPlan, load_stress
 from liqspec.stress.report import stress_report
 from liqspec.stress.summary import (
@@ -37,6 +41,7 @@ from liqspec.stress.summary import (
 from tests.data import ROOT
 
 OCTOBER = ROOT / "spec" / "stress" / "october.toml"
+MARCH = ROOT / "spec" / "stress" / "march.toml"
 SMALL = """format = 1
 [stress]
 name = "small"
@@ -136,6 +141,24 @@ def test_the_october_template_has_the_published_shape() -> None:
     assert result.fund_low == 0
 
 
+def test_the_march_template_falls_in_two_legs_and_draws_the_fund_down() -> None:
+    """Each leg of the fall liquidates a share of the notional; the fund is drawn, not emptied."""
+    plan = load_stress(MARCH)
+    result = process_run(plan, get_population(plan), 0, keep_steps=True)
+    per_step = [s.liquidated_long + s.liquidated_short for s in result.steps]
+    first = int(plan.path.crash_at * (plan.path.points - 1))
+    second = first + plan.path.fall + plan.path.pause
+    window = plan.path.fall + 10
+    for start in (first, second):
+        assert sum(per_step[start : start + window]) * 10 >= result.liquidated  # >= 10% each
+    assert sum(per_step[first : first + window] + per_step[second : second + window]) * 10 >= (
+        result.liquidated * 9
+    )
+    assert 0 < result.fund_drawdown < plan.fund
+    assert not result.exhausted
+    assert result.adl_count == 0
+
+
 # --- runs and figures (STRESS-1, STRESS-6, STRESS-7) -------------------------------------------
 
 
@@ -224,7 +247,10 @@ def test_a_market_fed_by_mark_events_cannot_cascade(tmp_path: Path) -> None:
     assert "mark.source" in output
 
 
-@pytest.mark.parametrize(("args", "names"), [(("--trace",), "--trace"), (("--run", "3"), "--run")])
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [(("--trace",), "--trace"), (("--run", "3"), "--run"), (("--steps",), "--steps")],
+)
 def test_bad_options_name_the_option(tmp_path: Path, args: tuple[str, ...], names: str) -> None:
     code, output = invoke("stress", str(small_file(tmp_path)), *args)
     assert code == 2
@@ -249,7 +275,8 @@ def test_out_writes_the_tables_the_picture_and_the_report(tmp_path: Path) -> Non
     code, _ = invoke("stress", path, "--run", "1", "--out", str(tmp_path / "one"))
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
-        "path.csv", "population.csv", "report.md", "run.png", "runs.csv", "steps.csv",
+        "levels.csv", "path.csv", "population.csv", "report.md", "run.png", "runs.csv",
+        "steps.csv",
     ]  # fmt: skip
     steps = (tmp_path / "one" / "steps.csv").read_text().splitlines()
     assert steps[0] == "time,index,mark,low,high,rounds,liquidated_long,liquidated_short,fund"
@@ -257,11 +284,38 @@ def test_out_writes_the_tables_the_picture_and_the_report(tmp_path: Path) -> Non
     path_lines = (tmp_path / "one" / "path.csv").read_text().splitlines()
     assert [line.split(",")[1] for line in path_lines[1:]] == [s.split(",")[1] for s in steps[1:]]
     assert "![small](run.png)" in (tmp_path / "one" / "report.md").read_text()
-    code, _ = invoke("stress", path, "--out", str(tmp_path / "all"), "--no-plots")
+    levels = (tmp_path / "one" / "levels.csv").read_text().splitlines()
+    assert levels[0] == "time,price,long,short"
+    assert len({line.split(",")[0] for line in levels[1:]}) == 40  # 40 points: every step
+    code, _ = invoke("stress", path, "--out", str(tmp_path / "all"), "--no-plots", "--steps")
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [
-        "report.md", "runs.csv", "runs.jsonl", "summary.json",
+        "report.md", "runs.csv", "runs.jsonl", "steps", "summary.json",
     ]  # fmt: skip
+    batch_steps = tmp_path / "all" / "steps"
+    assert sorted(p.name for p in batch_steps.iterdir()) == ["run-0.csv", "run-1.csv", "run-2.csv"]
+    assert (batch_steps / "run-1.csv").read_text().splitlines() == steps
+
+
+def test_the_liquidation_map_holds_each_position_at_its_liquidation_price() -> None:
+    """STRESS-5: a level's value is its positions' value there, each at its own PRICE-2 price."""
+    plan = load_stress(OCTOBER)
+    units = get_population(plan)
+    state = build_run_state(plan, units, 0, 600_000)
+    levels = get_liquidation_levels(state, "BTCUSDT")
+    expected: dict[int, list[int]] = {}
+    for account in state.accounts.values():
+        unit = get_unit(state, account)
+        result = get_liquidation_price(unit, 0)
+        if result.price is not None:
+            value = get_value(plan.market, unit.legs[0].position.size, result.price)
+            side = 0 if unit.legs[0].position.side > 0 else 1
+            expected.setdefault(result.price, [0, 0])[side] += value
+            assert is_liquidatable_at(unit, 0, result.price)
+    assert levels == tuple((p, long, short) for p, (long, short) in sorted(expected.items()))
+    longs = [p for p, long, _ in levels if long]
+    shorts = [p for p, _, short in levels if short]
+    assert max(longs) < 600_000 < min(shorts)  # longs below the mark, shorts above
 
 
 def test_dask_gives_the_same_report_as_one_process(tmp_path: Path) -> None:

@@ -33,10 +33,12 @@ from liqspec.stress.cascade import (
 )
 from liqspec.stress.plan import StressPlan, load_stress
 from liqspec.stress.report import (
+    LEVEL_COLUMNS,
     RUN_COLUMNS,
     STEP_COLUMNS,
     difference_rows,
     journal_record,
+    level_rows,
     result_from_journal,
     run_row,
     step_rows,
@@ -73,8 +75,11 @@ _SAMPLE = ("stress", "october.toml")
                    "DIR/runs.jsonl, compute the rest, then write the report to DIR.")  # fmt: skip
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Write summary.json, runs.csv, runs.png and report.md here; with --run, "
-                   "its path.csv, population.csv, runs.csv, steps.csv, run.png and "
-                   "report.md.")  # fmt: skip
+                   "its path.csv, population.csv, runs.csv, steps.csv, levels.csv (the "
+                   "liquidation map), run.png and report.md.")  # fmt: skip
+@click.option("--steps", "with_steps", is_flag=True,
+              help="With --out DIR: also write every run's steps to DIR/steps/run-K.csv "
+                   "(the columns of --run's steps.csv).")  # fmt: skip
 @click.option("--no-plots", is_flag=True, help="With --out, skip the PNG (faster).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def stress(
@@ -89,6 +94,7 @@ def stress(
     compare_file: Path | None,
     resume_dir: Path | None,
     out_dir: Path | None,
+    with_steps: bool,
     no_plots: bool,
     as_json: bool,
 ) -> None:
@@ -137,13 +143,17 @@ def stress(
         if compare_file is not None:
             plans.append(_second_plan(stress_file or get_bundled(*_SAMPLE), compare_file, plan))
         folder = _folder(out_dir, resume_dir)
+        if with_steps and folder is None:
+            detail = "--steps writes DIR/steps/: give --out DIR (or --resume DIR)"
+            raise InputError(Reason.CONFLICTING_KEYS, "--steps", "set", detail)
+        steps_dir = folder / "steps" if with_steps and folder is not None else None
         journal = None if folder is None else Journal(folder, plans, resume=resume_dir is not None)
         units = get_population(plan)
         finished: list[RunResult] = []  # this invocation's runs, for the Ctrl-C message
         executor = _Executor(workers, batch, scheduler)
         try:
             done = _run_sets(plans, chosen, units, journal=journal, executor=executor,
-                             finished=finished, quiet=as_json)  # fmt: skip
+                             finished=finished, quiet=as_json, steps_dir=steps_dir)  # fmt: skip
         except KeyboardInterrupt:
             _interrupted(len(finished), journal, folder)
             return EXIT_INTERRUPTED
@@ -190,8 +200,13 @@ class _Executor:
 def _run_sets(
     plans: list[StressPlan], chosen: list[int], units: tuple[Unit, ...], *,
     journal: Journal | None, executor: _Executor, finished: list[RunResult], quiet: bool,
+    steps_dir: Path | None,
 ) -> list[list[RunResult]]:  # fmt: skip
-    """Run ``chosen`` for each parameter set; journal kept runs are not run again."""
+    """Run ``chosen`` for each parameter set; journal kept runs are not run again.
+
+    With ``steps_dir`` each run's steps are written there as it completes: ``run-K.csv``, or
+    ``compare-run-K.csv`` for the compared set.
+    """
     done: list[list[RunResult]] = []
     with progress_bar("stress runs", len(chosen) * len(plans), quiet=quiet) as progress:
         for index, plan in enumerate(plans):
@@ -199,8 +214,15 @@ def _run_sets(
             todo = [k for k in chosen if k not in {r.run for r in kept}]
             write = None if journal is None else journal.writer(index)
 
-            def record(results: list[RunResult], write: Any = write) -> None:
+            def record(results: list[RunResult], write: Any = write, plan: Any = plan,
+                       prefix: str = "compare-" if index else "") -> None:  # fmt: skip
                 finished.extend(results)
+                if steps_dir is not None:
+                    write_outputs(steps_dir, {
+                        f"{prefix}run-{r.run}.csv": to_csv(step_rows(plan.market, r),
+                                                          STEP_COLUMNS)
+                        for r in results
+                    })  # fmt: skip
                 if write is not None:
                     write(results)
 
@@ -208,6 +230,7 @@ def _run_sets(
                 plan, todo, workers=executor.workers, batch=executor.batch,
                 scheduler=executor.scheduler, units=units,
                 progress=_after(progress, index * len(chosen) + len(kept)), on_results=record,
+                keep_steps=steps_dir is not None,
             )  # fmt: skip
             done.append(sorted([*kept, *fresh], key=lambda r: r.run))
     return done
@@ -317,7 +340,9 @@ def _one_run(
         raise InputError(Reason.OUT_OF_RANGE, "--run", run, detail)
     units = get_population(plan)
     tracer = _tracer() if trace else None
-    result = process_run(plan, units, run, keep_steps=True, trace=tracer)
+    result = process_run(
+        plan, units, run, keep_steps=True, keep_levels=out_dir is not None, trace=tracer
+    )
     row = run_row(plan.market, result)
     if out_dir is not None:
         report = {"stress": plan.name, "market": plan.market.symbol, "results": [row]}
@@ -326,6 +351,7 @@ def _one_run(
             "population.csv": get_population_csv(plan),
             "runs.csv": to_csv([row], RUN_COLUMNS),
             "steps.csv": to_csv(step_rows(plan.market, result), STEP_COLUMNS),
+            "levels.csv": to_csv(level_rows(plan.market, result), LEVEL_COLUMNS),
             "report.md": _markdown(report, "run.png" if plots else None),
         })  # fmt: skip
         if plots:

@@ -40,14 +40,17 @@ from liqspec.engine.state import (
 from liqspec.engine.transition import process_event
 from liqspec.model.margin import get_tier_index
 from liqspec.model.markets import Market, get_value
-from liqspec.stress.plan import Ladder, StressPlan, get_run_seed
+from liqspec.stress.levels import LevelCache, LevelMap, get_liquidation_levels
+from liqspec.stress.plan import Ladder, LadderShape, StressPlan, get_run_seed
 
 __all__ = [
     "RunResult",
     "StepResult",
     "build_ladder_book",
+    "build_run_state",
     "get_baseline_depth",
     "get_fill_price",
+    "get_full_depth",
     "get_path_csv",
     "get_population",
     "get_population_csv",
@@ -60,6 +63,9 @@ __all__ = [
 Depths = tuple[int, ...]
 """Remaining lots per ladder level, nearest the index first (STRESS-2)."""
 
+MAP_COLUMNS = 120
+"""A run kept with its steps samples its liquidation map at most about this many times."""
+
 Tracer = Callable[[int, Event, State, tuple[Record, ...]], None]
 """Called with (step, event, state after it, records) for every event of a run (``--trace``)."""
 
@@ -67,18 +73,31 @@ Tracer = Callable[[int, Event, State, tuple[Record, ...]], None]
 # --- the ladder (STRESS-2) ---------------------------------------------------------------------
 
 
-def get_baseline_depth(ladder: Ladder, start: int, index: int) -> int:
-    """Return the lots a full level holds while the index is at ``index`` (STRESS-2).
+def get_full_depth(ladder: Ladder, level: int) -> int:
+    """Return the lots level ``level`` (from 1) holds when full and not thinned (STRESS-2).
+
+    >>> flat, sqrt = Ladder(3, 10, 100), Ladder(3, 10, 100, shape=LadderShape.SQRT)
+    >>> [get_full_depth(flat, k) for k in (1, 2, 3)], [get_full_depth(sqrt, k) for k in (1, 2, 3)]
+    ([100, 100, 100], [100, 300, 500])
+    """
+    if ladder.shape is LadderShape.SQRT:
+        return ladder.depth * (2 * level - 1)
+    return ladder.depth
+
+
+def get_baseline_depth(ladder: Ladder, start: int, index: int, level: int = 1) -> int:
+    """Return the lots level ``level`` holds when full while the index is at ``index`` (STRESS-2).
 
     >>> thin = Ladder(levels=3, gap=10, depth=100, thin_below=Fraction(9, 10),
     ...     thin_depth=Fraction(1, 50))
     >>> get_baseline_depth(thin, 1000, 900), get_baseline_depth(thin, 1000, 899)
     (100, 2)
     """
+    full = get_full_depth(ladder, level)
     if index * ladder.thin_below.denominator < start * ladder.thin_below.numerator:
         share = ladder.thin_depth
-        return div_ceil(ladder.depth * share.numerator, share.denominator)
-    return ladder.depth
+        return div_ceil(full * share.numerator, share.denominator)
+    return full
 
 
 def refill(depth: int, baseline: int, resilience: Fraction) -> int:
@@ -174,6 +193,7 @@ class _Tally:
         self.accounts: set[str] = set()
         self.long = self.short = 0
         self.bad_debt = self.adl_count = self.adl_notional = 0
+        self.fund_income = self.fund_paid = self.adl_covered = self.socialized = 0
         self.exhausted = False
         self.fund = self.fund_peak = self.fund_low = fund
         self.drawdown = 0
@@ -209,7 +229,12 @@ class _Tally:
                 self._closed(long, value, self._tier(record.size, record.mark))
             elif isinstance(record, Deleveraged):
                 self.exhausted = True
-                for share in record.allocations if record.method == "adl" else ():
+                covered = sum(share.share for share in record.allocations)
+                if record.method != "adl":
+                    self.socialized += covered
+                    continue
+                self.adl_covered += covered
+                for share in record.allocations:
                     self.adl_count += 1
                     self.adl_notional += get_value(self.market, share.size, mark)
             elif isinstance(record, BadDebt):
@@ -217,6 +242,10 @@ class _Tally:
                 self.bad_debt += record.amount
             elif isinstance(record, FundChange) and record.fund == self.market.fund:
                 self._fund_at(record.balance)  # lows inside an event count too
+                if record.delta > 0:
+                    self.fund_income += record.delta
+                else:
+                    self.fund_paid -= record.delta
 
         self.fund = after.funds[self.market.fund]
         self._fund_at(self.fund)
@@ -314,7 +343,15 @@ class RunResult:
     liquidated_by_tier: tuple[int, ...] = ()
     closes_by_tier: tuple[int, ...] = ()
     """Per tier of the position closed: notional closed, and the steps and takeovers."""
+    fund_income: int = 0
+    fund_paid: int = 0
+    adl_covered: int = 0
+    socialized: int = 0
+    """The loss waterfall: fees and takeover gains paid into the fund; deficits paid by it,
+    covered by ADL shares, socialized; what is left is ``bad_debt``."""
     steps: tuple[StepResult, ...] = ()
+    level_maps: tuple[tuple[int, LevelMap], ...] = ()
+    """With the steps: (time, liquidation map) at the end of sampled steps (STRESS-5)."""
 
     @property
     def liquidated(self) -> int:
@@ -357,18 +394,26 @@ def process_run(
     run: int,
     *,
     keep_steps: bool = False,
+    keep_levels: bool = False,
     trace: Tracer | None = None,
 ) -> RunResult:
-    """Run ``run`` of ``plan`` on ``units`` through the engine (STRESS-3..STRESS-5)."""
+    """Run ``run`` of ``plan`` on ``units`` through the engine (STRESS-3..STRESS-5).
+
+    ``keep_steps`` keeps each step's figures; ``keep_levels`` samples the liquidation map at
+    the end of about :data:`MAP_COLUMNS` evenly spaced steps, the first and last included.
+    """
     seed = get_run_seed(plan.seed, run)
     times, ticks = generate_path(plan.market, plan.path, seed)
     market, ladder = plan.market, plan.ladder
     start = _start_ticks(plan)
     state = build_run_state(plan, units, int(times[0]), int(ticks[0]))
     tally = _Tally(market, plan.fund, int(ticks[0]))
-    full = (ladder.depth,) * ladder.levels
+    full = tuple(get_full_depth(ladder, k) for k in range(1, ladder.levels + 1))
     depths = (full, full)
     steps: list[StepResult] = []
+    level_maps: list[tuple[int, LevelMap]] = []
+    cache: LevelCache = {}
+    sample = -(-len(times) // MAP_COLUMNS)
     step = 0  # the step being run, read by observe
 
     def observe(before: State, after: State, event: Event, records: tuple[Record, ...]) -> None:
@@ -376,11 +421,15 @@ def process_run(
         if trace is not None:
             trace(step, event, after, records)
 
-    for step, (time, index) in enumerate(zip(times.tolist(), ticks.tolist(), strict=True)):  # noqa: B007 - observe reads it
-        baseline = get_baseline_depth(ladder, start, index)
+    for step, (time, index) in enumerate(zip(times.tolist(), ticks.tolist(), strict=True)):
+        baselines = [get_baseline_depth(ladder, start, index, k) for k in range(1, len(full) + 1)]
         depths = (
-            tuple(refill(d, baseline, ladder.resilience) for d in depths[0]),
-            tuple(refill(d, baseline, ladder.resilience) for d in depths[1]),
+            tuple(
+                refill(d, b, ladder.resilience) for d, b in zip(depths[0], baselines, strict=True)
+            ),
+            tuple(
+                refill(d, b, ladder.resilience) for d, b in zip(depths[1], baselines, strict=True)
+            ),
         )
         long_before, short_before = tally.long, tally.short
         state, rounds, low, high = process_cascade_step(
@@ -397,6 +446,8 @@ def process_run(
                     tally.long - long_before, tally.short - short_before, tally.fund,
                 )
             )  # fmt: skip
+        if keep_levels and (step % sample == 0 or step == len(times) - 1):
+            level_maps.append((time, get_liquidation_levels(state, market.symbol, cache)))
     return RunResult(
         run=run,
         seed=seed,
@@ -418,5 +469,10 @@ def process_run(
         mark_high=tally.mark_high,
         liquidated_by_tier=tuple(tally.by_tier),
         closes_by_tier=tuple(tally.closes_by_tier),
+        fund_income=tally.fund_income,
+        fund_paid=tally.fund_paid,
+        adl_covered=tally.adl_covered,
+        socialized=tally.socialized,
         steps=tuple(steps),
+        level_maps=tuple(level_maps),
     )

@@ -6,6 +6,7 @@ the plan and the run's index (STRESS-1), so a run can be replayed alone, on any 
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import os
 from fractions import Fraction
@@ -29,7 +30,15 @@ from liqspec.model.market_files import (
 from liqspec.model.market_rules import validate_market
 from liqspec.model.markets import Market, MarkSource
 
-__all__ = ["Ladder", "Limits", "StressPlan", "get_run_seed", "load_stress", "stress_from_document"]
+__all__ = [
+    "Ladder",
+    "LadderShape",
+    "Limits",
+    "StressPlan",
+    "get_run_seed",
+    "load_stress",
+    "stress_from_document",
+]
 
 
 MAX_RUNS = 10**6
@@ -39,13 +48,24 @@ MAX_LEVELS = 10**4
 """Bounds of the counts of a stress file (CONV-2: sizes are bounded)."""
 
 
+class LadderShape(enum.Enum):
+    """How full depth spreads over a side's levels (STRESS-2)."""
+
+    FLAT = "flat"
+    """Every level holds ``depth``."""
+    SQRT = "sqrt"
+    """Level k holds ``depth x (2k - 1)``: the first k levels hold ``depth x k**2``, so a sale's
+    price impact grows as the square root of its size."""
+
+
 @frozen
 class Ladder:
     """The book model of STRESS-2: ``levels`` per side, ``gap`` ticks apart, ``depth`` lots each.
 
     ``resilience`` is the share of a level's missing depth restored at each step. While the
     index is below ``thin_below`` x the path's start, the baseline depth is ``thin_depth`` x
-    ``depth`` (rounded up); ``thin_below`` 0 never thins.
+    the full depth (rounded up); ``thin_below`` 0 never thins. ``shape`` spreads the full
+    depth over the levels.
     """
 
     levels: int
@@ -54,6 +74,7 @@ class Ladder:
     resilience: Fraction = Fraction(1)
     thin_below: Fraction = Fraction(0)
     thin_depth: Fraction = Fraction(1)
+    shape: LadderShape = LadderShape.FLAT
 
 
 @frozen
@@ -241,6 +262,7 @@ def _ladder(table: dict[str, Any], market: Market) -> Ladder:
         resilience=resilience,
         thin_below=_share(table, "thin_below", "book.thin_below", "0"),
         thin_depth=_share(table, "thin_depth", "book.thin_depth", "1"),
+        shape=LadderShape(table.get("shape", "flat")),
     )
 
 

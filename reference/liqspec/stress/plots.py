@@ -1,8 +1,11 @@
 """The stress test's pictures (spec/15-stress.md), drawn with matplotlib off screen.
 
 A run: the index path without the cascade and the marks with it, the rounds per step, the
-insurance fund, and the notional liquidated per step by side. A batch: the distributions of
-bad debt and of liquidated notional across runs, with their 95% and 99% quantiles.
+insurance fund, the notional liquidated per step by side, the liquidation map over time (a
+heatmap of where open positions would be liquidated, with the mark drawn over it) and the loss
+waterfall (deficits, then what the fund, ADL and socialization covered, then bad debt). A
+batch: the distributions of bad debt and of liquidated notional across runs, with their 95%
+and 99% quantiles.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def plot_run(market: Market, result: RunResult, target: Path) -> None:
     steps = result.steps
     minutes = [(s.time - steps[0].time) / 60 for s in steps]
     asset = market.settle_asset
-    figure, axes = plt.subplots(2, 2, figsize=(13, 8), constrained_layout=True)
+    figure, axes = plt.subplots(3, 2, figsize=(13, 12), constrained_layout=True)
     path = axes[0][0]
     path.plot(minutes, [_price(market, s.index) for s in steps], label="index (no cascade)")
     path.plot(minutes, [_price(market, s.low) for s in steps], label="lowest mark in the step")
@@ -67,8 +70,74 @@ def plot_run(market: Market, result: RunResult, target: Path) -> None:
     liquidated.set_title(f"notional liquidated per step ({asset})")
     liquidated.set_xlabel("minutes")
     liquidated.legend()
+    _heatmap(axes[2][0], market, result)
+    _waterfall(axes[2][1], market, result)
     figure.savefig(target, dpi=90)
     plt.close(figure)
+
+
+_ROWS = 60
+"""Price rows of the liquidation heatmap."""
+
+
+def _heatmap(axis: Any, market: Market, result: RunResult) -> None:
+    """Draw the sampled liquidation maps: time across, price up, value liquidatable as colour."""
+    import numpy as np  # noqa: PLC0415 - with matplotlib, only when plotting
+
+    steps, maps = result.steps, result.level_maps
+    axis.set_title(f"liquidation map: value liquidatable at each price ({market.settle_asset})")
+    axis.set_xlabel("minutes")
+    if not maps:
+        axis.text(0.5, 0.5, "no open position has a liquidation price", ha="center",
+                  transform=axis.transAxes)  # fmt: skip
+        return
+    low = min(s.low for s in steps) * 0.85
+    high = max(s.high for s in steps) * 1.15
+    edges = np.linspace(_price(market, int(low)), _price(market, int(high)), _ROWS + 1)
+    grid = np.zeros((_ROWS, len(maps)))
+    for column, (_, levels) in enumerate(maps):
+        for price, long, short in levels:
+            row = int(np.searchsorted(edges, _price(market, price), side="right")) - 1
+            if 0 <= row < _ROWS:
+                grid[row, column] += _amount(market, long + short)
+    start = steps[0].time
+    times = [(time - start) / 60 for time, _ in maps]
+    right = times[-1] + (times[-1] - times[0]) / max(1, len(times) - 1)
+    from matplotlib.colors import LogNorm  # noqa: PLC0415
+
+    values = np.ma.masked_equal(grid, 0)
+    mesh = axis.pcolormesh([*times, right], edges, values, cmap="viridis", shading="flat",
+                           norm=LogNorm() if values.count() else None)  # fmt: skip
+    axis.figure.colorbar(mesh, ax=axis)
+    minutes = [(s.time - start) / 60 for s in steps]
+    axis.plot(minutes, [_price(market, s.mark) for s in steps], color="red", linewidth=1,
+              label="mark")  # fmt: skip
+    axis.legend(loc="upper right")
+
+
+def _waterfall(axis: Any, market: Market, result: RunResult) -> None:
+    """Draw the loss waterfall: the run's deficits and who covered them, in order."""
+    covered = (
+        ("insurance fund", result.fund_paid),
+        ("ADL", result.adl_covered),
+        ("socialized", result.socialized),
+        ("bad debt", result.bad_debt),
+    )
+    total = sum(amount for _, amount in covered)
+    names = ["deficits", *(name for name, _ in covered)]
+    heights = [_amount(market, total), *(_amount(market, amount) for _, amount in covered)]
+    bottoms = [0.0]
+    left = _amount(market, total)
+    for height in heights[1:]:
+        left -= height
+        bottoms.append(left)
+    colours = ["grey", "tab:blue", "tab:orange", "tab:purple", "tab:red"]
+    axis.bar(names, heights, bottom=bottoms, color=colours)
+    for x, (height, bottom) in enumerate(zip(heights, bottoms, strict=True)):
+        axis.text(x, bottom + height, f"{height:,.0f}", ha="center", va="bottom")
+    income = _amount(market, result.fund_income)
+    axis.set_title(f"loss waterfall ({market.settle_asset}); fund income from fees and "
+                   f"takeovers {income:,.0f}")  # fmt: skip
 
 
 def plot_runs(market: Market, results: Sequence[RunResult], target: Path) -> None:

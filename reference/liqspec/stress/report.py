@@ -19,10 +19,12 @@ from liqspec.stress.plan import StressPlan
 from liqspec.stress.summary import Difference, Summary
 
 __all__ = [
+    "LEVEL_COLUMNS",
     "RUN_COLUMNS",
     "STEP_COLUMNS",
     "difference_rows",
     "journal_record",
+    "level_rows",
     "result_from_journal",
     "run_row",
     "step_rows",
@@ -34,11 +36,13 @@ RUN_COLUMNS = (
     "run", "seed", "liquidated_accounts", "liquidated", "liquidated_long", "liquidated_short",
     "bad_debt", "adl_count", "adl_notional", "fund_end", "fund_low", "fund_drawdown",
     "exhausted", "max_rounds", "cascade_steps", "max_impact", "liquidated_by_tier",
+    "fund_income", "fund_paid", "adl_covered", "socialized",
 )  # fmt: skip
 STEP_COLUMNS = (
     "time", "index", "mark", "low", "high", "rounds", "liquidated_long", "liquidated_short",
     "fund",
 )  # fmt: skip
+LEVEL_COLUMNS = ("time", "price", "long", "short")
 
 
 def _amount(market: Market, quantums: int) -> str:
@@ -78,6 +82,10 @@ def run_row(market: Market, result: RunResult) -> dict[str, Any]:
             )
             if closes
         ),
+        "fund_income": _amount(market, result.fund_income),
+        "fund_paid": _amount(market, result.fund_paid),
+        "adl_covered": _amount(market, result.adl_covered),
+        "socialized": _amount(market, result.socialized),
     }
 
 
@@ -96,6 +104,20 @@ def step_rows(market: Market, result: RunResult) -> list[dict[str, Any]]:
             "fund": _amount(market, s.fund),
         }
         for s in result.steps
+    ]
+
+
+def level_rows(market: Market, result: RunResult) -> list[dict[str, Any]]:
+    """Return a run's sampled liquidation maps as text rows (STRESS-5): value per price."""
+    return [
+        {
+            "time": time,
+            "price": format_price(market, price),
+            "long": _amount(market, long),
+            "short": _amount(market, short),
+        }
+        for time, levels in result.level_maps
+        for price, long, short in levels
     ]
 
 
@@ -203,7 +225,8 @@ def summary_markdown(report: dict[str, Any]) -> list[str]:
 _JOURNAL_INTS = (
     "run", "seed", "liquidated_accounts", "liquidated_long", "liquidated_short", "bad_debt",
     "adl_count", "adl_notional", "fund_start", "fund_end", "fund_low", "fund_drawdown",
-    "max_rounds", "cascade_steps", "mark_low", "mark_high",
+    "max_rounds", "cascade_steps", "mark_low", "mark_high", "fund_income", "fund_paid",
+    "adl_covered", "socialized",
 )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from liqspec.backtest.inputs import Unit
@@ -203,9 +204,11 @@ def get_differences(first: Sequence[RunResult], second: Sequence[RunResult]) -> 
 # --- execution (STRESS-7) ----------------------------------------------------------------------
 
 
-def run_batch(plan: StressPlan, units: tuple[Unit, ...], runs: Sequence[int]) -> list[RunResult]:
+def run_batch(
+    plan: StressPlan, units: tuple[Unit, ...], runs: Sequence[int], keep_steps: bool = False
+) -> list[RunResult]:
     """Compute the runs ``runs`` of ``plan`` in this process (one executor task)."""
-    return [process_run(plan, units, run) for run in runs]
+    return [process_run(plan, units, run, keep_steps=keep_steps) for run in runs]
 
 
 def _batches(runs: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -223,6 +226,7 @@ def run_stress(
     units: tuple[Unit, ...] | None = None,
     progress: Callable[[int], None] | None = None,
     on_results: Callable[[list[RunResult]], None] | None = None,
+    keep_steps: bool = False,
 ) -> list[RunResult]:
     """Compute ``runs`` and return them ordered by run (STRESS-7).
 
@@ -231,27 +235,29 @@ def run_stress(
     processes, anything else is a scheduler's address such as ``tcp://host:8786``. Runs go
     to the executor in tasks of ``batch`` runs. ``progress`` is called with the number of
     runs done, and ``on_results`` with each task's results as they arrive. ``units`` is the
-    population, by default the plan's own (STRESS-4).
+    population, by default the plan's own (STRESS-4). With ``keep_steps`` the results handed
+    to ``on_results`` carry their steps, and the list returned holds them without.
     """
     units = get_population(plan) if units is None else units
     chunks = list(_batches(runs, batch))
     done: list[RunResult] = []
 
     def collect(results: list[RunResult]) -> None:
-        done.extend(results)
         if on_results is not None:
             on_results(results)
+        done.extend(attrs.evolve(r, steps=()) if keep_steps else r for r in results)
         if progress is not None:
             progress(len(done))
 
     if scheduler is not None:
-        _run_on_dask(plan, units, chunks, scheduler=scheduler, workers=workers, collect=collect)
+        _run_on_dask(plan, units, chunks, scheduler=scheduler, workers=workers, collect=collect,
+                     keep_steps=keep_steps)  # fmt: skip
     elif workers == 1:
         for chunk in chunks:
-            collect(run_batch(plan, units, chunk))
+            collect(run_batch(plan, units, chunk, keep_steps))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_batch, plan, units, chunk) for chunk in chunks]
+            futures = [pool.submit(run_batch, plan, units, chunk, keep_steps) for chunk in chunks]
             try:
                 for future in as_completed(futures):
                     collect(future.result())
@@ -269,6 +275,7 @@ def _run_on_dask(
     scheduler: str,
     workers: int,
     collect: Callable[[list[RunResult]], None],
+    keep_steps: bool,
 ) -> None:
     """Compute ``chunks`` on Dask distributed; errors of the cluster are ``executor`` errors."""
     try:
@@ -289,7 +296,8 @@ def _run_on_dask(
         raise InputError(Reason.EXECUTOR, "--scheduler", scheduler, detail) from None
     with client:
         shared_plan, shared_units = client.scatter([plan, units], broadcast=True)
-        futures = [client.submit(run_batch, shared_plan, shared_units, chunk, pure=False)
+        futures = [client.submit(run_batch, shared_plan, shared_units, chunk, keep_steps,
+                                 pure=False)
                    for chunk in chunks]  # fmt: skip
         for future in dask_completed(futures):
             collect(future.result())
