@@ -14,13 +14,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## check a market, margin an account, replay a scenario, backtest a crash, stress a cascade
+demo: $(STAMP)  ## check a market, margin an account, replay a scenario, backtest a crash, stress a cascade, audit a log
 	$(BIN)/liqspec check-market spec/markets/binance-btcusdt-2024-10-24.toml
 	$(BIN)/liqspec margin --market spec/markets/binance-btcusdt-2024-10-24.toml \
 	    --market spec/markets/binance-cyberusdt-2023-08-31.toml --account spec/accounts/demo-cross.toml
 	$(BIN)/liqspec run spec/scenarios/adl-after-fund-exhausted.toml
 	$(BIN)/liqspec backtest --fund 100000
 	$(BIN)/liqspec stress --runs 4 --workers 2
+	$(BIN)/liqspec audit spec/audit/two-violations.jsonl || test $$? -eq 1  # 1: the two seeded violations
 
 lint: $(STAMP)
 	$(BIN)/ruff check reference proofs tests benchmarks scripts
@@ -50,6 +51,7 @@ bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_backtest.py
 	$(BIN)/python benchmarks/bench_stress.py --positions 10000 --points 240 --runs 4
+	$(BIN)/python benchmarks/bench_audit.py
 	$(BIN)/python benchmarks/bench_proofs.py
 	$(BIN)/python benchmarks/bench_conformance.py
 

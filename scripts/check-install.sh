@@ -16,9 +16,16 @@ cd "$work/empty"
 "$work/venv/bin/liqspec" backtest --json > /dev/null  # the bundled samples, from the package
 "$work/venv/bin/liqspec" generate path --points 10 > /dev/null
 "$work/venv/bin/liqspec" stress --runs 1 --json > /dev/null  # the bundled template
+sample="$("$work/venv/bin/python" -c 'from liqspec.base.files import get_bundled; print(get_bundled("audit", "two-violations.jsonl"))')"
+status=0
+"$work/venv/bin/liqspec" audit "$sample" --json > /dev/null || status=$?
+if [ "$status" -ne 1 ]; then  # the sample's two seeded violations: exit 1
+    echo "audit of the bundled sample exited $status, not 1" >&2
+    exit 1
+fi
 leftovers="$(ls -A)"
 if [ -n "$leftovers" ]; then
     echo "the commands wrote into the working folder: $leftovers" >&2
     exit 1
 fi
-echo "check-install: the installed package passed every vector, the fuzzer found nothing, and the bundled backtest and stress template ran"
+echo "check-install: the installed package passed every vector, the fuzzer found nothing, the bundled backtest and stress template ran, and the audit found the sample's violations"

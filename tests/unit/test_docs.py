@@ -98,3 +98,28 @@ def test_backtest_guide_comparison_is_what_the_command_prints() -> None:
     assert f"{outcomes['liquidated']} positions are liquidated and {outcomes['safe']}" in (
         BACKTEST_GUIDE
     )
+
+
+AUDIT_GUIDE = (ROOT / "docs" / "audit.md").read_text()
+
+
+def test_audit_guide_findings_are_what_the_audit_reports() -> None:
+    sample = ROOT / "spec" / "audit" / "two-violations.jsonl"
+    result = CliRunner().invoke(main, ["audit", str(sample), "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    shown = AUDIT_GUIDE.split("```text", 1)[1].split("```", 1)[0]
+    for finding in report["findings"]:
+        start = f"line {finding['line']} {finding['account']}: {finding['id']} ({finding['rule']})"
+        line = next(text for text in shown.splitlines() if text.startswith(start))
+        assert finding["detail"] in line
+        for key, value in finding["numbers"].items():
+            assert f"{key}={value}" in line
+    assert f"chain head {report['chain']}" in shown
+    assert f"{len(report['findings'])} finding(s) of severity error" in shown
+
+
+def test_audit_guide_root_is_the_sample_s() -> None:
+    sample = ROOT / "spec" / "audit" / "two-violations.jsonl"
+    report = json.loads(CliRunner().invoke(main, ["audit", str(sample), "--json"]).output)
+    assert f"--root {report['roots'][0]['root']}" in AUDIT_GUIDE

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import fastjsonschema
 import jsonschema
@@ -27,11 +27,14 @@ from liqspec.base.errors import InputError, Reason
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "MAX_LINE_BYTES",
     "check_literals",
     "check_schema",
     "field_path",
     "get_bundled",
     "load_document",
+    "open_regular_file",
+    "read_json_lines",
     "read_regular_file",
     "schema",
 ]
@@ -82,7 +85,7 @@ def load_document(
     if not text.strip():
         raise InputError(Reason.SYNTAX, "<file>", None, "file is empty", where)
     is_toml = path.suffix.lower() == ".toml" if toml is None else toml
-    document = _parse(text, is_toml, where)
+    document = _parse(text, is_toml=is_toml, where=where)
     if not isinstance(document, dict):
         detail = f"top level must be a table/object, got {type(document).__name__}"
         raise InputError(Reason.WRONG_TYPE, "<root>", None, detail, where)
@@ -99,6 +102,23 @@ def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     Anything else (missing, a folder, a FIFO, a device, a symlink loop) is refused with
     ``unreadable``; the file is opened without blocking and checked before any read.
     """
+    with open_regular_file(path) as handle:
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        detail = f"file is larger than {limit} bytes"
+        raise InputError(Reason.UNREADABLE, "<file>", None, detail, str(path))
+    return raw
+
+
+MAX_LINE_BYTES = 1 << 20
+"""Longest line of a JSON-lines file (1 MiB): far above any event with its records."""
+
+
+def open_regular_file(path: Path) -> BinaryIO:
+    """Open a regular file for reading without blocking, or refuse it (CONV-11).
+
+    Like :func:`read_regular_file`, but the caller reads it, in pieces: a log is streamed.
+    """
     where = str(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -110,12 +130,37 @@ def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
         os.close(fd)
         detail = f"not a regular file ({_file_kind(mode)})"
         raise InputError(Reason.UNREADABLE, "<file>", None, detail, where)
-    with os.fdopen(fd, "rb") as handle:
-        raw = handle.read(limit + 1)
-    if len(raw) > limit:
-        detail = f"file is larger than {limit} bytes"
-        raise InputError(Reason.UNREADABLE, "<file>", None, detail, where)
-    return raw
+    return os.fdopen(fd, "rb")
+
+
+def read_json_lines(handle: BinaryIO, where: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number from 1, object) for each non-blank line of a JSON-lines file.
+
+    Each line is checked like a whole JSON file (CONV-1, CONV-2, CONV-11) and must be an
+    object; a line longer than :data:`MAX_LINE_BYTES` is refused. Lines are read one at a
+    time, so memory stays bounded whatever the file's length.
+    """
+    for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
+        located = f"{where}: line {number}"
+        if len(raw) > MAX_LINE_BYTES:
+            detail = f"line is longer than {MAX_LINE_BYTES} bytes"
+            raise InputError(Reason.UNREADABLE, "<line>", None, detail, located)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            detail = f"not UTF-8 text (byte {exc.start})"
+            raise InputError(Reason.SYNTAX, "<line>", None, detail, located) from exc
+        if not text.strip():
+            continue
+        document = _parse(text, is_toml=False, where=located)
+        if not isinstance(document, dict):
+            detail = f"a line must be an object, got {type(document).__name__}"
+            raise InputError(Reason.WRONG_TYPE, "<line>", None, detail, located)
+        try:
+            check_literals(document)
+        except InputError as error:
+            raise error.located(located) from None
+        yield number, document
 
 
 def _file_kind(mode: int) -> str:
@@ -136,7 +181,7 @@ class _Refused:
 _FLOAT_DETAIL = 'floats are not accepted (0.1 is not exactly 0.1); write a string such as "0.1"'
 
 
-def _parse(text: str, is_toml: bool, where: str) -> object:
+def _parse(text: str, *, is_toml: bool, where: str) -> object:
     try:
         if is_toml:
             return tomllib.loads(text)
@@ -276,7 +321,7 @@ _Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
-_COMPILED = frozenset({"account", "market", "scenario", "vector"})
+_COMPILED = frozenset({"account", "audit-action", "audit-line", "market", "scenario", "vector"})
 """The input schemas, which use only keywords that draft 7 reads as draft 2020-12 does: a
 compiled validator (fastjsonschema) accepts a valid document of these quickly."""
 

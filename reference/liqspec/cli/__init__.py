@@ -5,6 +5,7 @@ commands to the group when imported.
 """
 
 from liqspec.cli import (
+    audit_commands,
     backtest_commands,
     conformance_commands,
     engine_commands,
@@ -14,6 +15,7 @@ from liqspec.cli import (
 from liqspec.cli.app import main
 
 __all__ = [
+    "audit_commands",
     "backtest_commands",
     "conformance_commands",
     "engine_commands",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from liqspec.audit.log import get_log_lines
+from liqspec.backtest.report import write_outputs
 from liqspec.cli.app import (
     EXIT_FOUND,
     EXIT_OK,
@@ -176,7 +179,10 @@ def _print_account(report: dict[str, Any]) -> None:
 @main.command("run")
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def run(scenario: Path, as_json: bool) -> None:
+@click.option("--log", "log_file", type=click.Path(path_type=Path),
+              help="Also write the replay as an audit log (JSON lines, spec/16-audit.md) "
+                   "that `liqspec audit` reads.")  # fmt: skip
+def run(scenario: Path, as_json: bool, log_file: Path | None) -> None:
     """Replay a SCENARIO file and print every output record.
 
     A scenario (spec/06-state.md, STATE-10) gives markets, funds, marks, books, accounts and a
@@ -187,12 +193,17 @@ def run(scenario: Path, as_json: bool) -> None:
     the state unchanged.
 
     \b
-    Example:
+    Examples:
       liqspec run spec/scenarios/partial-restored-by-one-step.toml
+      liqspec run spec/scenarios/adl-after-fund-exhausted.toml --log adl.jsonl
     """
 
     def replay_all() -> int:
         report = scenario_report(load_scenario(scenario))
+        if log_file is not None:
+            lines = get_log_lines(scenario)
+            text = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
+            write_outputs(log_file.parent, {log_file.name: text})
         if as_json:
             print_json(report)
         else:

@@ -48,6 +48,7 @@ __all__ = [
     "IndexRef",
     "QueueIndex",
     "Range",
+    "get_changed_ids",
     "get_indexed_queue",
     "get_liquidation_queue",
     "get_proposed_range",
@@ -168,7 +169,7 @@ def get_watched(state: State) -> set[str]:
 
 def _suspects(index: QueueIndex, state: State) -> set[str]:
     """Return the accounts whose verdict may differ from what their certificate says."""
-    suspects = set(index.unchecked) | set(_changed(state.changed))
+    suspects = set(index.unchecked) | set(get_changed_ids(state.changed))
     for symbol, entry in state.markets.items():
         if index.params.get(symbol) != (entry.market, entry.previous):
             suspects |= index.members.get(symbol, set())
@@ -177,7 +178,7 @@ def _suspects(index: QueueIndex, state: State) -> set[str]:
     return suspects
 
 
-def _changed(chain: object) -> Iterator[str]:
+def get_changed_ids(chain: object) -> Iterator[str]:
     """Yield the account ids of ``State.changed``, a chain ``(id, (id, ( ... ())))``."""
     while chain:
         assert isinstance(chain, tuple)  # noqa: S101 - built only by with_account

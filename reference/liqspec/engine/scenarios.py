@@ -55,7 +55,14 @@ from liqspec.model.market_files import (
 from liqspec.model.market_rules import validate_market
 from liqspec.model.markets import Market, format_price
 
-__all__ = ["Scenario", "Step", "load_scenario", "replay", "scenario_from_document"]
+__all__ = [
+    "Scenario",
+    "Step",
+    "event_from_row",
+    "load_scenario",
+    "replay",
+    "scenario_from_document",
+]
 
 
 @frozen
@@ -381,6 +388,14 @@ def _event(
     if kind in _PRICE_EVENTS:
         return _PRICE_EVENTS[kind](market.symbol, _ticks(market, row["price"], f"{where}.price"))
     return _market_event(market, row, where, folder)
+
+
+def event_from_row(markets: dict[str, Market], row: dict[str, Any], where: str) -> Event:
+    """Read one event in the scenario format (STATE-10) that the scenario schema accepted.
+
+    No file is opened: a ``parameters`` event naming a file is refused.
+    """
+    return _event(markets, row, where, None)
 
 
 def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path | None) -> Event:

@@ -1,0 +1,164 @@
+"""The audit report: findings and the summary as JSON and Markdown (spec/16-audit.md#AUDIT-7).
+
+Numbers are decimal text of their asset or market (OUT-9). The report holds no timing and no
+absolute path, so the same log gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from liqspec.audit.catalogue import Severity, Violation
+from liqspec.audit.integrity import Batch, MerkleBatches, Proof
+from liqspec.audit.log import open_log
+from liqspec.audit.replay import Auditor, Finding
+
+__all__ = [
+    "BATCH",
+    "audit_file",
+    "audit_report",
+    "finding_row",
+    "is_failing",
+    "proof_row",
+    "report_markdown",
+]
+
+BATCH = 1024
+"""Lines per Merkle tree by default (AUDIT-6)."""
+
+
+def audit_file(
+    path: Path,
+    *,
+    batch: int = BATCH,
+    progress: Callable[[int, int], None] | None = None,
+    on_findings: Callable[[list[Finding]], None] | None = None,
+) -> tuple[Auditor, list[Batch]]:
+    """Audit the log at ``path``; return the auditor and the batches' Merkle roots.
+
+    Each finding gets its line's inclusion proof when its batch closes; ``on_findings`` is
+    then called with them. ``progress`` is called with (bytes read, file size).
+    """
+    with open_log(path) as (scenario, lines, size, first_text):
+        auditor = Auditor(scenario)
+        trees = MerkleBatches(batch)
+        trees.add(1, first_text)
+        proved = 0
+
+        def close() -> None:
+            nonlocal proved
+            proofs = trees.close()
+            fresh = [attrs.evolve(f, proof=proofs[f.line]) for f in auditor.findings[proved:]]
+            auditor.findings[proved:] = fresh
+            proved = len(auditor.findings)
+            if on_findings is not None and fresh:
+                on_findings(fresh)
+
+        for line in lines:
+            if trees.is_full():
+                close()
+            made = len(auditor.findings)
+            auditor.process_line(line.number, line.event, line.records, line.digest)
+            trees.add(line.number, line.text)
+            if len(auditor.findings) > made:
+                trees.keep(line.number)
+            if progress is not None:
+                progress(line.end, size)
+        close()
+    return auditor, trees.batches
+
+
+def proof_row(proof: Proof) -> dict[str, Any]:
+    """Return an inclusion proof as a JSON object (AUDIT-6)."""
+    return {**attrs.asdict(proof), "path": list(proof.path)}
+
+
+def finding_row(finding: Finding) -> dict[str, Any]:
+    """Return one finding as a JSON object (AUDIT-5)."""
+    violation = finding.violation
+    return {
+        "id": violation.identifier,
+        "severity": violation.severity.value,
+        "rule": violation.rule,
+        "invariant": violation.invariant,
+        "line": finding.line,
+        "account": finding.account,
+        "detail": finding.detail,
+        "numbers": dict(finding.numbers),
+        "chain": finding.digest,
+        "proof": None if finding.proof is None else proof_row(finding.proof),
+    }
+
+
+def audit_report(name: str, auditor: Auditor, batches: list[Batch]) -> dict[str, Any]:
+    """Return the whole report: the log, the counts, the figures, the roots and the findings."""
+    counts = Counter(f.violation.identifier for f in auditor.findings)
+    units = auditor.units
+    return {
+        "log": name,
+        "lines": auditor.lines,
+        "chain": auditor.digest,
+        "roots": [attrs.asdict(b) for b in batches],
+        "summary": {
+            "errors": auditor.errors,
+            "warnings": len(auditor.findings) - auditor.errors,
+            "suppressed": auditor.suppressed,
+            "out_of_sync": sorted(auditor.broken),
+            "by_class": {v.identifier: counts[v.identifier] for v in Violation},
+            "liquidated": {a: units.amount(q, a) for a, q in sorted(auditor.liquidated.items())},
+            "fund_low": {f: units.amount(q, f) for f, q in sorted(auditor.fund_low.items())},
+            "adl_overshoot": {a: units.amount(q, a) for a, q in sorted(auditor.overshoot.items())},
+        },
+        "findings": [finding_row(f) for f in auditor.findings],
+    }
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """Return the report as Markdown for publication: the verdict, the counts, each finding."""
+    summary = report["summary"]
+    verdict = (
+        f"**{summary['errors']} violation(s) of severity error.**"
+        if summary["errors"]
+        else "**No violation of severity error.**"
+    )
+    lines = [
+        f"# Audit of `{report['log']}`",
+        "",
+        f"{report['lines']} events replayed. Hash chain head: `{report['chain']}`.",
+        "",
+        verdict,
+        "",
+        "| class | severity | rule | invariant | findings |",
+        "|---|---|---|---|---|",
+    ]
+    for violation in Violation:
+        count = summary["by_class"][violation.identifier]
+        if count:
+            lines.append(
+                f"| {violation.identifier} | {violation.severity.value} | {violation.rule} "
+                f"| {violation.invariant} | {count} |"
+            )
+    if summary["out_of_sync"]:
+        names = ", ".join(summary["out_of_sync"])
+        suppressed = summary["suppressed"]
+        note = f"Out of sync after a continuity break: {names} ({suppressed} later findings"
+        lines += ["", note + " on them not reported)."]
+    lines += ["", "## Findings", ""]
+    for row in report["findings"]:
+        numbers = ", ".join(f"{key} {value}" for key, value in row["numbers"].items())
+        who = f" `{row['account']}`" if row["account"] else ""
+        lines.append(f"- line {row['line']}{who}: **{row['id']}** ({row['rule']}): "
+                     f"{row['detail']}. {numbers}")  # fmt: skip
+    if not report["findings"]:
+        lines.append("None.")
+    return "\n".join(lines) + "\n"
+
+
+def is_failing(report: dict[str, Any]) -> bool:
+    """Return whether a finding of severity error was reported (exit 1)."""
+    return any(row["severity"] == Severity.ERROR.value for row in report["findings"])

@@ -1,0 +1,222 @@
+"""``liqspec audit``: replay a venue's liquidation log and report every violation (chapter 16)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from liqspec.audit.catalogue import Violation
+from liqspec.audit.integrity import Proof, is_proved
+from liqspec.audit.report import (
+    BATCH,
+    audit_file,
+    audit_report,
+    finding_row,
+    is_failing,
+    report_markdown,
+)
+from liqspec.backtest.report import write_outputs
+from liqspec.base.errors import InputError, Reason
+from liqspec.base.files import load_document
+from liqspec.cli.app import EXIT_FOUND, EXIT_OK, console, guarded, main, print_json, progress_bar
+
+__all__ = ["audit"]
+
+
+class _DefaultToCheck(click.Group):
+    """``liqspec audit LOG`` means ``liqspec audit check LOG``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("audit", cls=_DefaultToCheck)
+def audit() -> None:
+    """Audit a venue's liquidation log against the reference (spec/16-audit.md).
+
+    \b
+    liqspec audit LOG [OPTIONS]       the same as `liqspec audit check LOG`
+    liqspec audit verify FINDING      check a finding's inclusion proof
+    """
+
+
+@audit.command("check")
+@click.argument("log", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@click.option("--jsonl", "as_lines", is_flag=True,
+              help="Print each finding as one JSON line, as it is found.")  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Write summary.json, findings.jsonl and report.md here.")  # fmt: skip
+@click.option("--batch", type=click.IntRange(min=1, max=1 << 20), default=BATCH,
+              show_default=True,
+              help="Lines per Merkle tree: each finding carries its line's inclusion proof "
+                   "in its batch, and the report lists every batch's root.")  # fmt: skip
+def check(log: Path, as_json: bool, as_lines: bool, out_dir: Path | None, batch: int) -> None:
+    """Replay a venue's liquidation LOG against the reference and flag every violation.
+
+    The log (spec/16-audit.md) is JSON lines: first the starting state (a scenario without
+    events, markets inline), then one line per event with the records the venue says it
+    produced: liquidation steps with their fills and fees, takeovers, fund changes, ADL
+    allocations, bad debt. `liqspec run SCENARIO --log FILE` writes one.
+
+    Each event is applied with the reference's own rules; then the venue's actions are
+    applied in order, each checked first: was the account below maintenance at the mark, were
+    the fills within the bankruptcy quote and the band, was the fee within the surplus, did
+    the fund move by what the rules give, did ADL wait for the fund and follow the ranking,
+    and is value conserved. A finding never stops the replay; a unit whose log breaks
+    continuity is reported once and then counted as out of sync. Findings carry the numbers
+    (expected, observed, equity, maintenance, marks), the hash chain of their line and the
+    line's Merkle inclusion proof, which `liqspec audit verify` checks.
+
+    Exit 0 when no finding has severity error, 1 when one has (CI can gate on it), 2 for bad
+    input, with one line naming the file, line, field, value and rule.
+
+    \b
+    Examples:
+      liqspec audit spec/audit/two-violations.jsonl
+      liqspec audit venue.jsonl --out audit-report/
+      liqspec audit venue.jsonl --jsonl > findings.jsonl   (each batch's findings when it closes)
+    """
+
+    def action() -> int:
+        def emit(findings: list[Any]) -> None:
+            for finding in findings:
+                click.echo(json.dumps(finding_row(finding), sort_keys=True))
+
+        with progress_bar("audit (% of the file)", 100, quiet=as_json or as_lines) as progress:
+            auditor, batches = audit_file(
+                log, batch=batch, on_findings=emit if as_lines else None,
+                progress=lambda done, size: progress(done * 100 // max(size, 1)),
+            )  # fmt: skip
+        report = audit_report(log.name, auditor, batches)
+        if out_dir is not None:
+            rows = report["findings"]
+            findings = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+            write_outputs(out_dir, {
+                "summary.json": json.dumps(report, indent=2, sort_keys=True) + "\n",
+                "findings.jsonl": findings,
+                "report.md": report_markdown(report),
+            })  # fmt: skip
+        if as_json:
+            print_json(report)
+        elif not as_lines:
+            _print_report(report)
+        return EXIT_FOUND if is_failing(report) else EXIT_OK
+
+    guarded(as_json, action)
+
+
+@audit.command("verify")
+@click.argument("finding", type=click.Path(path_type=Path))
+@click.option("--root", metavar="HEX",
+              help="The batch root published with the log; by default the root the finding "
+                   "carries, which you must then compare with the published one.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+def verify(finding: Path, root: str | None, as_json: bool) -> None:
+    """Check that a FINDING's line is in the committed log, from the finding alone.
+
+    FINDING is a JSON file holding one finding as `liqspec audit` reports it (a line of
+    findings.jsonl, or an element of summary.json's findings). Its proof holds the line's
+    normalised text and the Merkle audit path to its batch's root (RFC 6962). The command
+    recomputes the root from the line and the path and compares it with --root, so a third
+    party needs neither the log nor liqspec's word: only the line, the proof and a root
+    published in advance (AUDIT-6). Read the line itself (the proof's leaf) to see what the
+    finding is about.
+
+    Exit 0 when the proof holds, 1 when it does not, 2 for bad input.
+
+    \b
+    Example:
+      liqspec audit spec/audit/two-violations.jsonl --jsonl | head -1 > finding.json
+      liqspec audit verify finding.json --root <the batch root published with the log>
+    """
+
+    def action() -> int:
+        proof, line = _read_finding(finding)
+        if root is not None and not _is_hex(root):
+            detail = "a root is 64 hexadecimal digits"
+            raise InputError(Reason.WRONG_TYPE, "--root", root, detail)
+        proved = is_proved(proof, root.lower() if root else None)
+        verdict = {
+            "verified": proved,
+            "line": line,
+            "batch": proof.batch,
+            "index": proof.index,
+            "root": (root or proof.root).lower(),
+            "root_given": root is not None,
+        }
+        if as_json:
+            print_json(verdict)
+        elif proved:
+            where = "the published root" if root else "the root in the finding (compare it "
+            where += "" if root else "with the published one)"
+            console.print(f"verified: line {line} is leaf {proof.index} of batch "
+                          f"{proof.batch}, under {where}")  # fmt: skip
+        else:
+            console.print("NOT verified: the line and the path do not give the root")
+        return EXIT_OK if proved else EXIT_FOUND
+
+    guarded(as_json, action)
+
+
+def _is_hex(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _read_finding(path: Path) -> tuple[Proof, int]:
+    """Read one reported finding and its proof; a file that is not one is bad input."""
+    document = load_document(path, toml=False)
+    proof = document.get("proof")
+    line = document.get("line")
+    where = str(path)
+    if not isinstance(proof, dict) or type(line) is not int:
+        detail = "a finding as `liqspec audit` reports it, with its line and proof"
+        raise InputError(Reason.MISSING_KEY, "proof", None, detail, where)
+    keys = {"batch": int, "index": int, "size": int, "path": list, "root": str, "leaf": str}
+    for key, kind in keys.items():
+        if type(proof.get(key)) is not kind:
+            detail = f"must be {kind.__name__}"
+            raise InputError(Reason.WRONG_TYPE, f"proof.{key}", proof.get(key), detail, where)
+    if not all(isinstance(h, str) and _is_hex(h) for h in [*proof["path"], proof["root"]]):
+        detail = "hashes are 64 hexadecimal digits"
+        raise InputError(Reason.WRONG_TYPE, "proof.path", None, detail, where)
+    if len(proof["path"]) > 64 or not 0 <= proof["index"] < proof["size"]:
+        detail = "the index lies in the batch and the path is at most 64 hashes"
+        raise InputError(Reason.OUT_OF_RANGE, "proof.index", proof["index"], detail, where)
+    built = Proof(proof["batch"], proof["index"], proof["size"], tuple(proof["path"]),
+                  proof["root"].lower(), proof["leaf"])  # fmt: skip
+    return built, line
+
+
+def _print_report(report: dict[str, object]) -> None:
+    summary = report["summary"]
+    assert isinstance(summary, dict)  # noqa: S101 - built by audit_report
+    table = Table(title=f"audit of {report['log']}: {report['lines']} events")
+    for column in ("class", "severity", "rule", "invariant", "findings"):
+        table.add_column(column, justify="right" if column == "findings" else "left")
+    for violation in Violation:
+        count = summary["by_class"][violation.identifier]
+        if count:
+            table.add_row(violation.identifier, violation.severity.value, violation.rule,
+                          violation.invariant, str(count))  # fmt: skip
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print(f"audit of {report['log']}: {report['lines']} events, no findings")
+    findings = report["findings"]
+    assert isinstance(findings, list)  # noqa: S101 - built by audit_report
+    for row in findings[:50]:
+        numbers = "  ".join(f"{k}={v}" for k, v in row["numbers"].items())
+        who = f" {row['account']}" if row["account"] else ""
+        console.print(f"line {row['line']}{who}: [bold]{row['id']}[/bold] ({row['rule']}) "
+                      f"{row['detail']}  {numbers}", markup=True, highlight=False)  # fmt: skip
+    if len(findings) > 50:
+        console.print(f"... and {len(findings) - 50} more (--json or --out for all)")
+    errors = summary["errors"]
+    console.print(f"{errors} finding(s) of severity error; chain head {report['chain']}")
