@@ -505,3 +505,65 @@ def test_verify_accepts_a_proof_under_its_root_and_nothing_else(tmp_path: Path) 
     code, output = invoke("audit", "verify", str(saved))
     assert code == 2
     assert "proof" in output
+
+
+# --- claimed prices (AUDIT-8) -------------------------------------------------------------------
+# spec/audit/claims.csv, on Binance BTCUSDT (tier 2: 0.5%, amount 50, from 50,000 notional).
+# A long of 1 BTC from 60,000 with 3,000 isolated liquidates where
+# 3000 + (P - 60000) = 0.005 P - 50, P = 56950 / 0.995 = 57236.18..., first tick 57236.1;
+# tier 1 (0.4%, 0) would give 57000 / 0.996 = 57228.91..., tick 57228.9. With 3,235 the root
+# is 56715 / 0.995 = 57000 exactly: liquidatable there (inclusive), and at 56999.9 when strict.
+
+CLAIMS = ROOT / "spec" / "audit" / "claims.csv"
+BINANCE = ROOT / "spec" / "markets" / "binance-btcusdt-2024-10-24.toml"
+
+
+def test_claims_get_their_causes() -> None:
+    code, output = invoke("check-prices", str(CLAIMS), "--market", str(BINANCE), "--json")
+    assert code == 1
+    report = json.loads(output)
+    causes = {row["id"]: (row["cause"], row["ticks"], row["direction"]) for row in report["rows"]}
+    assert causes == {
+        "right": ("ok", "0", ""),
+        "rounded": ("rounding", "1", "toward entry"),
+        "tier-from-margin": ("tier 1", "-72", "away from entry"),
+        "strict": ("trigger", "-1", "away from entry"),
+        "inclusive": ("ok", "0", ""),
+        "wild": ("unexplained", "-72361", "away from entry"),
+    }
+    right = report["rows"][0]
+    assert (right["bankruptcy_price"], right["maintenance"]) == ("57000", "250")  # 60000 - 3000
+    assert report["summary"] == {"rows": 6, "agree": 2, "disagree": 4, "away_from_entry": 3,
+                                 "causes": {"rounding": 1, "tier 1": 1, "trigger": 1,
+                                            "unexplained": 1}}  # fmt: skip
+
+
+def test_a_tolerance_of_one_tick_accepts_rounding_and_the_trigger(tmp_path: Path) -> None:
+    rows = CLAIMS.read_text().splitlines()
+    kept = tmp_path / "claims.csv"
+    kept.write_text("\n".join(r for r in rows if not r.startswith(("tier", "wild"))) + "\n")
+    assert invoke("check-prices", str(kept), "--market", str(BINANCE), "--tolerance", "1")[0] == 0
+    assert invoke("check-prices", str(kept), "--market", str(BINANCE))[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda t: t.replace(",maintenance", ",maintenance,venue"), "venue"),
+        (lambda t: t.replace("liquidation_price,", ""), "liquidation_price"),
+        (lambda t: t.replace("right,BTCUSDT,long", "right,BTCUSDT,up"), "side"),
+        (lambda t: t.replace("right,BTCUSDT,long,1,", "right,BTCUSDT,long,1.0001,"), "size"),
+        (lambda t: t.replace("right,BTCUSDT", "right,ETHUSDT"), "market"),
+        (lambda t: t.replace(",57236.1,57000,250", ",NaN,57000,250"), "liquidation_price"),
+        (lambda t: t + "extra,BTCUSDT,long,1\n", "line 8"),
+    ],
+)
+def test_bad_claims_name_the_line_and_column(
+    change: Callable[[str], str], named: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "claims.csv"
+    bad.write_text(change(CLAIMS.read_text()))
+    code, output = invoke("check-prices", str(bad), "--market", str(BINANCE))
+    assert code == 2, output
+    assert named in output
+    assert "Traceback" not in output

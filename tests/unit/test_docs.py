@@ -123,3 +123,16 @@ def test_audit_guide_root_is_the_sample_s() -> None:
     sample = ROOT / "spec" / "audit" / "two-violations.jsonl"
     report = json.loads(CliRunner().invoke(main, ["audit", str(sample), "--json"]).output)
     assert f"--root {report['roots'][0]['root']}" in AUDIT_GUIDE
+
+
+def test_audit_guide_claims_table_is_what_check_prices_prints() -> None:
+    claims = ROOT / "spec" / "audit" / "claims.csv"
+    market = MARKETS / "binance-btcusdt-2024-10-24.toml"
+    result = CliRunner().invoke(main, ["check-prices", str(claims), "--market", str(market),
+                                       "--json"])  # fmt: skip
+    shown = AUDIT_GUIDE.split("## Checking a calculator's prices", 1)[1]
+    shown = shown.split("```text", 1)[1].split("```", 1)[0]
+    for row in json.loads(result.output)["rows"]:
+        line = next(text for text in shown.splitlines() if f" {row['id']} " in text)
+        for value in (row["claimed"], row["liquidation_price"], row["ticks"], row["cause"]):
+            assert f" {value} " in line, (row, line)

@@ -8,20 +8,26 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from liqspec.audit.catalogue import Severity, Violation
+from liqspec.audit.claims import Claim, Verdict
 from liqspec.audit.integrity import Batch, MerkleBatches, Proof
 from liqspec.audit.log import open_log
 from liqspec.audit.replay import Auditor, Finding
+from liqspec.base.conventions import decimal_text, ratio_text
+from liqspec.model.markets import format_price
 
 __all__ = [
     "BATCH",
     "audit_file",
     "audit_report",
+    "claim_row",
+    "claims_summary",
     "finding_row",
     "is_failing",
     "proof_row",
@@ -162,3 +168,48 @@ def report_markdown(report: dict[str, Any]) -> str:
 def is_failing(report: dict[str, Any]) -> bool:
     """Return whether a finding of severity error was reported (exit 1)."""
     return any(row["severity"] == Severity.ERROR.value for row in report["findings"])
+
+
+# --- claimed prices (AUDIT-8) -------------------------------------------------------------------
+
+
+def claim_row(claim: Claim, verdict: Verdict) -> dict[str, Any]:
+    """Return one claim's check as text: the claim, the reference, the difference, the cause."""
+    market = claim.market
+    quantum = market.settle_quantum
+
+    def price(ticks: int | None) -> str:
+        return "none" if ticks is None else format_price(market, ticks)
+
+    def shown(value: Fraction | None) -> str | None:
+        return None if value is None else ratio_text(value)
+
+    ticks = verdict.liquidation_ticks
+    long = claim.unit.legs[0].position.side > 0
+    away = ticks is not None and ticks != 0 and (ticks < 0) == long
+    return {
+        "id": claim.id,
+        "market": market.symbol,
+        "claimed": "none" if claim.liquidation is None else ratio_text(claim.liquidation),
+        "liquidation_price": price(verdict.liquidation),
+        "ticks": shown(ticks),
+        "direction": "" if not ticks else "away from entry" if away else "toward entry",
+        "bankruptcy_price": price(verdict.bankruptcy),
+        "bankruptcy_ticks": shown(verdict.bankruptcy_ticks),
+        "maintenance": decimal_text(verdict.maintenance * quantum.num, quantum.den),
+        "maintenance_diff": shown(verdict.maintenance_diff),
+        "agrees": verdict.agrees,
+        "cause": verdict.cause,
+    }
+
+
+def claims_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the counts: rows, agreeing, disagreeing by cause, and how many are farther out."""
+    causes = Counter(row["cause"] for row in rows if not row["agrees"])
+    return {
+        "rows": len(rows),
+        "agree": sum(row["agrees"] for row in rows),
+        "disagree": sum(not row["agrees"] for row in rows),
+        "causes": dict(sorted(causes.items())),
+        "away_from_entry": sum(row["direction"] == "away from entry" for row in rows),
+    }

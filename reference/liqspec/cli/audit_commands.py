@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +11,34 @@ import click
 from rich.table import Table
 
 from liqspec.audit.catalogue import Violation
+from liqspec.audit.claims import check_claim, load_claims
 from liqspec.audit.integrity import Proof, is_proved
 from liqspec.audit.report import (
     BATCH,
     audit_file,
     audit_report,
+    claim_row,
+    claims_summary,
     finding_row,
     is_failing,
     report_markdown,
 )
 from liqspec.backtest.report import write_outputs
+from liqspec.base.conventions import parse_decimal
 from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import load_document
-from liqspec.cli.app import EXIT_FOUND, EXIT_OK, console, guarded, main, print_json, progress_bar
+from liqspec.cli.app import (
+    EXIT_FOUND,
+    EXIT_OK,
+    console,
+    guarded,
+    load_markets,
+    main,
+    print_json,
+    progress_bar,
+)
 
-__all__ = ["audit"]
+__all__ = ["audit", "check_prices"]
 
 
 class _DefaultToCheck(click.Group):
@@ -192,6 +206,73 @@ def _read_finding(path: Path) -> tuple[Proof, int]:
     built = Proof(proof["batch"], proof["index"], proof["size"], tuple(proof["path"]),
                   proof["root"].lower(), proof["leaf"])  # fmt: skip
     return built, line
+
+
+@main.command("check-prices")
+@click.argument("claims", type=click.Path(path_type=Path))
+@click.option("--market", "market_files", multiple=True, required=True,
+              type=click.Path(path_type=Path), help="A market file (repeatable).")  # fmt: skip
+@click.option("--tolerance", default="0", show_default=True, metavar="TICKS",
+              help="How many ticks a claimed price may differ by and still agree.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the rows and summary as JSON.")
+def check_prices(claims: Path, market_files: tuple[Path, ...], tolerance: str,
+                 as_json: bool) -> None:  # fmt: skip
+    """Check the liquidation prices a calculator shows against the reference.
+
+    CLAIMS is a CSV with the columns id, market, side (long or short), size, entry, mode
+    (cross or isolated), margin (the wallet of a cross position alone in its unit, or the
+    isolated margin) and liquidation_price (or "none"), and optionally bankruptcy_price,
+    maintenance and mark (default: the entry price). For each row it prints the reference's
+    exact liquidation and bankruptcy prices and maintenance margin, the difference in ticks
+    (claimed minus reference; "away" when the claim is farther from entry) and a cause:
+
+    \b
+      trigger       the claim is the price under the other trigger convention (strict or
+                    inclusive at equity = maintenance)
+      rounding      one tick toward safety: the exact root rounded the other way
+      tier N        the price a calculator gets that uses tier N's rate and amount, not the
+                    tier of the notional at the liquidation price
+      unexplained   none of these
+
+    Exit 0 when every claim agrees within --tolerance ticks, 1 when one does not (CI can
+    gate on it), 2 for bad input (spec/16-audit.md, AUDIT-8).
+
+    \b
+    Example:
+      liqspec check-prices claims.csv --market spec/markets/binance-btcusdt-2024-10-24.toml
+    """
+
+    def action() -> int:
+        limit = Fraction(*parse_decimal(tolerance, "--tolerance"))
+        if limit < 0:
+            raise InputError(Reason.OUT_OF_RANGE, "--tolerance", tolerance, "not negative")
+        markets = load_markets(market_files)
+        rows = [claim_row(c, check_claim(c, limit)) for c in load_claims(claims, markets)]
+        report: dict[str, Any] = {"claims": claims.name, "tolerance": tolerance, "rows": rows,
+                  "summary": claims_summary(rows)}  # fmt: skip
+        if as_json:
+            print_json(report)
+        else:
+            _print_claims(report)
+        return EXIT_OK if report["summary"]["disagree"] == 0 else EXIT_FOUND
+
+    guarded(as_json, action)
+
+
+def _print_claims(report: dict[str, Any]) -> None:
+    table = Table(title=f"{report['claims']}: claimed prices against the reference")
+    columns = ("id", "claimed", "reference", "ticks", "", "cause")
+    for column in columns:
+        table.add_column(column, justify="right" if column in {"claimed", "reference", "ticks"}
+                         else "left")  # fmt: skip
+    for row in report["rows"]:
+        table.add_row(row["id"], row["claimed"], row["liquidation_price"],
+                      row["ticks"] or "-", row["direction"], row["cause"])  # fmt: skip
+    console.print(table)
+    summary = report["summary"]
+    causes = ", ".join(f"{n} {cause}" for cause, n in summary["causes"].items()) or "none"
+    console.print(f"{summary['agree']} of {summary['rows']} agree within {report['tolerance']} "
+                  f"ticks; disagreements: {causes}")  # fmt: skip
 
 
 def _print_report(report: dict[str, object]) -> None:
