@@ -52,10 +52,10 @@ def test_the_reference_is_binance_s_root_and_tier_1_is_named(
                              isolated_margin=margin)  # fmt: skip
     unit = MarginUnit("p", "USDT", BTCUSDT.settle_quantum, margin,
                       (Leg(BTCUSDT, position, entry * 10),), BTCUSDT.trigger)  # fmt: skip
-    verdict = check_claim(Claim("p", BTCUSDT, unit, expected), Fraction(0))
+    verdict = check_claim(Claim("p", BTCUSDT, unit, entry * 10, expected), Fraction(0))
     assert (verdict.agrees, verdict.cause) == (True, "ok")
     as_tier_1 = first_liquidatable(side, root(side, size, entry, wallet, Fraction(4, 1000), 0))
     if abs(as_tier_1 - expected) > TICK:
-        verdict = check_claim(Claim("p", BTCUSDT, unit, as_tier_1), Fraction(0))
+        verdict = check_claim(Claim("p", BTCUSDT, unit, entry * 10, as_tier_1), Fraction(0))
         assert (verdict.agrees, verdict.cause) == (False, "tier 1")
         assert (verdict.liquidation_ticks or 0) * side < 0  # farther from entry

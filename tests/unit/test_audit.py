@@ -567,3 +567,35 @@ def test_bad_claims_name_the_line_and_column(
     assert code == 2, output
     assert named in output
     assert "Traceback" not in output
+
+
+def test_shorts_none_always_and_line_numbers(tmp_path: Path) -> None:
+    """A short of 1 BTC from 60,000 with 3,000 isolated: 3000 + (60000 - P) = 0.005 P - 50,
+    P = 63050 / 1.005 = 62736.31..., first liquidatable tick above: 62736.4."""
+    claims = tmp_path / "claims.csv"
+    claims.write_text(
+        "id,market,side,size,entry,mode,margin,liquidation_price,bankruptcy_price\n"
+        "short,BTCUSDT,short,1,60000,isolated,3000,62736.4,63000\n"
+        "short-rounded,BTCUSDT,short,1,60000,isolated,3000,62736.3,\n"
+        "safe,BTCUSDT,long,1,60000,cross,70000,none,none\n"  # collateral above the notional
+        "underwater,BTCUSDT,short,0.001,0.1,cross,0,none,\n"  # MM above 0 with no equity
+    )
+    code, output = invoke("check-prices", str(claims), "--market", str(BINANCE), "--json")
+    rows = {row["id"]: row for row in json.loads(output)["rows"]}
+    assert code == 1
+    assert (rows["short"]["cause"], rows["short"]["bankruptcy_price"]) == ("ok", "63000")
+    assert (rows["short-rounded"]["cause"], rows["short-rounded"]["direction"]) == (
+        "rounding", "toward entry",
+    )  # fmt: skip
+    assert (rows["safe"]["cause"], rows["safe"]["liquidation_price"]) == ("ok", "none")
+    assert (rows["underwater"]["cause"], rows["underwater"]["liquidation_price"]) == (
+        "always", "always",
+    )  # fmt: skip
+    claims.write_text("id,market,side,size,entry,mode,margin,liquidation_price\n\n\n"
+                      "a,BTCUSDT,long,1,60000,isolated,3000,\n")  # fmt: skip
+    code, output = invoke("check-prices", str(claims), "--market", str(BINANCE))
+    assert code == 2
+    assert "line 4: liquidation_price" in output
+    claims.write_text("id,id,market,side,size,entry,mode,margin,liquidation_price\n")
+    code, output = invoke("check-prices", str(claims), "--market", str(BINANCE))
+    assert (code, "'id'" in output) == (2, True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -23,11 +24,18 @@ from liqspec.base.conventions import parse_decimal, to_units
 from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import read_regular_file
 from liqspec.model.accounts import Leg, MarginMode, MarginUnit, Side, open_position
-from liqspec.model.margin import get_maintenance_margin, get_tier_index
-from liqspec.model.markets import Market, Tier, Trigger, get_value
-from liqspec.model.prices import PriceStatus, get_bankruptcy_price, get_liquidation_price
+from liqspec.model.margin import get_maintenance_margin, get_notional, get_tier_index
+from liqspec.model.markets import Market, Tier, Trigger
+from liqspec.model.prices import (
+    PriceResult,
+    PriceStatus,
+    get_bankruptcy_price,
+    get_liquidation_price,
+)
 
-__all__ = ["COLUMNS", "Claim", "Verdict", "check_claim", "load_claims"]
+__all__ = ["COLUMNS", "Claim", "Verdict", "check_claim", "get_cause", "load_claims"]
+
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 COLUMNS = ("id", "market", "side", "size", "entry", "mode", "margin", "liquidation_price")
 OPTIONAL = ("bankruptcy_price", "maintenance", "mark")
@@ -43,9 +51,12 @@ class Claim:
     id: str
     market: Market
     unit: MarginUnit
+    entry: int
+    """The entry price in ticks."""
     liquidation: Fraction | None
-    """The claimed liquidation price in the quote asset; None for "none" (no price)."""
-    bankruptcy: Fraction | None = None
+    """The claimed liquidation price in the quote asset; None for ``none`` (no price)."""
+    bankruptcy: Fraction | str | None = ""
+    """The claimed bankruptcy price, None for ``none``, or "" when not claimed."""
     maintenance: Fraction | None = None
 
 
@@ -54,8 +65,8 @@ class Verdict:
     """The reference's values for a claim, the differences in ticks and the likely cause."""
 
     id: str
-    liquidation: int | None
-    bankruptcy: int | None
+    liquidation: PriceResult
+    bankruptcy: PriceResult
     maintenance: int
     liquidation_ticks: Fraction | None
     """Claimed minus reference, in ticks; None when either has no price."""
@@ -66,6 +77,8 @@ class Verdict:
     cause: str
     """``ok``; for the liquidation price ``trigger``, ``rounding``, ``tier N``, ``no-price`` or
     ``unexplained``; else ``bankruptcy`` or ``maintenance``."""
+    away: bool
+    """The claimed liquidation price is farther from the entry than the reference's."""
 
 
 def load_claims(path: Path, markets: Mapping[str, Market]) -> list[Claim]:
@@ -91,15 +104,25 @@ def _claims(text: str, markets: Mapping[str, Market]) -> list[Claim]:
         detail = f"columns {','.join(COLUMNS)}, optionally {','.join(OPTIONAL)}"
         reason = Reason.UNKNOWN_KEY if unknown else Reason.MISSING_KEY
         raise InputError(reason, "line 1", (unknown or missing)[0], detail)
-    claims = []
+    if len(set(header)) != len(header):
+        repeated = next(c for c in header if header.count(c) > 1)
+        raise InputError(Reason.SYNTAX, "line 1", repeated, "a column is named once")
+    claims: list[Claim] = []
+    ids: set[str] = set()
+    lines = reader.reader  # counts physical lines, blank ones and quoted line breaks included
     try:
-        for number, row in enumerate(reader, start=2):
+        for row in reader:
+            where = f"line {lines.line_num}"
             if None in row or None in row.values():
                 detail = f"{len(header)} fields, as the header has"
-                raise InputError(Reason.SYNTAX, f"line {number}", None, detail)
-            claims.append(_claim(row, f"line {number}", markets))
+                raise InputError(Reason.SYNTAX, where, None, detail)
+            if not _ID.fullmatch(row["id"]) or row["id"] in ids:
+                detail = "1 to 64 letters, digits or _ . : -, a different one on each line"
+                raise InputError(Reason.OUT_OF_RANGE, f"{where}: id", row["id"], detail)
+            ids.add(row["id"])
+            claims.append(_claim(row, where, markets))
     except csv.Error as exc:
-        raise InputError(Reason.SYNTAX, f"line {reader.line_num}", None, str(exc)) from None
+        raise InputError(Reason.SYNTAX, f"line {lines.line_num}", None, str(exc)) from None
     return claims
 
 
@@ -122,20 +145,24 @@ def _claim(row: dict[str, str], where: str, markets: Mapping[str, Market]) -> Cl
             detail = "must be positive" + ("" if name == "size" else " and at most max_price")
             raise InputError(Reason.OUT_OF_RANGE, f"{where}: {name}", row.get(name), detail)
     if margin < 0:
-        raise InputError(Reason.OUT_OF_RANGE, f"{where}: margin", row["margin"], "not negative")
+        detail = "must not be negative"
+        raise InputError(Reason.OUT_OF_RANGE, f"{where}: margin", row["margin"], detail)
     isolated = margin if mode is MarginMode.ISOLATED else 0
     position = open_position(market, side, size, entry, margin_mode=mode, isolated_margin=isolated)
     leg = Leg(market, position, mark)
     unit = MarginUnit(row["id"], market.settle_asset, market.settle_quantum, margin, (leg,),
                       market.trigger)  # fmt: skip
-    return Claim(
-        row["id"],
-        market,
-        unit,
-        _decimal(row["liquidation_price"], f"{where}: liquidation_price", allow_none=True),
-        _decimal(row.get("bankruptcy_price") or "", f"{where}: bankruptcy_price"),
-        _decimal(row.get("maintenance") or "", f"{where}: maintenance"),
-    )
+    liquidation = _price(row["liquidation_price"], f"{where}: liquidation_price")
+    if liquidation == "":
+        detail = "a price, or none when the calculator shows no liquidation price"
+        raise InputError(Reason.MISSING_KEY, f"{where}: liquidation_price", "", detail)
+    assert not isinstance(liquidation, str)  # noqa: S101 - "" was refused just above
+    bankruptcy = _price(row.get("bankruptcy_price") or "", f"{where}: bankruptcy_price")
+    maintenance = _price(row.get("maintenance") or "", f"{where}: maintenance")
+    if maintenance is None:
+        raise InputError(Reason.NOT_A_DECIMAL, f"{where}: maintenance", "none", "an amount")
+    claimed_mm = maintenance if isinstance(maintenance, Fraction) else None
+    return Claim(row["id"], market, unit, entry, liquidation, bankruptcy, claimed_mm)
 
 
 def _choice(text: str, options: Mapping[str, _T], where: str) -> _T:
@@ -144,10 +171,10 @@ def _choice(text: str, options: Mapping[str, _T], where: str) -> _T:
     return options[text]
 
 
-def _decimal(text: str, where: str, *, allow_none: bool = False) -> Fraction | None:
-    """Read an exact decimal: empty is "not claimed"; ``none`` (liquidation) is "no price"."""
-    if text == "" or (allow_none and text.lower() == "none"):
-        return None
+def _price(text: str, where: str) -> Fraction | str | None:
+    """Read a claimed number: an exact decimal, ``none`` (no such price), or "" (no claim)."""
+    if text in ("", "none"):
+        return None if text == "none" else ""
     num, den = parse_decimal(text, where)
     return Fraction(num, den)
 
@@ -180,52 +207,65 @@ def _tier_only(market: Market, tier: Tier) -> Market:
     return attrs.evolve(market, tiers=(whole,))
 
 
-def get_cause(claim: Claim, reference: int | None, tolerance: Fraction) -> str:
+def get_cause(claim: Claim, reference: PriceResult, tolerance: Fraction) -> str:
     """Return the first cause that explains a claimed liquidation price (AUDIT-8)."""
     market, unit, claimed = claim.market, claim.unit, claim.liquidation
-    if claimed is None or reference is None:
+    if reference.status is PriceStatus.ALWAYS:
+        return "always"
+    if claimed is None or reference.price is None:
         return "no-price"
+    price = reference.price
     other = Trigger.STRICT if market.trigger is Trigger.INCLUSIVE else Trigger.INCLUSIVE
     flipped = _liquidation(_with_market(unit, attrs.evolve(market, trigger=other)))
-    if flipped != reference and _is_close(claimed, market, flipped, tolerance):
+    if flipped != price and _is_close(claimed, market, flipped, tolerance):
         return "trigger"
-    safe = reference + (1 if unit.legs[0].position.side > 0 else -1)
+    safe = price + (1 if unit.legs[0].position.side > 0 else -1)
     if _ticks(market, claimed) == safe:
         return "rounding"
-    size = unit.legs[0].position.size
-    used = get_tier_index(market, get_value(market, size, reference))
+    used = get_tier_index(market, get_notional(market, unit.legs[0].position, price))
     for index, tier in enumerate(market.tiers):
-        price = _liquidation(_with_market(unit, _tier_only(market, tier)))
-        if index != used and _is_close(claimed, market, price, max(tolerance, Fraction(1))):
+        alone = _liquidation(_with_market(unit, _tier_only(market, tier)))
+        close = _is_close(claimed, market, alone, max(tolerance, Fraction(1)))
+        if index != used and alone != price and close:
             return f"tier {index + 1}"
     return "unexplained"
+
+
+def _agrees(claimed: Fraction | None, reference: PriceResult, market: Market,
+            tolerance: Fraction) -> bool:  # fmt: skip
+    """Return whether a claimed price agrees: both none (PRICE-1), or within ``tolerance``."""
+    if claimed is None or reference.price is None:
+        return claimed is None and reference.status is PriceStatus.NEVER
+    return abs(_ticks(market, claimed) - reference.price) <= tolerance
 
 
 def check_claim(claim: Claim, tolerance: Fraction) -> Verdict:
     """Return the reference's values for a claim and whether the claim agrees (AUDIT-8)."""
     market, unit = claim.market, claim.unit
     leg = unit.legs[0]
-    liquidation = _liquidation(unit)
-    result = get_bankruptcy_price(unit, 0)
-    bankruptcy = result.price if result.status is PriceStatus.AT else None
+    liquidation = get_liquidation_price(unit, 0)
+    bankruptcy = get_bankruptcy_price(unit, 0)
     maintenance = get_maintenance_margin(market, leg.position, leg.mark)
     quantum = Fraction(market.settle_quantum.num, market.settle_quantum.den)
-    liq_ticks = None
-    if claim.liquidation is not None and liquidation is not None:
-        liq_ticks = _ticks(market, claim.liquidation) - liquidation
-    bank_ticks = None
-    if claim.bankruptcy is not None and bankruptcy is not None:
-        bank_ticks = _ticks(market, claim.bankruptcy) - bankruptcy
+    liq_ticks = bank_ticks = None
+    if claim.liquidation is not None and liquidation.price is not None:
+        liq_ticks = _ticks(market, claim.liquidation) - liquidation.price
+    if isinstance(claim.bankruptcy, Fraction) and bankruptcy.price is not None:
+        bank_ticks = _ticks(market, claim.bankruptcy) - bankruptcy.price
     mm_diff = None if claim.maintenance is None else claim.maintenance - maintenance * quantum
-    liq_ok = (claim.liquidation is None) == (liquidation is None) and (
-        liq_ticks is None or abs(liq_ticks) <= tolerance
-    )
-    bank_ok = claim.bankruptcy is None or (bank_ticks is not None and abs(bank_ticks) <= tolerance)
+    liq_ok = _agrees(claim.liquidation, liquidation, market, tolerance)
+    bank_ok = claim.bankruptcy == "" or _agrees(
+        None if claim.bankruptcy is None else Fraction(claim.bankruptcy), bankruptcy, market,
+        tolerance,
+    )  # fmt: skip
     mm_ok = mm_diff is None or mm_diff == 0
     if not liq_ok:
         cause = get_cause(claim, liquidation, tolerance)
     else:
         cause = "bankruptcy" if not bank_ok else "maintenance" if not mm_ok else "ok"
-    agrees = liq_ok and bank_ok and mm_ok
+    away = False
+    if not liq_ok and claim.liquidation is not None and liquidation.price is not None:
+        claimed = _ticks(market, claim.liquidation)
+        away = abs(claimed - claim.entry) > abs(liquidation.price - claim.entry)
     return Verdict(claim.id, liquidation, bankruptcy, maintenance, liq_ticks, bank_ticks,
-                   mm_diff, agrees, cause)  # fmt: skip
+                   mm_diff, liq_ok and bank_ok and mm_ok, cause, away)  # fmt: skip

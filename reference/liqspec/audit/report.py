@@ -21,6 +21,7 @@ from liqspec.audit.log import open_log
 from liqspec.audit.replay import Auditor, Finding
 from liqspec.base.conventions import decimal_text, ratio_text
 from liqspec.model.markets import format_price
+from liqspec.model.prices import PriceResult, PriceStatus
 
 __all__ = [
     "BATCH",
@@ -178,22 +179,25 @@ def claim_row(claim: Claim, verdict: Verdict) -> dict[str, Any]:
     market = claim.market
     quantum = market.settle_quantum
 
-    def price(ticks: int | None) -> str:
-        return "none" if ticks is None else format_price(market, ticks)
+    def price(result: PriceResult) -> str:
+        if result.price is None:
+            return "always" if result.status is PriceStatus.ALWAYS else "none"
+        return format_price(market, result.price)
 
     def shown(value: Fraction | None) -> str | None:
         return None if value is None else ratio_text(value)
 
     ticks = verdict.liquidation_ticks
-    long = claim.unit.legs[0].position.side > 0
-    away = ticks is not None and ticks != 0 and (ticks < 0) == long
+    direction = "away from entry" if verdict.away else ""
+    if not verdict.away and ticks and not verdict.agrees:
+        direction = "toward entry"
     return {
         "id": claim.id,
         "market": market.symbol,
         "claimed": "none" if claim.liquidation is None else ratio_text(claim.liquidation),
         "liquidation_price": price(verdict.liquidation),
         "ticks": shown(ticks),
-        "direction": "" if not ticks else "away from entry" if away else "toward entry",
+        "direction": direction,
         "bankruptcy_price": price(verdict.bankruptcy),
         "bankruptcy_ticks": shown(verdict.bankruptcy_ticks),
         "maintenance": decimal_text(verdict.maintenance * quantum.num, quantum.den),

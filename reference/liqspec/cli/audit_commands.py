@@ -245,7 +245,8 @@ def check_prices(claims: Path, market_files: tuple[Path, ...], tolerance: str,
     def action() -> int:
         limit = Fraction(*parse_decimal(tolerance, "--tolerance"))
         if limit < 0:
-            raise InputError(Reason.OUT_OF_RANGE, "--tolerance", tolerance, "not negative")
+            detail = "must not be negative"
+            raise InputError(Reason.OUT_OF_RANGE, "--tolerance", tolerance, detail)
         markets = load_markets(market_files)
         rows = [claim_row(c, check_claim(c, limit)) for c in load_claims(claims, markets)]
         report: dict[str, Any] = {"claims": claims.name, "tolerance": tolerance, "rows": rows,
@@ -261,13 +262,13 @@ def check_prices(claims: Path, market_files: tuple[Path, ...], tolerance: str,
 
 def _print_claims(report: dict[str, Any]) -> None:
     table = Table(title=f"{report['claims']}: claimed prices against the reference")
-    columns = ("id", "claimed", "reference", "ticks", "", "cause")
+    columns = ("id", "claimed", "reference", "ticks", "", "cause", "bankruptcy", "maintenance")
     for column in columns:
-        table.add_column(column, justify="right" if column in {"claimed", "reference", "ticks"}
-                         else "left")  # fmt: skip
+        table.add_column(column, justify="left" if column in {"id", "", "cause"} else "right")
     for row in report["rows"]:
-        table.add_row(row["id"], row["claimed"], row["liquidation_price"],
-                      row["ticks"] or "-", row["direction"], row["cause"])  # fmt: skip
+        table.add_row(row["id"], row["claimed"], row["liquidation_price"], row["ticks"] or "-",
+                      row["direction"], row["cause"], row["bankruptcy_price"],
+                      row["maintenance"])  # fmt: skip
     console.print(table)
     summary = report["summary"]
     causes = ", ".join(f"{n} {cause}" for cause, n in summary["causes"].items()) or "none"
