@@ -287,14 +287,24 @@ class Auditor:
         self._find(Violation.CONTINUITY, line, account.id, f"no position in {symbol} to close")
         return None
 
-    def _step(self, action: Step, line: _Line) -> None:
+    def _held(self, action: Step | TakenOver, line: _Line) -> tuple[AccountState, int] | None:
+        """Return the unit a closing action names and the index of its position, or None.
+
+        The unit counts as handled on the line (AUDIT-2); a missing unit or position is a
+        continuity finding (AUDIT-3).
+        """
         account = self._account(action.account, line)
         if account is None:
-            return
+            return None
         line.handled.add(account.id)
         index = self._position_index(account, action.market, line)
-        if index is None:
+        return None if index is None else (account, index)
+
+    def _step(self, action: Step, line: _Line) -> None:
+        held_at = self._held(action, line)
+        if held_at is None:
             return
+        account, index = held_at
         position = account.positions[index]
         entry = self.state.markets[action.market]
         market = entry.market
@@ -400,13 +410,10 @@ class Auditor:
         self.state = with_market(self.state, attrs.evolve(entry, book=book))
 
     def _takeover(self, action: TakenOver, line: _Line) -> None:
-        account = self._account(action.account, line)
-        if account is None:
+        held_at = self._held(action, line)
+        if held_at is None:
             return
-        line.handled.add(account.id)
-        index = self._position_index(account, action.market, line)
-        if index is None:
-            return
+        account, index = held_at
         position = account.positions[index]
         entry = self.state.markets[action.market]
         market = entry.market

@@ -85,15 +85,22 @@ def load_document(
     if not text.strip():
         raise InputError(Reason.SYNTAX, "<file>", None, "file is empty", where)
     is_toml = path.suffix.lower() == ".toml" if toml is None else toml
+    document = _parse_object(text, is_toml=is_toml, where=where, field="<root>",
+                             what="top level must be a table/object")  # fmt: skip
+    return _mark_toml_integers(document) if is_toml else document
+
+
+def _parse_object(text: str, *, is_toml: bool, where: str, field: str, what: str) -> dict[str, Any]:
+    """Parse ``text`` into a mapping whose literals CONV-1, CONV-2 and CONV-11 accept."""
     document = _parse(text, is_toml=is_toml, where=where)
     if not isinstance(document, dict):
-        detail = f"top level must be a table/object, got {type(document).__name__}"
-        raise InputError(Reason.WRONG_TYPE, "<root>", None, detail, where)
+        detail = f"{what}, got {type(document).__name__}"
+        raise InputError(Reason.WRONG_TYPE, field, None, detail, where)
     try:
         check_literals(document)
     except InputError as error:
         raise error.located(where) from None
-    return _mark_toml_integers(document) if is_toml else document
+    return document
 
 
 def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -152,15 +159,8 @@ def read_json_lines(handle: BinaryIO, where: str) -> Iterator[tuple[int, dict[st
             raise InputError(Reason.SYNTAX, "<line>", None, detail, located) from exc
         if not text.strip():
             continue
-        document = _parse(text, is_toml=False, where=located)
-        if not isinstance(document, dict):
-            detail = f"a line must be an object, got {type(document).__name__}"
-            raise InputError(Reason.WRONG_TYPE, "<line>", None, detail, located)
-        try:
-            check_literals(document)
-        except InputError as error:
-            raise error.located(located) from None
-        yield number, document
+        yield number, _parse_object(text, is_toml=False, where=located, field="<line>",
+                                    what="a line must be an object")  # fmt: skip
 
 
 def _file_kind(mode: int) -> str:
