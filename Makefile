@@ -22,6 +22,8 @@ demo: $(STAMP)  ## check a market, margin an account, replay a scenario, backtes
 	$(BIN)/liqspec backtest --fund 100000
 	$(BIN)/liqspec stress --runs 4 --workers 2
 	$(BIN)/liqspec audit spec/audit/two-violations.jsonl || test $$? -eq 1  # 1: the two seeded violations
+	$(BIN)/liqspec audit spec/audit/venues/hyperliquid-node-fills.jsonl --format hyperliquid-node-fills \
+	    --market spec/markets/hyperliquid-btc-2024.toml || test $$? -eq 1  # a venue's own stream
 
 lint: $(STAMP)
 	$(BIN)/ruff check reference proofs tests benchmarks scripts
@@ -52,6 +54,7 @@ bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_backtest.py
 	$(BIN)/python benchmarks/bench_stress.py --positions 10000 --points 240 --runs 4
 	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_audit_memory.py
 	$(BIN)/python benchmarks/bench_proofs.py
 	$(BIN)/python benchmarks/bench_conformance.py
 

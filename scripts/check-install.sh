@@ -23,9 +23,18 @@ if [ "$status" -ne 1 ]; then  # the sample's two seeded violations: exit 1
     echo "audit of the bundled sample exited $status, not 1" >&2
     exit 1
 fi
+venues="$("$work/venv/bin/python" -c 'from liqspec.base.files import get_bundled; print(get_bundled("audit", "venues"))')"
+markets="$("$work/venv/bin/python" -c 'from liqspec.base.files import get_bundled; print(get_bundled("markets"))')"
+status=0
+"$work/venv/bin/liqspec" audit "$venues/hyperliquid-node-fills.jsonl" --format hyperliquid-node-fills \
+    --market "$markets/hyperliquid-btc-2024.toml" --json > /dev/null || status=$?
+if [ "$status" -ne 1 ]; then  # the venue sample's two seeded faults: exit 1
+    echo "audit of the bundled Hyperliquid sample exited $status, not 1" >&2
+    exit 1
+fi
 leftovers="$(ls -A)"
 if [ -n "$leftovers" ]; then
     echo "the commands wrote into the working folder: $leftovers" >&2
     exit 1
 fi
-echo "check-install: the installed package passed every vector, the fuzzer found nothing, the bundled backtest and stress template ran, and the audit found the sample's violations"
+echo "check-install: the installed package passed every vector, the fuzzer found nothing, the bundled backtest and stress template ran, and the audits found the samples' violations"

@@ -125,6 +125,32 @@ def test_audit_guide_root_is_the_sample_s() -> None:
     assert f"--root {report['roots'][0]['root']}" in AUDIT_GUIDE
 
 
+def test_audit_guide_checkpoints_are_the_sample_s() -> None:
+    sample = ROOT / "spec" / "audit" / "two-violations.jsonl"
+    report = json.loads(CliRunner().invoke(main, ["audit", str(sample), "--json"]).output)
+    assert f"--checkpoint {report['lines']}={report['chain']}" in AUDIT_GUIDE
+    assert f"--checkpoint root:0={report['roots'][0]['root']}" in AUDIT_GUIDE
+
+
+def test_audit_guide_venue_findings_are_what_the_audit_reports() -> None:
+    sample = ROOT / "spec" / "audit" / "venues" / "hyperliquid-node-fills.jsonl"
+    market = MARKETS / "hyperliquid-btc-2024.toml"
+    result = CliRunner().invoke(main, ["audit", str(sample), "--format", "hyperliquid-node-fills",
+                                       "--market", str(market), "--json"])  # fmt: skip
+    assert result.exit_code == 1
+    shown = AUDIT_GUIDE.split("## A venue's own stream", 1)[1]
+    shown = shown.split("```text", 1)[1].split("```", 1)[0]
+    lines = shown.strip().splitlines()
+    findings = json.loads(result.output)["findings"]
+    assert len(lines) == len(findings)
+    for line, finding in zip(lines, findings, strict=True):
+        start = f"line {finding['line']} {finding['account']}: {finding['id']} ({finding['rule']})"
+        assert line.startswith(start)
+        for pair in line.removeprefix(start).split():
+            key, value = pair.split("=")
+            assert finding["numbers"][key] == value
+
+
 def test_audit_guide_claims_table_is_what_check_prices_prints() -> None:
     claims = ROOT / "spec" / "audit" / "claims.csv"
     market = MARKETS / "binance-btcusdt-2024-10-24.toml"

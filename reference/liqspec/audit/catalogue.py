@@ -38,6 +38,9 @@ class Violation(enum.Enum):
     BAD_DEBT = ("bad-debt", Severity.ERROR, "INS-6", "INV-DEFICIT-CONSERVE")
     ENDED_EARLY = ("ended-early", Severity.WARNING, "LIQ-2", "INV-EXIT")
     NOT_CONSERVED = ("value-not-conserved", Severity.ERROR, "AUDIT-4", "INV-DEFICIT-CONSERVE")
+    BEYOND_LIMIT = ("fill-beyond-limit", Severity.ERROR, "LIQ-6", "INV-RATIO")
+    BANKRUPT_AT_MARK = ("bankrupt-at-mark", Severity.WARNING, "LIQ-3", "INV-TRIGGER")
+    PAIR_MISMATCH = ("pair-mismatch", Severity.ERROR, "AUDIT-10", "INV-CONSERVE-CLOSE")
 
     @property
     def identifier(self) -> str:

@@ -7,36 +7,124 @@ absolute path, so the same log gives the same bytes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from liqspec.audit.catalogue import Severity, Violation
 from liqspec.audit.claims import Claim, Verdict
-from liqspec.audit.integrity import Batch, MerkleBatches, Proof
-from liqspec.audit.log import open_log
+from liqspec.audit.importers import Format, Role, open_venue_log
+from liqspec.audit.integrity import GENESIS, Batch, MerkleBatches, Proof, get_line_digest
+from liqspec.audit.log import LogLine, open_log
 from liqspec.audit.replay import Auditor, Finding
+from liqspec.audit.venues import VenueAuditor
 from liqspec.base.conventions import decimal_text, ratio_text
-from liqspec.model.markets import format_price
+from liqspec.model.markets import Market, format_price, format_size
 from liqspec.model.prices import PriceResult, PriceStatus
 
 __all__ = [
     "BATCH",
+    "Checkpoints",
     "audit_file",
     "audit_report",
+    "audit_venue_file",
     "claim_row",
     "claims_summary",
     "finding_row",
     "is_failing",
     "proof_row",
     "report_markdown",
+    "venue_report",
 ]
 
 BATCH = 1024
 """Lines per Merkle tree by default (AUDIT-6)."""
+
+
+class _Lines(Protocol):
+    """A line of a log: its number, normalised text, chain value and end offset."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def text(self) -> bytes: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def end(self) -> int: ...
+
+
+_L = TypeVar("_L", bound=_Lines)
+
+
+@attrs.define
+class Checkpoints:
+    """Chain values and batch roots the caller expects; each is compared (AUDIT-6)."""
+
+    chain: Mapping[int, str] = attrs.field(factory=dict)
+    """The chain value expected after the first N event lines."""
+    roots: Mapping[int, str] = attrs.field(factory=dict)
+    """The root expected of batch K (from 0)."""
+    seen: dict[int, str] = attrs.field(factory=dict)
+
+    def get_results(self, batches: list[Batch]) -> list[dict[str, Any]]:
+        """Return each checkpoint with what the log gave (None past its end) and the verdict."""
+        rows = [("chain", n, hex_value, self.seen.get(n)) for n, hex_value in self.chain.items()]
+        for k, hex_value in self.roots.items():
+            rows.append(("root", k, hex_value, batches[k].root if k < len(batches) else None))
+        return [
+            {"kind": kind, "at": at, "expected": expected, "observed": observed,
+             "agrees": observed == expected.lower()}
+            for kind, at, expected, observed in sorted(rows)
+        ]  # fmt: skip
+
+
+def _prove(
+    lines: Iterable[_L],
+    process: Callable[[_L], None],
+    findings: list[Finding],
+    trees: MerkleBatches,
+    *,
+    events: int,
+    size: int,
+    checkpoints: Checkpoints,
+    progress: Callable[[int, int], None] | None,
+    on_findings: Callable[[list[Finding]], None] | None,
+) -> None:
+    """Feed each line to ``process`` and to the Merkle batches; prove the findings it makes.
+
+    ``events`` is the number of event lines already read (the chain checkpoints count them).
+    Each finding gets its line's inclusion proof when its batch closes; ``on_findings`` is then
+    called with them. ``progress`` is called with (bytes read, file size).
+    """
+    proved = 0
+
+    def close() -> None:
+        nonlocal proved
+        proofs = trees.close()
+        fresh = [attrs.evolve(f, proof=proofs[f.line]) for f in findings[proved:]]
+        findings[proved:] = fresh
+        proved = len(findings)
+        if on_findings is not None and fresh:
+            on_findings(fresh)
+
+    for line in lines:
+        if trees.is_full():
+            close()
+        made = len(findings)
+        process(line)
+        events += 1
+        if events in checkpoints.chain:
+            checkpoints.seen[events] = line.digest
+        trees.add(line.number, line.text)
+        if len(findings) > made:
+            trees.keep(line.number)
+        if progress is not None:
+            progress(line.end, size)
+    close()
 
 
 def audit_file(
@@ -45,38 +133,44 @@ def audit_file(
     batch: int = BATCH,
     progress: Callable[[int, int], None] | None = None,
     on_findings: Callable[[list[Finding]], None] | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> tuple[Auditor, list[Batch]]:
-    """Audit the log at ``path``; return the auditor and the batches' Merkle roots.
-
-    Each finding gets its line's inclusion proof when its batch closes; ``on_findings`` is
-    then called with them. ``progress`` is called with (bytes read, file size).
-    """
+    """Audit the log at ``path``; return the auditor and the batches' Merkle roots."""
+    checkpoints = checkpoints or Checkpoints()
     with open_log(path) as (scenario, lines, size, first_text):
         auditor = Auditor(scenario)
         trees = MerkleBatches(batch)
         trees.add(1, first_text)
-        proved = 0
+        if 0 in checkpoints.chain:
+            checkpoints.seen[0] = get_line_digest(GENESIS, first_text)
 
-        def close() -> None:
-            nonlocal proved
-            proofs = trees.close()
-            fresh = [attrs.evolve(f, proof=proofs[f.line]) for f in auditor.findings[proved:]]
-            auditor.findings[proved:] = fresh
-            proved = len(auditor.findings)
-            if on_findings is not None and fresh:
-                on_findings(fresh)
-
-        for line in lines:
-            if trees.is_full():
-                close()
-            made = len(auditor.findings)
+        def process(line: LogLine) -> None:
             auditor.process_line(line.number, line.event, line.records, line.digest)
-            trees.add(line.number, line.text)
-            if len(auditor.findings) > made:
-                trees.keep(line.number)
-            if progress is not None:
-                progress(line.end, size)
-        close()
+
+        _prove(lines, process, auditor.findings, trees, events=0, size=size,
+               checkpoints=checkpoints, progress=progress, on_findings=on_findings)  # fmt: skip
+    return auditor, trees.batches
+
+
+def audit_venue_file(
+    path: Path,
+    fmt: Format,
+    markets: Mapping[str, Market],
+    *,
+    batch: int = BATCH,
+    progress: Callable[[int, int], None] | None = None,
+    on_findings: Callable[[list[Finding]], None] | None = None,
+    checkpoints: Checkpoints | None = None,
+) -> tuple[VenueAuditor, list[Batch]]:
+    """Audit a venue log in format ``fmt`` (AUDIT-9, AUDIT-10); as :func:`audit_file`."""
+    with open_venue_log(path, fmt, markets) as (lines, size):
+        auditor = VenueAuditor(fmt, markets)
+        trees = MerkleBatches(batch)
+        checkpoints = checkpoints or Checkpoints()
+        if 0 in checkpoints.chain:
+            checkpoints.seen[0] = GENESIS
+        _prove(lines, auditor.process_line, auditor.findings, trees, events=0, size=size,
+               checkpoints=checkpoints, progress=progress, on_findings=on_findings)  # fmt: skip
     return auditor, trees.batches
 
 
@@ -102,15 +196,22 @@ def finding_row(finding: Finding) -> dict[str, Any]:
     }
 
 
-def audit_report(name: str, auditor: Auditor, batches: list[Batch]) -> dict[str, Any]:
+def audit_report(
+    name: str,
+    auditor: Auditor,
+    batches: list[Batch],
+    checkpoints: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Return the whole report: the log, the counts, the figures, the roots and the findings."""
     counts = Counter(f.violation.identifier for f in auditor.findings)
     units = auditor.units
     return {
         "log": name,
+        "format": "liqspec",
         "lines": auditor.lines,
         "chain": auditor.digest,
         "roots": [attrs.asdict(b) for b in batches],
+        "checkpoints": checkpoints or [],
         "summary": {
             "errors": auditor.errors,
             "warnings": len(auditor.findings) - auditor.errors,
@@ -120,6 +221,35 @@ def audit_report(name: str, auditor: Auditor, batches: list[Batch]) -> dict[str,
             "liquidated": {a: units.amount(q, a) for a, q in sorted(auditor.liquidated.items())},
             "fund_low": {f: units.amount(q, f) for f, q in sorted(auditor.fund_low.items())},
             "adl_overshoot": {a: units.amount(q, a) for a, q in sorted(auditor.overshoot.items())},
+        },
+        "findings": [finding_row(f) for f in auditor.findings],
+    }
+
+
+def venue_report(
+    name: str,
+    auditor: VenueAuditor,
+    batches: list[Batch],
+    checkpoints: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Return the report of a venue log (AUDIT-10): as :func:`audit_report`, for its checks."""
+    counts = Counter(f.violation.identifier for f in auditor.findings)
+    markets = auditor.markets
+    return {
+        "log": name,
+        "format": auditor.format.label,
+        "checks": [v.identifier for v in auditor.format.checks],
+        "lines": auditor.lines,
+        "chain": auditor.digest,
+        "roots": [attrs.asdict(b) for b in batches],
+        "checkpoints": checkpoints or [],
+        "summary": {
+            "errors": auditor.errors,
+            "warnings": len(auditor.findings) - auditor.errors,
+            "by_class": {v.identifier: counts[v.identifier] for v in auditor.format.checks},
+            "fills": {role.value: auditor.fills[role.value] for role in Role},
+            "closed": {m: format_size(markets[m], q) for m, q in sorted(auditor.closed.items())},
+            "unpaired": len(auditor.pending),
         },
         "findings": [finding_row(f) for f in auditor.findings],
     }
@@ -138,19 +268,23 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
         f"{report['lines']} events replayed. Hash chain head: `{report['chain']}`.",
         "",
+        *_venue_lines(report),
         verdict,
         "",
         "| class | severity | rule | invariant | findings |",
         "|---|---|---|---|---|",
     ]
     for violation in Violation:
-        count = summary["by_class"][violation.identifier]
+        count = summary["by_class"].get(violation.identifier, 0)
         if count:
             lines.append(
                 f"| {violation.identifier} | {violation.severity.value} | {violation.rule} "
                 f"| {violation.invariant} | {count} |"
             )
-    if summary["out_of_sync"]:
+    for row in report["checkpoints"]:
+        state = "agrees" if row["agrees"] else f"**differs**: the log gives `{row['observed']}`"
+        lines.append(f"Checkpoint {row['kind']} {row['at']} `{row['expected']}` {state}.")
+    if summary.get("out_of_sync"):
         names = ", ".join(summary["out_of_sync"])
         suppressed = summary["suppressed"]
         note = f"Out of sync after a continuity break: {names} ({suppressed} later findings"
@@ -166,9 +300,19 @@ def report_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _venue_lines(report: dict[str, Any]) -> list[str]:
+    """Return the lines naming a venue log's format and the checks it supports (AUDIT-10)."""
+    if report["format"] == "liqspec":
+        return []
+    checks = ", ".join(report["checks"])
+    return [f"Format `{report['format']}`: its data supports only these checks: {checks}.", ""]
+
+
 def is_failing(report: dict[str, Any]) -> bool:
-    """Return whether a finding of severity error was reported (exit 1)."""
-    return any(row["severity"] == Severity.ERROR.value for row in report["findings"])
+    """Return whether a finding of severity error was reported or a checkpoint differs (exit 1)."""
+    return any(row["severity"] == Severity.ERROR.value for row in report["findings"]) or any(
+        not row["agrees"] for row in report["checkpoints"]
+    )
 
 
 # --- claimed prices (AUDIT-8) -------------------------------------------------------------------

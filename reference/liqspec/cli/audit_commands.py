@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -12,16 +13,20 @@ from rich.table import Table
 
 from liqspec.audit.catalogue import Violation
 from liqspec.audit.claims import check_claim, load_claims
+from liqspec.audit.importers import Format
 from liqspec.audit.integrity import Proof, is_proved
 from liqspec.audit.report import (
     BATCH,
+    Checkpoints,
     audit_file,
     audit_report,
+    audit_venue_file,
     claim_row,
     claims_summary,
     finding_row,
     is_failing,
     report_markdown,
+    venue_report,
 )
 from liqspec.backtest.report import write_outputs
 from liqspec.base.conventions import parse_decimal
@@ -37,6 +42,7 @@ from liqspec.cli.app import (
     print_json,
     progress_bar,
 )
+from liqspec.model.markets import Market
 
 __all__ = ["audit", "check_prices"]
 
@@ -71,7 +77,26 @@ def audit() -> None:
               show_default=True,
               help="Lines per Merkle tree: each finding carries its line's inclusion proof "
                    "in its batch, and the report lists every batch's root.")  # fmt: skip
-def check(log: Path, as_json: bool, as_lines: bool, out_dir: Path | None, batch: int) -> None:
+@click.option("--format", "fmt", type=click.Choice(["liqspec", *(f.label for f in Format)]),
+              default="liqspec", show_default=True,
+              help="The log's format: liqspec's own (a starting state, then events with the "
+                   "venue's records), or a venue's published stream (needs --market).")  # fmt: skip
+@click.option("--market", "market_files", multiple=True, type=click.Path(path_type=Path),
+              help="A market file for a venue log's symbols; repeat for each market.")  # fmt: skip
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="N=HEX|root:K=HEX",
+              help="Expect this hash-chain value after the first N event lines, or this root "
+                   "of batch K (from 0); exit 1 when the log gives another.")  # fmt: skip
+def check(
+    *,
+    log: Path,
+    as_json: bool,
+    as_lines: bool,
+    out_dir: Path | None,
+    batch: int,
+    fmt: str,
+    market_files: tuple[Path, ...],
+    checkpoints: tuple[str, ...],
+) -> None:
     """Replay a venue's liquidation LOG against the reference and flag every violation.
 
     The log (spec/16-audit.md) is JSON lines: first the starting state (a scenario without
@@ -91,11 +116,20 @@ def check(log: Path, as_json: bool, as_lines: bool, out_dir: Path | None, batch:
     Exit 0 when no finding has severity error, 1 when one has (CI can gate on it), 2 for bad
     input, with one line naming the file, line, field, value and rule.
 
+    A venue's own stream (--format) carries no account state, so only the checks its data
+    supports run, and the report names them: binance-force-order (forceOrder and
+    markPriceUpdate messages), bybit-all-liquidation (allLiquidation and tickers),
+    hyperliquid-node-fills (node_fills_by_block lines), dydx-subaccount-fills (v4_subaccounts
+    and v4_markets messages).
+
     \b
     Examples:
       liqspec audit spec/audit/two-violations.jsonl
       liqspec audit venue.jsonl --out audit-report/
       liqspec audit venue.jsonl --jsonl > findings.jsonl   (each batch's findings when it closes)
+      liqspec audit venue.jsonl --checkpoint 1000=<HEX> --checkpoint root:0=<HEX>
+      liqspec audit spec/audit/venues/binance-force-order.jsonl --format binance-force-order \\
+          --market spec/audit/venues/binance-btcusdt-band.toml
     """
 
     def action() -> int:
@@ -103,12 +137,20 @@ def check(log: Path, as_json: bool, as_lines: bool, out_dir: Path | None, batch:
             for finding in findings:
                 click.echo(json.dumps(finding_row(finding), sort_keys=True))
 
+        expected = _checkpoints(checkpoints)
+        markets = _venue_markets(fmt, market_files)
         with progress_bar("audit (% of the file)", 100, quiet=as_json or as_lines) as progress:
-            auditor, batches = audit_file(
-                log, batch=batch, on_findings=emit if as_lines else None,
-                progress=lambda done, size: progress(done * 100 // max(size, 1)),
-            )  # fmt: skip
-        report = audit_report(log.name, auditor, batches)
+            options: dict[str, Any] = {
+                "batch": batch, "on_findings": emit if as_lines else None,
+                "progress": lambda done, size: progress(done * 100 // max(size, 1)),
+                "checkpoints": expected,
+            }  # fmt: skip
+            if fmt == "liqspec":
+                auditor, batches = audit_file(log, **options)
+                report = audit_report(log.name, auditor, batches, expected.get_results(batches))
+            else:
+                venue, batches = audit_venue_file(log, Format.named(fmt), markets, **options)
+                report = venue_report(log.name, venue, batches, expected.get_results(batches))
         if out_dir is not None:
             rows = report["findings"]
             findings = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
@@ -124,6 +166,37 @@ def check(log: Path, as_json: bool, as_lines: bool, out_dir: Path | None, batch:
         return EXIT_FOUND if is_failing(report) else EXIT_OK
 
     guarded(as_json, action)
+
+
+def _venue_markets(fmt: str, paths: tuple[Path, ...]) -> dict[str, Market]:
+    """Load the markets of a venue log; the liqspec format has its markets inline."""
+    if fmt == "liqspec" and paths:
+        detail = "a liqspec log has its markets inline; --market is for --format of a venue"
+        raise InputError(Reason.UNKNOWN_KEY, "--market", str(paths[0]), detail)
+    if fmt != "liqspec" and not paths:
+        detail = f"--format {fmt} needs the market file of each symbol in the log"
+        raise InputError(Reason.MISSING_KEY, "--market", None, detail)
+    return load_markets(paths)
+
+
+_CHECKPOINT = re.compile(r"(root:)?([0-9]{1,12})=([0-9a-fA-F]{64})")
+
+
+def _checkpoints(texts: tuple[str, ...]) -> Checkpoints:
+    """Parse ``--checkpoint N=HEX`` (a chain value) and ``root:K=HEX`` (a batch root)."""
+    chain: dict[int, str] = {}
+    roots: dict[int, str] = {}
+    for text in texts:
+        match = _CHECKPOINT.fullmatch(text)
+        if match is None:
+            detail = "must be N=HEX (the chain after N event lines) or root:K=HEX, 64 hex digits"
+            raise InputError(Reason.SYNTAX, "--checkpoint", text, detail)
+        table = roots if match[1] else chain
+        at = int(match[2])
+        if at in table:
+            raise InputError(Reason.SYNTAX, "--checkpoint", text, "given twice for this point")
+        table[at] = match[3].lower()
+    return Checkpoints(chain, roots)
 
 
 @audit.command("verify")
@@ -276,14 +349,13 @@ def _print_claims(report: dict[str, Any]) -> None:
                   f"ticks; disagreements: {causes}")  # fmt: skip
 
 
-def _print_report(report: dict[str, object]) -> None:
+def _print_report(report: dict[str, Any]) -> None:
     summary = report["summary"]
-    assert isinstance(summary, dict)  # noqa: S101 - built by audit_report
     table = Table(title=f"audit of {report['log']}: {report['lines']} events")
     for column in ("class", "severity", "rule", "invariant", "findings"):
         table.add_column(column, justify="right" if column == "findings" else "left")
     for violation in Violation:
-        count = summary["by_class"][violation.identifier]
+        count = summary["by_class"].get(violation.identifier, 0)
         if count:
             table.add_row(violation.identifier, violation.severity.value, violation.rule,
                           violation.invariant, str(count))  # fmt: skip
@@ -292,7 +364,6 @@ def _print_report(report: dict[str, object]) -> None:
     else:
         console.print(f"audit of {report['log']}: {report['lines']} events, no findings")
     findings = report["findings"]
-    assert isinstance(findings, list)  # noqa: S101 - built by audit_report
     for row in findings[:50]:
         numbers = "  ".join(f"{k}={v}" for k, v in row["numbers"].items())
         who = f" {row['account']}" if row["account"] else ""
@@ -300,5 +371,11 @@ def _print_report(report: dict[str, object]) -> None:
                       f"{row['detail']}  {numbers}", markup=True, highlight=False)  # fmt: skip
     if len(findings) > 50:
         console.print(f"... and {len(findings) - 50} more (--json or --out for all)")
+    if report["format"] != "liqspec":
+        console.print(f"format {report['format']}: checked only "
+                      + ", ".join(report["checks"]))  # fmt: skip
+    for row in report["checkpoints"]:
+        verdict = "agrees" if row["agrees"] else f"DIFFERS: the log gives {row['observed']}"
+        console.print(f"checkpoint {row['kind']} {row['at']}: {verdict}", highlight=False)
     errors = summary["errors"]
     console.print(f"{errors} finding(s) of severity error; chain head {report['chain']}")

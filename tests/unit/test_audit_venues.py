@@ -1,0 +1,260 @@
+"""Venue logs (AUDIT-9, AUDIT-10): the shipped samples, hand-seeded findings, bad fields.
+
+Each sample in spec/audit/venues/ is written by hand in its venue's published message format.
+The findings expected below are worked out from the lines themselves (the numbers in the
+comments), not read from the audit.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from liqspec.audit.importers import Format, Role, VenueFill
+from liqspec.audit.integrity import Proof, is_proved
+from liqspec.audit.report import Checkpoints, audit_venue_file
+from liqspec.audit.venues import VenueAuditor
+from liqspec.cli import main
+from liqspec.model.market_files import load_market
+from tests.data import ROOT
+
+VENUES = ROOT / "spec" / "audit" / "venues"
+MARKETS = ROOT / "spec" / "markets"
+SAMPLES = {
+    "binance-force-order": VENUES / "binance-btcusdt-band.toml",
+    "bybit-all-liquidation": MARKETS / "bybit-btcusdt-isolated-examples.toml",
+    "hyperliquid-node-fills": MARKETS / "hyperliquid-btc-2024.toml",
+    "dydx-subaccount-fills": VENUES / "dydx-btc-usd.toml",
+}
+USER_3 = "0x" + "3" * 40
+USER_5 = "0x" + "5" * 40
+DYDX_D = "dydx1" + "d" * 38 + "/0"
+
+# (id, line, account, numbers) of every finding each sample must give, and its exit code.
+EXPECTED: dict[str, tuple[int, list[tuple[str, int, str | None, dict[str, str]]]]] = {
+    "binance-force-order": (
+        1,
+        [
+            # SELL limit 65800.0, average 65790.2: below the limit.
+            ("fill-beyond-limit", 5, None, {"limit": "65800", "fill": "65790.2"}),
+            # the mark 66000 (line 4) is below the SELL's bankruptcy price 66050.0.
+            ("bankrupt-at-mark", 6, None, {"mark": "66000", "bankruptcy": "66050"}),
+            # band 5% of 66000: [62700, 69300]; the fill at 62500 is below it.
+            (
+                "outside-band",
+                7,
+                None,
+                {"fill": "62500", "mark": "66000", "band_low": "62700", "band_high": "69300"},
+            ),
+        ],
+    ),
+    "bybit-all-liquidation": (
+        0,
+        [
+            # a long ("Buy") with bankruptcy 42750.5 when the mark was 42700 (line 4).
+            ("bankrupt-at-mark", 5, None, {"mark": "42700", "bankruptcy": "42750.5"}),
+        ],
+    ),
+    "hyperliquid-node-fills": (
+        1,
+        [
+            # user 3 held -0.5, bought 0.1 on line 3: -0.4, but the liquidation states -0.5.
+            ("continuity", 4, USER_3, {"expected": "-0.4", "observed": "-0.5"}),
+            # trade 505: the liquidated side bought 0.2, the backstop's side sold 0.15.
+            (
+                "pair-mismatch",
+                5,
+                USER_5,
+                {
+                    "first_line": "5",
+                    "role": "liquidated",
+                    "counter_role": "liquidator",
+                    "side": "buy",
+                    "counter_side": "sell",
+                    "price": "70010",
+                    "counter_price": "70010",
+                    "size": "0.2",
+                    "counter_size": "0.15",
+                },
+            ),
+        ],
+    ),
+    "dydx-subaccount-fills": (
+        1,
+        [
+            # event ...0c: DELEVERAGED 0.02 on line 4, OFFSETTING 0.03 on line 5.
+            (
+                "pair-mismatch",
+                5,
+                DYDX_D,
+                {
+                    "first_line": "4",
+                    "role": "deleveraged",
+                    "counter_role": "offsetting",
+                    "side": "buy",
+                    "counter_side": "sell",
+                    "price": "64500",
+                    "counter_price": "64500",
+                    "size": "0.02",
+                    "counter_size": "0.03",
+                },
+            ),
+        ],
+    ),
+}
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def sample_report(fmt: str) -> tuple[int, dict[str, Any]]:
+    log = VENUES / f"{fmt}.jsonl"
+    code, output = run("audit", str(log), "--format", fmt, "--market", str(SAMPLES[fmt]), "--json")
+    return code, json.loads(output)
+
+
+@pytest.mark.parametrize("fmt", sorted(SAMPLES))
+def test_every_sample_gives_its_seeded_findings(fmt: str) -> None:
+    code, report = sample_report(fmt)
+    expected_code, expected = EXPECTED[fmt]
+    found = [(r["id"], r["line"], r["account"], r["numbers"]) for r in report["findings"]]
+    assert found == expected
+    assert code == expected_code
+    assert report["format"] == fmt
+    assert report["checks"] == [v.identifier for v in Format.named(fmt).checks]
+
+
+@pytest.mark.parametrize("fmt", sorted(SAMPLES))
+def test_every_finding_of_a_sample_is_proved_in_its_batch(fmt: str) -> None:
+    _, report = sample_report(fmt)
+    roots = [row["root"] for row in report["roots"]]
+    for row in report["findings"]:
+        proof = Proof(**{**row["proof"], "path": tuple(row["proof"]["path"])})
+        assert is_proved(proof, roots[proof.batch])
+        assert not is_proved(proof, "0" * 64)
+
+
+def test_only_the_checks_a_format_supports_are_reported() -> None:
+    # Bybit's stream has no limit price and no start position: those checks are not claimed.
+    _, report = sample_report("bybit-all-liquidation")
+    assert set(report["summary"]["by_class"]) == {"outside-band", "bankrupt-at-mark"}
+    assert report["summary"]["fills"]["liquidated"] == 3
+
+
+def test_the_sides_of_a_match_are_paired_and_the_rest_counted() -> None:
+    # dYdX: event ...0a pairs LIQUIDATED with LIQUIDATION (no finding); the LIMIT fill is a
+    # trade; nothing is left unpaired.
+    _, report = sample_report("dydx-subaccount-fills")
+    fills = report["summary"]["fills"]
+    assert (fills["liquidated"], fills["liquidator"], fills["trade"]) == (1, 1, 1)
+    assert report["summary"]["unpaired"] == 0
+    assert report["summary"]["closed"] == {"BTC-USD": "0.07"}
+
+
+def fill(role: Role, side: int, size: int, start: int, *, account: str = "u") -> VenueFill:
+    return VenueFill("BTC", account, role, side, Fraction(60000), size, start=start)
+
+
+@pytest.mark.parametrize(
+    ("side", "size", "start", "flagged"),
+    [(-1, 5, 5, False), (-1, 6, 5, True), (1, 1, 5, True), (1, 5, -5, False), (-1, 1, -5, True)],
+)
+def test_a_liquidation_fill_must_reduce_the_position(
+    side: int, size: int, start: int, flagged: bool
+) -> None:
+    markets = {"BTC": load_market(SAMPLES["hyperliquid-node-fills"])}
+    auditor = VenueAuditor(Format.HYPERLIQUID, markets)
+    auditor.process_fill(1, fill(Role.LIQUIDATED, side, size, start))
+    assert [f.violation.identifier for f in auditor.findings] == (["continuity"] if flagged else [])
+    # the tracked position follows the stated start, so the next fill is checked against it
+    assert auditor.held["u", "BTC"] == start + side * size
+
+
+def test_a_start_that_breaks_continuity_is_reported_once() -> None:
+    markets = {"BTC": load_market(SAMPLES["hyperliquid-node-fills"])}
+    auditor = VenueAuditor(Format.HYPERLIQUID, markets)
+    auditor.process_fill(1, fill(Role.TRADE, 1, 3, 0))
+    auditor.process_fill(2, fill(Role.TRADE, 1, 1, 5))  # held 3, states 5: one break
+    auditor.process_fill(3, fill(Role.TRADE, 1, 1, 6))  # follows the stated 5 + 1
+    assert [(f.line, dict(f.numbers)) for f in auditor.findings] == [
+        (2, {"expected": "0.00003", "observed": "0.00005"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "old", "new", "field"),
+    [
+        ("binance-force-order", '"e":"forceOrder"', '"e":"aggTrade"', "e"),
+        ("binance-force-order", '"ap":"66512.3"', '"ap":"1e5"', "o.ap"),
+        ("bybit-all-liquidation", '"S":"Buy","v":"0.003"', '"v":"0.003"', "data[0].S"),
+        ("bybit-all-liquidation", '"p":"42800.0"', '"p":"42800.2"', "data[0].p"),
+        ("hyperliquid-node-fills", '"side":"B","time":1729764000087', '"side":"X","time":1',
+         "events[0][1].side"),
+        ("hyperliquid-node-fills", '"tid":501', '"tid":"501"', "events[0][1].tid"),
+        ("dydx-subaccount-fills", '"type":"LIQUIDATED"', '"type":"SETTLED"',
+         "contents.fills[0].type"),
+        ("dydx-subaccount-fills", '"oraclePrice":"64020.512"', '"oraclePrice":"-1"',
+         "contents.oraclePrices.BTC-USD.oraclePrice"),
+    ],
+)  # fmt: skip
+def test_a_field_that_cannot_be_mapped_is_bad_input_naming_line_and_field(
+    fmt: str, old: str, new: str, field: str, tmp_path: Path
+) -> None:
+    text = (VENUES / f"{fmt}.jsonl").read_text()
+    assert old in text
+    lines = text.splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines, 1) if old in line)
+    lines[number - 1] = lines[number - 1].replace(old, new, 1)
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(lines))
+    code, output = run("audit", str(log), "--format", fmt, "--market", str(SAMPLES[fmt]))
+    assert code == 2
+    assert f"line {number}" in output
+    assert field in output
+    assert "Traceback" not in output
+
+
+def test_the_market_option_goes_with_a_venue_format_only() -> None:
+    sample = str(VENUES / "bybit-all-liquidation.jsonl")
+    assert run("audit", sample, "--format", "bybit-all-liquidation")[0] == 2
+    own = str(ROOT / "spec" / "audit" / "venue.jsonl")
+    assert run("audit", own, "--market", str(SAMPLES["dydx-subaccount-fills"]))[0] == 2
+
+
+# --- checkpoints (AUDIT-6) ---------------------------------------------------------------------
+
+
+def test_checkpoints_compare_the_chain_and_the_batch_roots() -> None:
+    fmt = "hyperliquid-node-fills"
+    log = VENUES / f"{fmt}.jsonl"
+    markets = {"BTC": load_market(SAMPLES[fmt])}
+    auditor, batches = audit_venue_file(log, Format.named(fmt), markets, batch=2)
+    by_line = {f.line: f.digest for f in auditor.findings}  # the chain after lines 4 and 5
+    wrong = "0" * 64
+    expected = Checkpoints({4: by_line[4], 5: wrong, 9: wrong}, {0: batches[0].root, 7: wrong})
+    audit_venue_file(log, Format.named(fmt), markets, batch=2, checkpoints=expected)
+    rows = {(r["kind"], r["at"]): r for r in expected.get_results(batches)}
+    assert rows["chain", 4]["agrees"]
+    assert not rows["chain", 5]["agrees"]
+    assert rows["chain", 5]["observed"] == by_line[5]
+    assert rows["chain", 9]["observed"] is None  # past the end of a 5-line log
+    assert rows["root", 0]["agrees"]
+    assert rows["root", 7]["observed"] is None
+
+
+def test_a_checkpoint_that_differs_fails_the_audit() -> None:
+    log = str(ROOT / "spec" / "audit" / "venue.jsonl")
+    code, output = run("audit", log, "--json")
+    assert code == 0
+    head = json.loads(output)["chain"]
+    lines = json.loads(output)["lines"]
+    assert run("audit", log, "--checkpoint", f"{lines}={head}")[0] == 0
+    assert run("audit", log, "--checkpoint", f"{lines}={'a' * 64}")[0] == 1
+    assert run("audit", log, "--checkpoint", f"{lines + 1}={head}")[0] == 1
