@@ -59,3 +59,46 @@ def test_the_reference_is_binance_s_root_and_tier_1_is_named(
         verdict = check_claim(Claim("p", BTCUSDT, unit, entry * 10, as_tier_1), Fraction(0))
         assert (verdict.agrees, verdict.cause) == (False, "tier 1")
         assert (verdict.liquidation_ticks or 0) * side < 0  # farther from entry
+
+
+CYBERUSDT = load_market(MARKETS / "binance-cyberusdt-2023-08-31.toml")
+
+
+def cross_root(side: int, size: Fraction, entry: int, wallet: int, other_pnl: Fraction,
+               other_mm: Fraction) -> Fraction:  # fmt: skip
+    """Binance's cross form: the other positions' PnL adds to the wallet, their MM to the need."""
+    return (size * entry * side - wallet - other_pnl + other_mm - 50) / (
+        size * (side - Fraction(5, 1000))
+    )
+
+
+@given(
+    st.sampled_from([1, -1]),
+    st.integers(2_000, 6_000),  # thousandths of a BTC, in tier 2 at any root
+    st.integers(3, 10),  # leverage
+    st.sampled_from([1, -1]),  # the CYBER position's side
+    st.integers(4_000, 6_000),  # CYBER's entry, thousandths of a USDT
+    st.integers(4_000, 6_000),  # CYBER's mark
+)
+def test_a_cross_position_beside_another_is_binance_s_cross_root_and_others_is_named(
+    side: int, lots: int, leverage: int, other_side: int, other_entry: int, other_mark: int
+) -> None:
+    size, entry = Fraction(lots, 1000), 60_000
+    wallet = math.ceil(size * entry / leverage)
+    # 1,000 CYBER (10,000 lots of 0.1) in tier 1: MM = 2.5% of the notional at the mark
+    other_pnl = other_side * 1000 * Fraction(other_mark - other_entry, 1000)
+    other_mm = Fraction(25, 1000) * 1000 * Fraction(other_mark, 1000)
+    expected = first_liquidatable(side, cross_root(side, size, entry, wallet, other_pnl, other_mm))
+    margin = wallet * 10**8
+    btc = open_position(BTCUSDT, Side.LONG if side > 0 else Side.SHORT, lots, entry * 10,
+                        margin_mode=MarginMode.CROSS)  # fmt: skip
+    cyber = open_position(CYBERUSDT, Side.LONG if other_side > 0 else Side.SHORT, 10_000,
+                          other_entry, margin_mode=MarginMode.CROSS)  # fmt: skip
+    legs = (Leg(BTCUSDT, btc, entry * 10), Leg(CYBERUSDT, cyber, other_mark))
+    unit = MarginUnit("p", "USDT", BTCUSDT.settle_quantum, margin, legs, BTCUSDT.trigger)
+    verdict = check_claim(Claim("p", BTCUSDT, unit, entry * 10, expected), Fraction(0))
+    assert (verdict.agrees, verdict.cause) == (True, "ok")
+    alone = first_liquidatable(side, root(side, size, entry, wallet, Fraction(5, 1000), 50))
+    if abs(alone - expected) > TICK:
+        verdict = check_claim(Claim("p", BTCUSDT, unit, entry * 10, alone), Fraction(0))
+        assert (verdict.agrees, verdict.cause) == (False, "others")

@@ -599,3 +599,59 @@ def test_shorts_none_always_and_line_numbers(tmp_path: Path) -> None:
     claims.write_text("id,id,market,side,size,entry,mode,margin,liquidation_price\n")
     code, output = invoke("check-prices", str(claims), "--market", str(BINANCE))
     assert (code, "'id'" in output) == (2, True)
+
+
+# spec/audit/cross-claims.csv: account acct, on 10,000 USDT, holds 1 BTC long from 60,000 and
+# 1,000 CYBER short from 5 at the mark 6 (PnL -1,000, MM 2.5% x 6,000 = 150). BTC liquidates
+# where 9000 + (P - 60000) = 0.005 P - 50 + 150: P = 51100 / 0.995 = 51356.78..., tick 51356.7;
+# alone, 0.995 P = 49950: 50201.005..., tick 50201.0. CYBER: 10000 + (5 - P) 1000 = 25 P + 250,
+# P = 14750 / 1025 = 14.3902..., tick up 14.391; alone 15000 / 1025 = 14.6341..., tick 14.635.
+
+CROSS_CLAIMS = ROOT / "spec" / "audit" / "cross-claims.csv"
+CYBER = ROOT / "spec" / "markets" / "binance-cyberusdt-2023-08-31.toml"
+
+
+def test_cross_rows_of_one_account_share_the_wallet() -> None:
+    code, output = invoke("check-prices", str(CROSS_CLAIMS), "--market", str(BINANCE),
+                          "--market", str(CYBER), "--json")  # fmt: skip
+    assert code == 1
+    rows = {row["id"]: row for row in json.loads(output)["rows"]}
+    assert {k: (r["liquidation_price"], r["cause"]) for k, r in rows.items()} == {
+        "btc": ("51356.7", "ok"),
+        "cyber": ("14.391", "ok"),
+        "btc-alone": ("51356.7", "others"),
+        "cyber-alone": ("14.391", "others"),
+    }
+    assert rows["btc-alone"]["ticks"] == "-11557"  # 50201.0 - 51356.7
+    assert rows["cyber-alone"]["ticks"] == "244"  # 14.635 - 14.391
+
+
+@pytest.mark.parametrize(
+    ("row", "named"),
+    [
+        ("cyber2,acct,CYBERUSDT,long,10,5,6,cross,10000,1", "duplicate-position"),
+        (("btc-wallet,acct2,BTCUSDT,long,1,60000,60000,cross,10000,1\n"
+          "cyber-wallet,acct2,CYBERUSDT,long,10,5,6,cross,9000,1"), "line 7: margin"),
+        ("hl,acct,BTC,long,1,60000,60000,cross,10000,1", "cross-incompatible"),
+    ],
+)  # fmt: skip
+def test_a_cross_account_has_one_wallet_one_asset_and_a_position_per_market(
+    row: str, named: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "claims.csv"
+    bad.write_text(CROSS_CLAIMS.read_text() + row + "\n")
+    hyperliquid = ROOT / "spec" / "markets" / "hyperliquid-btc-2024.toml"
+    code, output = invoke("check-prices", str(bad), "--market", str(BINANCE), "--market",
+                          str(CYBER), "--market", str(hyperliquid))  # fmt: skip
+    assert code == 2, output
+    assert named in output
+
+
+def test_an_account_on_an_isolated_row_is_ignored(tmp_path: Path) -> None:
+    claims = tmp_path / "claims.csv"
+    claims.write_text(
+        "id,account,market,side,size,entry,mode,margin,liquidation_price\n"
+        "a,x,BTCUSDT,long,1,60000,isolated,3000,57236.1\n"
+        "b,x,BTCUSDT,long,1,60000,isolated,3000,57236.1\n"  # the same market: two units
+    )
+    assert invoke("check-prices", str(claims), "--market", str(BINANCE))[0] == 0

@@ -27,6 +27,7 @@ VENUES = ROOT / "spec" / "audit" / "venues"
 MARKETS = ROOT / "spec" / "markets"
 SAMPLES = {
     "binance-force-order": VENUES / "binance-btcusdt-band.toml",
+    "binance-user-data": VENUES / "binance-btcusdt-band.toml",
     "bybit-all-liquidation": MARKETS / "bybit-btcusdt-isolated-examples.toml",
     "hyperliquid-node-fills": MARKETS / "hyperliquid-btc-2024.toml",
     "dydx-subaccount-fills": VENUES / "dydx-btc-usd.toml",
@@ -51,6 +52,20 @@ EXPECTED: dict[str, tuple[int, list[tuple[str, int, str | None, dict[str, str]]]
                 None,
                 {"fill": "62500", "mark": "66000", "band_low": "62700", "band_high": "69300"},
             ),
+        ],
+    ),
+    "binance-user-data": (
+        1,
+        [
+            # band 5% of the mark 56000: [53200, 58800]; the second liquidation fill is 52800.
+            (
+                "outside-band",
+                8,
+                "self",
+                {"fill": "52800", "mark": "56000", "band_low": "53200", "band_high": "58800"},
+            ),
+            # 0.5 stated, bought 0.1, then liquidated 0.3 + 0.3: nothing left, 0.1 stated.
+            ("continuity", 9, "self", {"expected": "0", "observed": "0.1"}),
         ],
     ),
     "bybit-all-liquidation": (
@@ -193,6 +208,9 @@ def test_a_start_that_breaks_continuity_is_reported_once() -> None:
     [
         ("binance-force-order", '"e":"forceOrder"', '"e":"aggTrade"', "e"),
         ("binance-force-order", '"ap":"66512.3"', '"ap":"1e5"', "o.ap"),
+        ("binance-user-data", '"pa":"0.600","ep"', '"pa":"0.6001","ep"', "a.P[0].pa"),
+        ("binance-user-data", '"x":"TRADE"', '"x":"TRADED"', "o.x"),
+        ("binance-user-data", '"iw":"0","ps":"BOTH"}]}}', '"iw":"0","ps":"LONG"}]}}', "a.P[0].ps"),
         ("bybit-all-liquidation", '"S":"Buy","v":"0.003"', '"v":"0.003"', "data[0].S"),
         ("bybit-all-liquidation", '"p":"42800.0"', '"p":"42800.2"', "data[0].p"),
         ("hyperliquid-node-fills", '"side":"B","time":1729764000087', '"side":"X","time":1',
@@ -258,3 +276,83 @@ def test_a_checkpoint_that_differs_fails_the_audit() -> None:
     assert run("audit", log, "--checkpoint", f"{lines}={head}")[0] == 0
     assert run("audit", log, "--checkpoint", f"{lines}={'a' * 64}")[0] == 1
     assert run("audit", log, "--checkpoint", f"{lines + 1}={head}")[0] == 1
+
+
+# --- what-if (AUDIT-11) -------------------------------------------------------------------------
+# spec/audit/venue.jsonl: alice (long 1 BTC at 60000, balance 1000) is partly liquidated on line 3
+# at the mark 59230, and alice and erin (long 1 at 60000, balance 1300) are taken over on line 5
+# at 58000. spec/audit/corrected-marks.csv puts both marks at 59400 instead.
+
+OWN_LOG = ROOT / "spec" / "audit" / "venue.jsonl"
+CORRECTIONS = ROOT / "spec" / "audit" / "corrected-marks.csv"
+
+
+def test_corrected_marks_give_each_unit_its_equity_and_compensation() -> None:
+    code, output = run("audit", str(OWN_LOG), "--what-if", f"marks={CORRECTIONS}", "--json")
+    assert code == 0
+    what_if = json.loads(output)["what_if"]
+    rows = {row["account"]: row for row in what_if["units"]}
+    # at 59400 and no liquidation: equity = balance + (59400 - entry) x size
+    assert rows["alice"]["corrected_equity"] == "400"  # 1000 - 600
+    assert rows["erin"]["corrected_equity"] == "700"  # 1300 - 600
+    assert rows["frank"]["corrected_equity"] == "3960"  # short 0.6 at 61000: 3000 + 960
+    assert rows["grace"]["corrected_equity"] == "20880"  # short 0.8 at 60500: 20000 + 880
+    assert rows["alice"]["corrected"] is None
+    assert rows["alice"]["logged"] == {"line": 3, "market": "BTCUSDT", "price": "59190"}
+    assert rows["erin"]["logged"]["line"] == 5
+    # erin lost her whole margin as logged: her compensation is what she keeps as corrected
+    assert (rows["erin"]["logged_equity"], rows["erin"]["compensation"]) == ("0", "700")
+    for row in rows.values():
+        gap = Fraction(row["corrected_equity"]) - Fraction(row["logged_equity"])
+        assert Fraction(row["compensation"]) == max(gap, Fraction(0))
+    total = sum(Fraction(row["compensation"]) for row in rows.values())
+    assert Fraction(what_if["compensation"]["USDT"]) == total == Fraction("1099.992")
+    assert what_if["liquidated_as_logged_only"] == 2
+
+
+def test_a_correction_to_the_logged_price_changes_nothing(tmp_path: Path) -> None:
+    same = tmp_path / "same.csv"
+    same.write_text("line,price\n2,59500\n3,59230\n5,58000\n")
+    code, output = run("audit", str(OWN_LOG), "--what-if", f"marks={same}", "--json")
+    assert code == 0
+    assert json.loads(output)["what_if"]["units"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        ("line,price\n4,59400\n", "line 2: line"),  # line 4 is a book event
+        ("line,price\n99,59400\n", "line 2: line"),
+        ("line,price\n3,59400\n3,59300\n", "line 3: line"),
+        ("line,price\n3,59400.05\n", "line 2: price"),
+        ("line,price,basis\n3,59400,0.001\n", "line 2: basis"),
+        ("line,mark\n3,59400\n", "line 1"),
+    ],
+)
+def test_a_bad_correction_is_bad_input_naming_its_line_and_column(
+    text: str, column: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(text)
+    code, output = run("audit", str(OWN_LOG), "--what-if", f"marks={path}")
+    assert code == 2
+    assert column in output
+    assert "Traceback" not in output
+
+
+def test_what_if_needs_marks_and_a_log_with_accounts() -> None:
+    assert run("audit", str(OWN_LOG), "--what-if", str(CORRECTIONS))[0] == 2
+    venue = VENUES / "bybit-all-liquidation.jsonl"
+    market = str(SAMPLES["bybit-all-liquidation"])
+    what_if = f"marks={CORRECTIONS}"
+    code, _ = run("audit", str(venue), "--format", "bybit-all-liquidation", "--market", market,
+                  "--what-if", what_if)  # fmt: skip
+    assert code == 2
+
+
+def test_the_markdown_report_has_the_what_if_table(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run("audit", str(OWN_LOG), "--what-if", f"marks={CORRECTIONS}", "--out", str(out))
+    text = (out / "report.md").read_text()
+    assert "## What if the marks had been corrected" in text
+    assert "| alice | line 3 at 59190 | no | 0.008 | 400 | 399.992 USDT |" in text

@@ -151,6 +151,38 @@ def test_audit_guide_venue_findings_are_what_the_audit_reports() -> None:
             assert finding["numbers"][key] == value
 
 
+def test_audit_guide_what_if_table_is_the_report_s(tmp_path: Path) -> None:
+    sample = ROOT / "spec" / "audit" / "venue.jsonl"
+    corrections = ROOT / "spec" / "audit" / "corrected-marks.csv"
+    CliRunner().invoke(main, ["audit", str(sample), "--what-if", f"marks={corrections}",
+                              "--out", str(tmp_path)])  # fmt: skip
+    report = (tmp_path / "report.md").read_text().split("## What if", 1)[1].split("##", 1)[0]
+    rows = [line for line in report.splitlines() if line.startswith("| ")]
+    shown = AUDIT_GUIDE.split("## What if the marks had been right", 1)[1].split("##", 1)[0]
+    assert rows
+    assert rows == [line for line in shown.splitlines() if line.startswith("| ")]
+
+
+def test_audit_guide_cross_claims_are_what_check_prices_prints() -> None:
+    claims = ROOT / "spec" / "audit" / "cross-claims.csv"
+    markets = [MARKETS / "binance-btcusdt-2024-10-24.toml",
+               MARKETS / "binance-cyberusdt-2023-08-31.toml"]  # fmt: skip
+    args = ["check-prices", str(claims), "--json"]
+    for market in markets:
+        args += ["--market", str(market)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    shown = AUDIT_GUIDE.split("### Cross positions side by side", 1)[1]
+    shown = shown.split("```text", 1)[1].split("```", 1)[0]
+    rows = json.loads(result.output)["rows"]
+    assert len(rows) == len(shown.strip().splitlines()) == 4
+    for row in rows:
+        line = next(text for text in shown.splitlines() if f" {row['id']} " in text)
+        for value in (row["claimed"], row["liquidation_price"], row["ticks"], row["cause"],
+                      row["bankruptcy_price"], row["maintenance"]):  # fmt: skip
+            assert f" {value} " in line, (row, line)
+
+
 def test_audit_guide_claims_table_is_what_check_prices_prints() -> None:
     claims = ROOT / "spec" / "audit" / "claims.csv"
     market = MARKETS / "binance-btcusdt-2024-10-24.toml"

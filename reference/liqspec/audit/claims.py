@@ -9,8 +9,6 @@ from something other than the notional at the liquidation price.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping
 from fractions import Fraction
@@ -20,9 +18,9 @@ from typing import TypeVar
 import attrs
 from attrs import frozen
 
-from liqspec.base.conventions import parse_decimal, to_units
+from liqspec.base.conventions import decimal_text, parse_decimal, to_units
 from liqspec.base.errors import InputError, Reason
-from liqspec.base.files import read_regular_file
+from liqspec.base.files import read_csv
 from liqspec.model.accounts import Leg, MarginMode, MarginUnit, Side, open_position
 from liqspec.model.margin import get_maintenance_margin, get_notional, get_tier_index
 from liqspec.model.markets import Market, Tier, Trigger
@@ -38,7 +36,7 @@ __all__ = ["COLUMNS", "Claim", "Verdict", "check_claim", "get_cause", "load_clai
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 COLUMNS = ("id", "market", "side", "size", "entry", "mode", "margin", "liquidation_price")
-OPTIONAL = ("bankruptcy_price", "maintenance", "mark")
+OPTIONAL = ("bankruptcy_price", "maintenance", "mark", "account")
 _T = TypeVar("_T")
 MAX_CLAIMS_BYTES = 64 << 20
 """Largest claims file (64 MiB): some hundreds of thousands of rows."""
@@ -58,6 +56,8 @@ class Claim:
     bankruptcy: Fraction | str | None = ""
     """The claimed bankruptcy price, None for ``none``, or "" when not claimed."""
     maintenance: Fraction | None = None
+    leg: int = 0
+    """The row's position in ``unit``: cross rows of one account share a unit."""
 
 
 @frozen
@@ -82,48 +82,57 @@ class Verdict:
 
 
 def load_claims(path: Path, markets: Mapping[str, Market]) -> list[Claim]:
-    """Read a claims CSV (AUDIT-8); an error names the file, the line and the column."""
-    raw = read_regular_file(path, MAX_CLAIMS_BYTES)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        detail = f"not UTF-8 text (byte {exc.start})"
-        raise InputError(Reason.SYNTAX, "<file>", None, detail, str(path)) from exc
-    try:
-        return _claims(text, markets)
-    except InputError as error:
-        raise error.located(str(path)) from None
+    """Read a claims CSV (AUDIT-8); an error names the file, the line and the column.
 
-
-def _claims(text: str, markets: Mapping[str, Market]) -> list[Claim]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    header = reader.fieldnames or []
-    missing = [c for c in COLUMNS if c not in header]
-    unknown = [c for c in header if c not in COLUMNS + OPTIONAL]
-    if unknown or missing:
-        detail = f"columns {','.join(COLUMNS)}, optionally {','.join(OPTIONAL)}"
-        reason = Reason.UNKNOWN_KEY if unknown else Reason.MISSING_KEY
-        raise InputError(reason, "line 1", (unknown or missing)[0], detail)
-    if len(set(header)) != len(header):
-        repeated = next(c for c in header if header.count(c) > 1)
-        raise InputError(Reason.SYNTAX, "line 1", repeated, "a column is named once")
+    Cross rows with the same ``account`` are one unit: their positions side by side on one
+    wallet, the ``margin`` every one of them gives.
+    """
     claims: list[Claim] = []
     ids: set[str] = set()
-    lines = reader.reader  # counts physical lines, blank ones and quoted line breaks included
-    try:
-        for row in reader:
-            where = f"line {lines.line_num}"
-            if None in row or None in row.values():
-                detail = f"{len(header)} fields, as the header has"
-                raise InputError(Reason.SYNTAX, where, None, detail)
+    accounts: dict[str, tuple[str, int]] = {}
+    """Each cross account's first claim's id and its index in ``claims``."""
+    for where, row in read_csv(path, COLUMNS, OPTIONAL, MAX_CLAIMS_BYTES):
+        try:
             if not _ID.fullmatch(row["id"]) or row["id"] in ids:
                 detail = "1 to 64 letters, digits or _ . : -, a different one on each line"
                 raise InputError(Reason.OUT_OF_RANGE, f"{where}: id", row["id"], detail)
             ids.add(row["id"])
-            claims.append(_claim(row, where, markets))
-    except csv.Error as exc:
-        raise InputError(Reason.SYNTAX, f"line {lines.line_num}", None, str(exc)) from None
+            claim = _claim(row, where, markets)
+            account = row.get("account") or ""
+            if account and claim.unit.legs[0].position.margin_mode is MarginMode.CROSS:
+                claims = _beside(claims, accounts.get(account), claim, where)
+                accounts.setdefault(account, (claim.id, len(claims) - 1))
+            else:
+                claims.append(claim)
+        except InputError as error:
+            raise error.located(str(path)) from None
     return claims
+
+
+def _beside(
+    claims: list[Claim], first: tuple[str, int] | None, claim: Claim, where: str
+) -> list[Claim]:
+    """Add a cross claim to its account's unit: every claim of the account gets the new leg."""
+    if first is None:
+        return [*claims, claim]
+    unit = claims[first[1]].unit
+    leg = claim.unit.legs[0]
+    symbol = leg.market.symbol
+    if leg.market.settle_asset != unit.asset:
+        detail = f"a cross account settles in one asset, {unit.asset} on its first row"
+        raise InputError(Reason.CROSS_INCOMPATIBLE, f"{where}: market", symbol, detail)
+    if any(other.market.symbol == symbol for other in unit.legs):
+        detail = "the account already has a position in this market"
+        raise InputError(Reason.DUPLICATE_POSITION, f"{where}: market", symbol, detail)
+    if claim.unit.collateral != unit.collateral:
+        quantum = unit.quantum
+        wallet = decimal_text(unit.collateral * quantum.num, quantum.den)
+        margin = decimal_text(claim.unit.collateral * quantum.num, quantum.den)
+        detail = f"the account's cross wallet is {wallet} on its first row"
+        raise InputError(Reason.OUT_OF_RANGE, f"{where}: margin", margin, detail)
+    joined = attrs.evolve(unit, legs=(*unit.legs, leg))
+    claims = [attrs.evolve(c, unit=joined) if c.unit is unit else c for c in claims]
+    return [*claims, attrs.evolve(claim, unit=joined, leg=len(unit.legs))]
 
 
 def _claim(row: dict[str, str], where: str, markets: Mapping[str, Market]) -> Claim:
@@ -187,14 +196,21 @@ def _ticks(market: Market, price: Fraction) -> Fraction:
     return price / Fraction(market.price_tick.num, market.price_tick.den)
 
 
-def _liquidation(unit: MarginUnit) -> int | None:
-    result = get_liquidation_price(unit, 0)
+def _liquidation(unit: MarginUnit, leg: int) -> int | None:
+    result = get_liquidation_price(unit, leg)
     return result.price if result.status is PriceStatus.AT else None
 
 
-def _with_market(unit: MarginUnit, market: Market) -> MarginUnit:
-    leg = unit.legs[0]
-    return attrs.evolve(unit, legs=(attrs.evolve(leg, market=market),), trigger=market.trigger)
+def _with_market(unit: MarginUnit, leg: int, market: Market) -> MarginUnit:
+    """Return the unit with leg ``leg`` margined by ``market``, the unit's trigger from it."""
+    legs = list(unit.legs)
+    legs[leg] = attrs.evolve(legs[leg], market=market)
+    return attrs.evolve(unit, legs=tuple(legs), trigger=market.trigger)
+
+
+def _alone(unit: MarginUnit, leg: int) -> MarginUnit:
+    """Return the unit with only leg ``leg``: what a calculator that ignores the others sees."""
+    return attrs.evolve(unit, legs=(unit.legs[leg],))
 
 
 def _is_close(claimed: Fraction, market: Market, price: int | None, tolerance: Fraction) -> bool:
@@ -209,26 +225,51 @@ def _tier_only(market: Market, tier: Tier) -> Market:
 
 def get_cause(claim: Claim, reference: PriceResult, tolerance: Fraction) -> str:
     """Return the first cause that explains a claimed liquidation price (AUDIT-8)."""
-    market, unit, claimed = claim.market, claim.unit, claim.liquidation
     if reference.status is PriceStatus.ALWAYS:
         return "always"
-    if claimed is None or reference.price is None:
+    if claim.liquidation is None or reference.price is None:
         return "no-price"
-    price = reference.price
-    other = Trigger.STRICT if market.trigger is Trigger.INCLUSIVE else Trigger.INCLUSIVE
-    flipped = _liquidation(_with_market(unit, attrs.evolve(market, trigger=other)))
-    if flipped != price and _is_close(claimed, market, flipped, tolerance):
-        return "trigger"
-    safe = price + (1 if unit.legs[0].position.side > 0 else -1)
-    if _ticks(market, claimed) == safe:
-        return "rounding"
-    used = get_tier_index(market, get_notional(market, unit.legs[0].position, price))
-    for index, tier in enumerate(market.tiers):
-        alone = _liquidation(_with_market(unit, _tier_only(market, tier)))
-        close = _is_close(claimed, market, alone, max(tolerance, Fraction(1)))
-        if index != used and alone != price and close:
-            return f"tier {index + 1}"
+    price, claimed = reference.price, claim.liquidation
+    for cause in (_by_trigger, _by_others, _by_rounding, _by_tier):
+        found = cause(claim, claimed, price, tolerance)
+        if found:
+            return found
     return "unexplained"
+
+
+def _by_trigger(claim: Claim, claimed: Fraction, price: int, tolerance: Fraction) -> str:
+    """Return ``trigger`` if the claim is the price under the other trigger convention."""
+    market, leg = claim.market, claim.leg
+    other = Trigger.STRICT if market.trigger is Trigger.INCLUSIVE else Trigger.INCLUSIVE
+    flipped = _liquidation(_with_market(claim.unit, leg, attrs.evolve(market, trigger=other)), leg)
+    return "trigger" if flipped != price and _is_close(claimed, market, flipped, tolerance) else ""
+
+
+def _by_others(claim: Claim, claimed: Fraction, price: int, tolerance: Fraction) -> str:
+    """Return ``others`` if the claim is the price of the position alone on its wallet."""
+    if len(claim.unit.legs) == 1:
+        return ""
+    alone = _liquidation(_alone(claim.unit, claim.leg), 0)
+    return "others" if alone != price and _is_close(claimed, claim.market, alone, tolerance) else ""
+
+
+def _by_rounding(claim: Claim, claimed: Fraction, price: int, tolerance: Fraction) -> str:
+    """Return ``rounding`` if the claim is one tick toward safety: the root rounded up."""
+    del tolerance  # exactly one tick, whatever the tolerance
+    safe = price + (1 if claim.unit.legs[claim.leg].position.side > 0 else -1)
+    return "rounding" if _ticks(claim.market, claimed) == safe else ""
+
+
+def _by_tier(claim: Claim, claimed: Fraction, price: int, tolerance: Fraction) -> str:
+    """Return ``tier N`` if the claim is the price in a market whose only tier is another."""
+    market, leg = claim.market, claim.leg
+    used = get_tier_index(market, get_notional(market, claim.unit.legs[leg].position, price))
+    for index, tier in enumerate(market.tiers):
+        only = _liquidation(_with_market(claim.unit, leg, _tier_only(market, tier)), leg)
+        close = _is_close(claimed, market, only, max(tolerance, Fraction(1)))
+        if index != used and only != price and close:
+            return f"tier {index + 1}"
+    return ""
 
 
 def _agrees(claimed: Fraction | None, reference: PriceResult, market: Market,
@@ -242,9 +283,9 @@ def _agrees(claimed: Fraction | None, reference: PriceResult, market: Market,
 def check_claim(claim: Claim, tolerance: Fraction) -> Verdict:
     """Return the reference's values for a claim and whether the claim agrees (AUDIT-8)."""
     market, unit = claim.market, claim.unit
-    leg = unit.legs[0]
-    liquidation = get_liquidation_price(unit, 0)
-    bankruptcy = get_bankruptcy_price(unit, 0)
+    leg = unit.legs[claim.leg]
+    liquidation = get_liquidation_price(unit, claim.leg)
+    bankruptcy = get_bankruptcy_price(unit, claim.leg)
     maintenance = get_maintenance_margin(market, leg.position, leg.mark)
     quantum = Fraction(market.settle_quantum.num, market.settle_quantum.den)
     liq_ticks = bank_ticks = None

@@ -26,7 +26,7 @@ from liqspec.base.errors import InputError, Reason
 from liqspec.base.files import open_regular_file, read_json_lines
 from liqspec.model.markets import Market
 
-__all__ = ["Format", "Role", "VenueFill", "VenueLine", "open_venue_log"]
+__all__ = ["SELF", "Format", "Parsed", "Role", "VenueFill", "VenueLine", "open_venue_log"]
 
 
 class Role(enum.Enum):
@@ -85,6 +85,8 @@ class VenueLine:
     marks: tuple[tuple[str, Fraction], ...]
     """Each market's new mark (or oracle price), exact, in ticks."""
     fills: tuple[VenueFill, ...]
+    positions: tuple[tuple[str, str, int], ...]
+    """Positions the line states: (account, market, signed lots), after its fills."""
     digest: str
     """The hash chain after this line (AUDIT-6)."""
     text: bytes
@@ -93,8 +95,17 @@ class VenueLine:
     """The byte offset just past the line."""
 
 
-_Parsed = tuple[tuple[tuple[str, Fraction], ...], tuple[VenueFill, ...]]
-_Reader = Callable[[dict[str, Any], Mapping[str, Market]], _Parsed]
+@frozen
+class Parsed:
+    """What one message says: new marks, fills, and positions it states after them."""
+
+    marks: tuple[tuple[str, Fraction], ...] = ()
+    fills: tuple[VenueFill, ...] = ()
+    positions: tuple[tuple[str, str, int], ...] = ()
+    """(account, market, signed size in lots) the venue states the account now holds."""
+
+
+_Reader = Callable[[dict[str, Any], Mapping[str, Market]], Parsed]
 
 
 # --- reading fields ------------------------------------------------------------------------------
@@ -173,30 +184,30 @@ def _size(row: dict[str, Any], path: str, market: Market, *, signed: bool = Fals
 _SIDES = {"BUY": 1, "SELL": -1}
 
 
-def _binance(row: dict[str, Any], markets: Mapping[str, Market]) -> _Parsed:
+def _binance(row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
     """USD-M futures ``forceOrder`` and ``markPriceUpdate`` messages."""
     kind = _choice(row, "e", {"forceOrder": "order", "markPriceUpdate": "mark"})
     if kind == "mark":
-        return _mark(row, "s", "p", markets), ()
+        return Parsed(marks=_mark(row, "s", "p", markets))
     market = _market(row, "o.s", markets)
     side = _choice(row, "o.S", _SIDES)
     limit = _grid_price(row, "o.p", market)
     if _size(row, "o.z", market, signed=True) == 0:
-        return (), ()
+        return Parsed()
     fill = VenueFill(
         market.symbol, None, Role.LIQUIDATED, side, _price(row, "o.ap", market),
         _size(row, "o.z", market), limit=limit, bankruptcy=limit,
     )  # fmt: skip
-    return (), (fill,)
+    return Parsed(fills=(fill,))
 
 
-def _bybit(row: dict[str, Any], markets: Mapping[str, Market]) -> _Parsed:
+def _bybit(row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
     """V5 ``allLiquidation.SYMBOL`` and ``tickers.SYMBOL`` messages."""
     topic = _get(row, "topic")
     if topic.startswith("tickers."):
         if "markPrice" not in _get(row, "data", dict):  # a delta without a new mark
-            return (), ()
-        return _mark(row, "data.symbol", "data.markPrice", markets), ()
+            return Parsed()
+        return Parsed(marks=_mark(row, "data.symbol", "data.markPrice", markets))
     if not topic.startswith("allLiquidation."):
         detail = "must start with allLiquidation. or tickers."
         raise InputError(Reason.OUT_OF_RANGE, "topic", topic, detail)
@@ -214,13 +225,55 @@ def _bybit(row: dict[str, Any], markets: Mapping[str, Market]) -> _Parsed:
             raise _renamed(error, "data", field) from None
         fills.append(VenueFill(market.symbol, None, Role.LIQUIDATED, side, Fraction(price),
                                size, bankruptcy=price))  # fmt: skip
-    return (), tuple(fills)
+    return Parsed(fills=tuple(fills))
+
+
+SELF = "self"
+"""The account of a user-data stream: the stream's own owner, who is not named in it."""
+
+_USER_EVENTS = {"ORDER_TRADE_UPDATE": "order", "ACCOUNT_UPDATE": "account",
+                "markPriceUpdate": "mark"}  # fmt: skip
+_EXECUTIONS = {"NEW": False, "CANCELED": False, "CALCULATED": True, "EXPIRED": False,
+               "TRADE": True, "AMENDMENT": False}  # fmt: skip
+_ONE_WAY = {"BOTH": "BOTH"}
+
+
+def _binance_user(row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
+    """USD-M futures user-data ``ORDER_TRADE_UPDATE`` and ``ACCOUNT_UPDATE``, and marks."""
+    kind = _choice(row, "e", _USER_EVENTS)
+    if kind == "mark":
+        return Parsed(marks=_mark(row, "s", "p", markets))
+    if kind == "account":
+        positions = []
+        for i, item in enumerate(_get(row, "a.P", list)):
+            entry = {"p": item}
+            try:
+                market = _market(entry, "p.s", markets)
+                _choice(entry, "p.ps", _ONE_WAY)
+                lots = _size(entry, "p.pa", market, signed=True)
+            except InputError as error:
+                raise _renamed(error, "p", f"a.P[{i}]") from None
+            positions.append((SELF, market.symbol, lots))
+        return Parsed(positions=tuple(positions))
+    market = _market(row, "o.s", markets)
+    _choice(row, "o.ps", _ONE_WAY)
+    if not _choice(row, "o.x", _EXECUTIONS) or _size(row, "o.l", market, signed=True) == 0:
+        return Parsed()
+    client = _get(row, "o.c")
+    role = Role.TRADE
+    if client.startswith("autoclose-"):
+        role = Role.LIQUIDATED
+    elif client.startswith("adl_autoclose"):
+        role = Role.DELEVERAGED
+    fill = VenueFill(market.symbol, SELF, role, _choice(row, "o.S", _SIDES),
+                     _price(row, "o.L", market), _size(row, "o.l", market))  # fmt: skip
+    return Parsed(fills=(fill,))
 
 
 _HYPERLIQUID_SIDES = {"B": 1, "A": -1}
 
 
-def _hyperliquid(row: dict[str, Any], markets: Mapping[str, Market]) -> _Parsed:
+def _hyperliquid(row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
     """Node ``node_fills_by_block`` lines: a block's ``[user, fill]`` events."""
     fills = []
     for i, event in enumerate(_get(row, "events", list)):
@@ -245,7 +298,7 @@ def _hyperliquid(row: dict[str, Any], markets: Mapping[str, Market]) -> _Parsed:
             ))  # fmt: skip
         except InputError as error:
             raise _renamed(error, "fill", f"{field}[1]") from None
-    return (), tuple(fills)
+    return Parsed(fills=tuple(fills))
 
 
 _DYDX_ROLES = {
@@ -259,7 +312,7 @@ _DYDX_ROLES = {
 }
 
 
-def _dydx(row: dict[str, Any], markets: Mapping[str, Market]) -> _Parsed:
+def _dydx(row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
     """Indexer websocket ``v4_subaccounts`` fills and ``v4_markets`` oracle prices."""
     channel = _choice(row, "channel", {"v4_subaccounts": "fills", "v4_markets": "oracle"})
     contents = _get(row, "contents", dict)
@@ -275,7 +328,7 @@ def _dydx(row: dict[str, Any], markets: Mapping[str, Market]) -> _Parsed:
             except InputError as error:
                 path = f"contents.oraclePrices.{ticker}"
                 raise _renamed(error, "o", path) from None
-        return marks, ()
+        return Parsed(marks=marks)
     account = _get(row, "id")
     fills = []
     for i, item in enumerate(contents.get("fills", [])):
@@ -289,7 +342,7 @@ def _dydx(row: dict[str, Any], markets: Mapping[str, Market]) -> _Parsed:
             ))  # fmt: skip
         except InputError as error:
             raise _renamed(error, "fill", f"contents.fills[{i}]") from None
-    return (), tuple(fills)
+    return Parsed(fills=tuple(fills))
 
 
 def _renamed(error: InputError, prefix: str, path: str) -> InputError:
@@ -305,6 +358,11 @@ class Format(enum.Enum):
         "binance-force-order",
         _binance,
         (Violation.OUTSIDE_BAND, Violation.BEYOND_LIMIT, Violation.BANKRUPT_AT_MARK),
+    )
+    BINANCE_USER = (
+        "binance-user-data",
+        _binance_user,
+        (Violation.CONTINUITY, Violation.OUTSIDE_BAND),
     )
     BYBIT = (
         "bybit-all-liquidation",
@@ -332,7 +390,7 @@ class Format(enum.Enum):
         """The classes of finding this format's data supports (AUDIT-10)."""
         return tuple(self.value[2])
 
-    def read(self, row: dict[str, Any], markets: Mapping[str, Market]) -> _Parsed:
+    def read(self, row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
         """Map one message to the marks it sets and the fills it reports."""
         reader: _Reader = self.value[1]
         return reader(row, markets)
@@ -355,11 +413,12 @@ def open_venue_log(
             digest = GENESIS
             for number, row in read_json_lines(handle, where):
                 try:
-                    marks, fills = fmt.read(row, markets)
+                    parsed = fmt.read(row, markets)
                 except InputError as error:
                     raise error.located(f"{where}: line {number}") from None
                 text = get_normalised_text(row)
                 digest = get_line_digest(digest, text)
-                yield VenueLine(number, marks, fills, digest, text, handle.tell())
+                yield VenueLine(number, parsed.marks, parsed.fills, parsed.positions, digest,
+                                text, handle.tell())  # fmt: skip
 
         yield read(), os.fstat(handle.fileno()).st_size

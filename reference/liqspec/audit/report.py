@@ -21,7 +21,10 @@ from liqspec.audit.integrity import GENESIS, Batch, MerkleBatches, Proof, get_li
 from liqspec.audit.log import LogLine, open_log
 from liqspec.audit.replay import Auditor, Finding
 from liqspec.audit.venues import VenueAuditor
+from liqspec.audit.what_if import Difference, Liquidated
 from liqspec.base.conventions import decimal_text, ratio_text
+from liqspec.engine.outputs import Units
+from liqspec.engine.state import State
 from liqspec.model.markets import Market, format_price, format_size
 from liqspec.model.prices import PriceResult, PriceStatus
 
@@ -38,6 +41,7 @@ __all__ = [
     "proof_row",
     "report_markdown",
     "venue_report",
+    "what_if_report",
 ]
 
 BATCH = 1024
@@ -255,6 +259,43 @@ def venue_report(
     }
 
 
+def what_if_report(state: State, differences: list[Difference], corrections: int) -> dict[str, Any]:
+    """Return the what-if section (AUDIT-11): each unit that differs, and the totals."""
+    units = Units(state)
+
+    def liquidation(first: Liquidated | None) -> dict[str, Any] | None:
+        if first is None:
+            return None
+        market = state.markets[first.market].market
+        return {"line": first.line, "market": first.market,
+                "price": format_price(market, first.price)}  # fmt: skip
+
+    rows = [
+        {
+            "account": d.account,
+            "asset": d.asset,
+            "logged": liquidation(d.logged),
+            "corrected": liquidation(d.corrected),
+            "logged_equity": units.amount(d.logged_equity, d.asset),
+            "corrected_equity": units.amount(d.corrected_equity, d.asset),
+            "compensation": units.amount(d.compensation, d.asset),
+        }
+        for d in differences
+    ]
+    totals: Counter[str] = Counter()
+    for d in differences:
+        totals[d.asset] += d.compensation
+    return {
+        "corrections": corrections,
+        "units": rows,
+        "compensation": {a: units.amount(q, a) for a, q in sorted(totals.items())},
+        "liquidated_as_logged_only": sum(d.logged is not None and d.corrected is None
+                                         for d in differences),
+        "liquidated_as_corrected_only": sum(d.logged is None and d.corrected is not None
+                                            for d in differences),
+    }  # fmt: skip
+
+
 def report_markdown(report: dict[str, Any]) -> str:
     """Return the report as Markdown for publication: the verdict, the counts, each finding."""
     summary = report["summary"]
@@ -289,6 +330,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         suppressed = summary["suppressed"]
         note = f"Out of sync after a continuity break: {names} ({suppressed} later findings"
         lines += ["", note + " on them not reported)."]
+    lines += _what_if_lines(report.get("what_if"))
     lines += ["", "## Findings", ""]
     for row in report["findings"]:
         numbers = ", ".join(f"{key} {value}" for key, value in row["numbers"].items())
@@ -298,6 +340,28 @@ def report_markdown(report: dict[str, Any]) -> str:
     if not report["findings"]:
         lines.append("None.")
     return "\n".join(lines) + "\n"
+
+
+def _what_if_lines(what_if: dict[str, Any] | None) -> list[str]:
+    """Return the what-if section of the Markdown report (AUDIT-11), if one was asked for."""
+    if what_if is None:
+        return []
+    totals = ", ".join(f"{q} {a}" for a, q in what_if["compensation"].items()) or "none"
+    head = "| unit | liquidated as logged | as corrected | equity as logged | as corrected "
+    lines = ["", "## What if the marks had been corrected", "",
+             f"{what_if['corrections']} mark or index events corrected; compensation {totals}.",
+             "", head + "| compensation |", "|---|---|---|---|---|---|"]  # fmt: skip
+
+    def shown(first: dict[str, Any] | None) -> str:
+        return "no" if first is None else f"line {first['line']} at {first['price']}"
+
+    lines.extend(
+        f"| {row['account']} | {shown(row['logged'])} | {shown(row['corrected'])} "
+        f"| {row['logged_equity']} | {row['corrected_equity']} "
+        f"| {row['compensation']} {row['asset']} |"
+        for row in what_if["units"]
+    )
+    return lines
 
 
 def _venue_lines(report: dict[str, Any]) -> list[str]:

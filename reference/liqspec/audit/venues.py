@@ -80,6 +80,21 @@ class VenueAuditor:
             self.marks[symbol] = mark
         for fill in line.fills:
             self.process_fill(line.number, fill)
+        for account, symbol, lots in line.positions:
+            self.process_position(line.number, account, symbol, lots)
+
+    def process_position(self, number: int, account: str, symbol: str, lots: int) -> None:
+        """``continuity``: a stated position is what the account's fills left (AUDIT-10)."""
+        key = (account, symbol)
+        held = self.held.get(key, lots)
+        self.held[key] = lots
+        if held == lots:
+            return
+        market = self.markets[symbol]
+        numbers = {"expected": signed_size_text(market, held),
+                   "observed": signed_size_text(market, lots)}  # fmt: skip
+        detail = "the stated position is not the position the account's fills left"
+        self._report(Violation.CONTINUITY, number, account, detail, numbers)
 
     def process_fill(self, number: int, fill: VenueFill) -> None:
         """AUDIT-10's checks on one fill, in order; then it updates the positions and pairs."""
@@ -98,34 +113,37 @@ class VenueAuditor:
         if fill.pair is not None and fill.role is not Role.TRADE:
             self._check_pair(number, market, fill)
 
-    def _report(self, violation: Violation, number: int, fill: VenueFill, detail: str,
+    def _report(self, violation: Violation, number: int, account: str | None, detail: str,
                 numbers: dict[str, str]) -> None:  # fmt: skip
         if violation not in self.checks:
             return
         if violation.severity is Severity.ERROR:
             self.errors += 1
         numbered = tuple(numbers.items())
-        finding = Finding(violation, number, fill.account, detail, numbered, self.digest)
+        finding = Finding(violation, number, account, detail, numbered, self.digest)
         self.findings.append(finding)
 
     def _check_start(self, number: int, market: Market, fill: VenueFill) -> None:
         """``continuity``: the stated start follows the account's fills; a closing fill reduces."""
-        if fill.start is None or fill.account is None:
+        if fill.account is None:
             return
         key = (fill.account, fill.market)
-        held = self.held.get(key, fill.start)
-        self.held[key] = fill.start + fill.side * fill.size
-        if fill.start != held:
+        start = fill.start if fill.start is not None else self.held.get(key)
+        if start is None:
+            return
+        held = self.held.get(key, start)
+        self.held[key] = start + fill.side * fill.size
+        if start != held:
             detail = "the fill's stated start position is not the position its fills left"
             numbers = {"expected": signed_size_text(market, held),
-                       "observed": signed_size_text(market, fill.start)}  # fmt: skip
-        elif fill.role in _CLOSING and not 0 < -fill.side * fill.start >= fill.size:
+                       "observed": signed_size_text(market, start)}  # fmt: skip
+        elif fill.role in _CLOSING and not 0 < -fill.side * start >= fill.size:
             detail = "a liquidation or ADL fill that does not reduce the position it closes"
-            numbers = {"held": signed_size_text(market, fill.start),
+            numbers = {"held": signed_size_text(market, start),
                        "executed": signed_size_text(market, fill.side * fill.size)}  # fmt: skip
         else:
             return
-        self._report(Violation.CONTINUITY, number, fill, detail, numbers)
+        self._report(Violation.CONTINUITY, number, fill.account, detail, numbers)
 
     def _check_band(self, number: int, market: Market, fill: VenueFill, mark: Fraction) -> None:
         """``outside-band``: the closing fill's price is outside BRK-1's band around the mark."""
@@ -136,7 +154,7 @@ class VenueAuditor:
                    "band_low": price_text(market, Fraction(band[0])),
                    "band_high": price_text(market, Fraction(band[1]))}  # fmt: skip
         detail = "a liquidation fill outside the price band around the mark"
-        self._report(Violation.OUTSIDE_BAND, number, fill, detail, numbers)
+        self._report(Violation.OUTSIDE_BAND, number, fill.account, detail, numbers)
 
     def _check_limit(self, number: int, market: Market, fill: VenueFill) -> None:
         """``fill-beyond-limit``: a sell below its order's limit, or a buy above it."""
@@ -146,7 +164,7 @@ class VenueAuditor:
         numbers = {"limit": price_text(market, Fraction(fill.limit)),
                    "fill": price_text(market, fill.price)}  # fmt: skip
         detail = "the liquidation order filled at a price worse than its limit"
-        self._report(Violation.BEYOND_LIMIT, number, fill, detail, numbers)
+        self._report(Violation.BEYOND_LIMIT, number, fill.account, detail, numbers)
 
     def _check_bankrupt(self, number: int, market: Market, fill: VenueFill,
                         mark: Fraction) -> None:  # fmt: skip
@@ -157,7 +175,7 @@ class VenueAuditor:
         numbers = {"mark": price_text(market, mark),
                    "bankruptcy": price_text(market, Fraction(fill.bankruptcy))}  # fmt: skip
         detail = "liquidated when the mark had already reached the bankruptcy price"
-        self._report(Violation.BANKRUPT_AT_MARK, number, fill, detail, numbers)
+        self._report(Violation.BANKRUPT_AT_MARK, number, fill.account, detail, numbers)
 
     def _check_pair(self, number: int, market: Market, fill: VenueFill) -> None:
         """``pair-mismatch``: the two sides of one match disagree."""
@@ -180,7 +198,7 @@ class VenueAuditor:
             "counter_size": format_size(market, fill.size),
         }  # fmt: skip
         detail = "the two sides of one match disagree on role, side, price or size"
-        self._report(Violation.PAIR_MISMATCH, number, fill, detail, numbers)
+        self._report(Violation.PAIR_MISMATCH, number, fill.account, detail, numbers)
 
 
 def _side(side: int) -> str:

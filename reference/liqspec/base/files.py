@@ -7,12 +7,14 @@ becomes an :class:`~liqspec.base.errors.InputError` naming the file, the field p
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
 import stat
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -34,6 +36,7 @@ __all__ = [
     "get_bundled",
     "load_document",
     "open_regular_file",
+    "read_csv",
     "read_json_lines",
     "read_regular_file",
     "schema",
@@ -161,6 +164,57 @@ def read_json_lines(handle: BinaryIO, where: str) -> Iterator[tuple[int, dict[st
             continue
         yield number, _parse_object(text, is_toml=False, where=located, field="<line>",
                                     what="a line must be an object")  # fmt: skip
+
+
+def read_csv(
+    path: Path, required: Sequence[str], optional: Sequence[str], limit: int
+) -> list[tuple[str, dict[str, str]]]:
+    """Return the rows of a CSV file (RFC 4180, UTF-8, a header line), each with its place.
+
+    The place is ``line N``, the physical line where the row ends (blank lines and quoted line
+    breaks counted). The header must name every ``required`` column, may name ``optional``
+    ones, and nothing else, each once; every row has as many fields as the header. Errors
+    name the file and the line.
+    """
+    raw = read_regular_file(path, limit)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        detail = f"not UTF-8 text (byte {exc.start})"
+        raise InputError(Reason.SYNTAX, "<file>", None, detail, str(path)) from exc
+    try:
+        return _csv_rows(text, required, optional)
+    except InputError as error:
+        raise error.located(str(path)) from None
+
+
+def _csv_rows(
+    text: str, required: Sequence[str], optional: Sequence[str]
+) -> list[tuple[str, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    header = reader.fieldnames or []
+    missing = [c for c in required if c not in header]
+    unknown = [c for c in header if c not in (*required, *optional)]
+    if unknown or missing:
+        detail = f"columns {','.join(required)}"
+        detail += f", optionally {','.join(optional)}" if optional else ""
+        reason = Reason.UNKNOWN_KEY if unknown else Reason.MISSING_KEY
+        raise InputError(reason, "line 1", (unknown or missing)[0], detail)
+    if len(set(header)) != len(header):
+        repeated = next(c for c in header if header.count(c) > 1)
+        raise InputError(Reason.SYNTAX, "line 1", repeated, "a column is named once")
+    rows: list[tuple[str, dict[str, str]]] = []
+    lines = reader.reader  # counts physical lines, blank ones and quoted line breaks included
+    try:
+        for row in reader:
+            where = f"line {lines.line_num}"
+            if None in row or None in row.values():
+                detail = f"{len(header)} fields, as the header has"
+                raise InputError(Reason.SYNTAX, where, None, detail)
+            rows.append((where, row))
+    except csv.Error as exc:
+        raise InputError(Reason.SYNTAX, f"line {lines.line_num}", None, str(exc)) from None
+    return rows
 
 
 def _file_kind(mode: int) -> str:

@@ -27,7 +27,9 @@ from liqspec.audit.report import (
     is_failing,
     report_markdown,
     venue_report,
+    what_if_report,
 )
+from liqspec.audit.what_if import get_differences, load_corrections, read_events
 from liqspec.backtest.report import write_outputs
 from liqspec.base.conventions import parse_decimal
 from liqspec.base.errors import InputError, Reason
@@ -86,8 +88,14 @@ def audit() -> None:
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="N=HEX|root:K=HEX",
               help="Expect this hash-chain value after the first N event lines, or this root "
                    "of batch K (from 0); exit 1 when the log gives another.")  # fmt: skip
+@click.option("--what-if", "what_if", metavar="marks=FILE",
+              help="Also replay the log's events with the reference twice, as logged and with "
+                   "the mark or index events FILE corrects (CSV: line,price[,basis]), and "
+                   "report each unit whose liquidation or final equity differs, with the "
+                   "compensation the difference implies.")  # fmt: skip
 def check(
     *,
+    what_if: str | None,
     log: Path,
     as_json: bool,
     as_lines: bool,
@@ -118,7 +126,8 @@ def check(
 
     A venue's own stream (--format) carries no account state, so only the checks its data
     supports run, and the report names them: binance-force-order (forceOrder and
-    markPriceUpdate messages), bybit-all-liquidation (allLiquidation and tickers),
+    markPriceUpdate messages), binance-user-data (your own ORDER_TRADE_UPDATE and
+    ACCOUNT_UPDATE, with markPriceUpdate), bybit-all-liquidation (allLiquidation and tickers),
     hyperliquid-node-fills (node_fills_by_block lines), dydx-subaccount-fills (v4_subaccounts
     and v4_markets messages).
 
@@ -138,6 +147,9 @@ def check(
                 click.echo(json.dumps(finding_row(finding), sort_keys=True))
 
         expected = _checkpoints(checkpoints)
+        if what_if is not None and (fmt != "liqspec" or not what_if.startswith("marks=")):
+            detail = "marks=FILE, on a log of the liqspec format (it replays the accounts)"
+            raise InputError(Reason.SYNTAX, "--what-if", what_if, detail)
         markets = _venue_markets(fmt, market_files)
         with progress_bar("audit (% of the file)", 100, quiet=as_json or as_lines) as progress:
             options: dict[str, Any] = {
@@ -148,6 +160,8 @@ def check(
             if fmt == "liqspec":
                 auditor, batches = audit_file(log, **options)
                 report = audit_report(log.name, auditor, batches, expected.get_results(batches))
+                if what_if is not None:
+                    report["what_if"] = _what_if(log, what_if)
             else:
                 venue, batches = audit_venue_file(log, Format.named(fmt), markets, **options)
                 report = venue_report(log.name, venue, batches, expected.get_results(batches))
@@ -166,6 +180,13 @@ def check(
         return EXIT_FOUND if is_failing(report) else EXIT_OK
 
     guarded(as_json, action)
+
+
+def _what_if(log: Path, option: str) -> dict[str, Any]:
+    """Run ``--what-if marks=FILE`` (AUDIT-11) and return its section of the report."""
+    state, events = read_events(log)
+    corrections = load_corrections(Path(option.removeprefix("marks=")), state, events)
+    return what_if_report(state, get_differences(state, events, corrections), len(corrections))
 
 
 def _venue_markets(fmt: str, paths: tuple[Path, ...]) -> dict[str, Market]:
@@ -374,8 +395,28 @@ def _print_report(report: dict[str, Any]) -> None:
     if report["format"] != "liqspec":
         console.print(f"format {report['format']}: checked only "
                       + ", ".join(report["checks"]))  # fmt: skip
+    if "what_if" in report:
+        _print_what_if(report["what_if"])
     for row in report["checkpoints"]:
         verdict = "agrees" if row["agrees"] else f"DIFFERS: the log gives {row['observed']}"
         console.print(f"checkpoint {row['kind']} {row['at']}: {verdict}", highlight=False)
     errors = summary["errors"]
     console.print(f"{errors} finding(s) of severity error; chain head {report['chain']}")
+
+
+def _print_what_if(what_if: dict[str, Any]) -> None:
+    table = Table(title=f"what if: {what_if['corrections']} mark or index events corrected")
+    for column in ("unit", "liquidated as logged", "as corrected", "equity as logged",
+                   "as corrected", "compensation"):  # fmt: skip
+        table.add_column(column, justify="left" if column.startswith(("unit", "liq")) else "right")
+
+    def shown(first: dict[str, Any] | None) -> str:
+        return "no" if first is None else f"line {first['line']} at {first['price']}"
+
+    for row in what_if["units"]:
+        table.add_row(row["account"], shown(row["logged"]), shown(row["corrected"]),
+                      row["logged_equity"], row["corrected_equity"],
+                      f"{row['compensation']} {row['asset']}")  # fmt: skip
+    console.print(table)
+    totals = ", ".join(f"{q} {a}" for a, q in what_if["compensation"].items()) or "none"
+    console.print(f"compensation implied: {totals}")
