@@ -20,6 +20,24 @@ function parseDecimal(text) {
   return { num: negative ? -num : num, den: 10n ** BigInt(fraction.length) };
 }
 
+// CONV-4: a maintenance rate, as a decimal or an exact fraction "n/d".
+const FRACTION = /^([1-9][0-9]*)\/([1-9][0-9]*)$/;
+function parseRate(text) {
+  const found = FRACTION.exec(String(text));
+  if (found === null) return parseDecimal(text);
+  return { num: BigInt(found[1]), den: BigInt(found[2]) };
+}
+
+// MARKET-1: with mmr_from_max_leverage, a tier's mmr is half its imr (imr = 1/max_leverage).
+function mmrOf(tier, halved) {
+  if (!halved) return parseRate(tier.mmr);
+  const imr = tier.imr !== undefined ? parseDecimal(tier.imr) : (() => {
+    const leverage = parseDecimal(tier.max_leverage);
+    return { num: leverage.den, den: leverage.num };
+  })();
+  return { num: imr.num, den: 2n * imr.den };
+}
+
 // CONV-3: a decimal as a whole number of `unit` ({num, den}), or off-grid.
 function toUnits(text, unit) {
   const v = parseDecimal(text);
@@ -66,7 +84,7 @@ function tiersOf(document) {
   const tiers = document.tiers.map((t) => ({
     floor: toUnits(t.floor, quantum),
     cap: toUnits(t.cap, quantum),
-    mmr: parseDecimal(t.mmr),
+    mmr: mmrOf(t, document.market.mmr_from_max_leverage === true),
     amount: t.maintenance_amount === undefined ? null : toUnits(t.maintenance_amount, quantum),
   }));
   let cum = { num: 0n, den: 1n };

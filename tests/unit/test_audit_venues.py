@@ -7,6 +7,7 @@ comments), not read from the audit.
 
 from __future__ import annotations
 
+import copy
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -356,3 +357,36 @@ def test_the_markdown_report_has_the_what_if_table(tmp_path: Path) -> None:
     text = (out / "report.md").read_text()
     assert "## What if the marks had been corrected" in text
     assert "| alice | line 3 at 59190 | no | 0.008 | 400 | 399.992 USDT |" in text
+
+
+def test_a_binance_combined_stream_reads_as_its_messages(tmp_path: Path) -> None:
+    fmt = "binance-force-order"
+    lines = (VENUES / f"{fmt}.jsonl").read_text().splitlines()
+    wrapped = [{"stream": "btcusdt@forceOrder", "data": json.loads(line)} for line in lines]
+    log = tmp_path / "combined.jsonl"
+    log.write_text("".join(json.dumps(row) + "\n" for row in wrapped))
+    code, output = run("audit", str(log), "--format", fmt, "--market", str(SAMPLES[fmt]), "--json")
+    found = [(r["id"], r["line"], r["numbers"]) for r in json.loads(output)["findings"]]
+    assert (code, found) == (1, [(i, n, numbers) for i, n, _, numbers in EXPECTED[fmt][1]])
+    wrapped[1]["data"]["o"]["S"] = "HOLD"
+    log.write_text("".join(json.dumps(row) + "\n" for row in wrapped))
+    code, output = run("audit", str(log), "--format", fmt, "--market", str(SAMPLES[fmt]))
+    assert code == 2
+    assert "line 2: data.o.S" in output
+
+
+def test_an_adl_fill_must_reduce_but_is_not_held_to_the_band(tmp_path: Path) -> None:
+    """Binance's adl_autoclose fill is ADL's counterparty: it trades at the bankruptcy price."""
+    fmt = "binance-user-data"
+    lines = (VENUES / f"{fmt}.jsonl").read_text().splitlines()[:6]  # holds 0.6, mark 56000
+    adl = json.loads(lines[3])
+    adl["o"].update({"c": "adl_autoclose", "S": "SELL", "x": "TRADE", "l": "0.2", "L": "40000"})
+    too_much = copy.deepcopy(adl)
+    too_much["o"]["l"] = "0.5"  # 0.4 left after the first: more than held
+    log = tmp_path / "adl.jsonl"
+    log.write_text("\n".join([*lines, json.dumps(adl), json.dumps(too_much)]) + "\n")
+    code, output = run("audit", str(log), "--format", fmt, "--market", str(SAMPLES[fmt]), "--json")
+    report = json.loads(output)
+    found = [(r["id"], r["line"], r["numbers"]) for r in report["findings"]]
+    assert (code, found) == (1, [("continuity", 8, {"held": "0.4", "executed": "-0.5"})])
+    assert report["summary"]["fills"]["offsetting"] == 2

@@ -6,6 +6,8 @@ convention through market options (trigger, margin_valuation, close_fee_in_margi
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from liqspec import (
     Leg,
     MarginMode,
@@ -138,6 +140,26 @@ def test_hyperliquid_maintenance_rate_is_half_the_initial_rate() -> None:
     ]
     for tier in m.tiers:
         assert tier.mmr == Ratio.of(tier.imr.num, 2 * tier.imr.den)
+
+
+def test_hyperliquid_3x_maintenance_rate_is_one_sixth_exactly() -> None:
+    """Hyperliquid (DOMAIN.md): max leverage 3x -> MMR 16.7%, 50x -> 1%.
+
+    1/6 has no finite decimal: the market derives it (``mmr_from_max_leverage``) and keeps it
+    exact; the published 16.7% is it rounded to a tenth of a percent.
+    """
+    m = market("hyperliquid-3x-2024.toml")
+    (tier,) = m.tiers
+    assert (str(get_max_leverage(tier)), tier.mmr, str(tier.mmr)) == ("3", Ratio.of(1, 6), "1/6")
+    assert round(Fraction(tier.mmr.num * 100, tier.mmr.den), 1) == Fraction("16.7")
+    fifty = Ratio.of(1, 50)
+    assert Ratio.of(fifty.num, 2 * fifty.den) == Ratio.of(1, 100)  # 50x -> 1%
+    # 600 ALT at 1 USDC: MM = 600 / 6 = 100 exactly; 601 ALT: 100.1666..., up to 100.166667
+    one = units(m, "1", "price")
+    six_hundred = open_position(m, Side.LONG, 600, one)
+    assert get_maintenance_margin(m, six_hundred, one) == units(m, "100", "amount")
+    more = open_position(m, Side.LONG, 601, one)
+    assert get_maintenance_margin(m, more, one) == units(m, "100.166667", "amount")
 
 
 def test_fully_collateralised_long_has_no_liquidation_price() -> None:

@@ -184,6 +184,20 @@ def _size(row: dict[str, Any], path: str, market: Market, *, signed: bool = Fals
 _SIDES = {"BUY": 1, "SELL": -1}
 
 
+def _combined(reader: _Reader) -> _Reader:
+    """Also read a Binance combined stream's line, ``{"stream": ..., "data": {message}}``."""
+
+    def read(row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
+        if set(row) != {"stream", "data"} or not isinstance(row["data"], dict):
+            return reader(row, markets)
+        try:
+            return reader(row["data"], markets)
+        except InputError as error:
+            raise _renamed(error, "", "data.") from None
+
+    return read
+
+
 def _binance(row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
     """USD-M futures ``forceOrder`` and ``markPriceUpdate`` messages."""
     kind = _choice(row, "e", {"forceOrder": "order", "markPriceUpdate": "mark"})
@@ -263,8 +277,8 @@ def _binance_user(row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
     role = Role.TRADE
     if client.startswith("autoclose-"):
         role = Role.LIQUIDATED
-    elif client.startswith("adl_autoclose"):
-        role = Role.DELEVERAGED
+    elif client.startswith("adl_autoclose"):  # the profitable side that ADL reduced
+        role = Role.OFFSETTING
     fill = VenueFill(market.symbol, SELF, role, _choice(row, "o.S", _SIDES),
                      _price(row, "o.L", market), _size(row, "o.l", market))  # fmt: skip
     return Parsed(fills=(fill,))
@@ -303,7 +317,6 @@ def _hyperliquid(row: dict[str, Any], markets: Mapping[str, Market]) -> Parsed:
 
 _DYDX_ROLES = {
     "LIMIT": Role.TRADE,
-    "MARKET": Role.TRADE,
     "TWAP_SUBORDER": Role.TRADE,
     "LIQUIDATED": Role.LIQUIDATED,
     "LIQUIDATION": Role.LIQUIDATOR,
@@ -356,12 +369,12 @@ class Format(enum.Enum):
 
     BINANCE = (
         "binance-force-order",
-        _binance,
+        _combined(_binance),
         (Violation.OUTSIDE_BAND, Violation.BEYOND_LIMIT, Violation.BANKRUPT_AT_MARK),
     )
     BINANCE_USER = (
         "binance-user-data",
-        _binance_user,
+        _combined(_binance_user),
         (Violation.CONTINUITY, Violation.OUTSIDE_BAND),
     )
     BYBIT = (

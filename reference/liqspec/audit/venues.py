@@ -23,7 +23,9 @@ from liqspec.model.markets import Market, format_size
 __all__ = ["VenueAuditor", "get_band_around", "price_text", "signed_size_text"]
 
 _CLOSING = (Role.LIQUIDATED, Role.DELEVERAGED)
-"""The roles of the side whose position the venue closed."""
+"""The roles of the side the venue liquidated: its lots count as closed."""
+_REDUCING = (Role.LIQUIDATED, Role.DELEVERAGED, Role.OFFSETTING)
+"""The roles whose fill must reduce the position: forced closes, ADL's counterparty too."""
 
 
 def get_band_around(market: Market, reference: Fraction) -> tuple[int, int] | None:
@@ -104,7 +106,7 @@ class VenueAuditor:
         market = self.markets[fill.market]
         mark = fill.mark if fill.mark is not None else self.marks.get(fill.market)
         self._check_start(number, market, fill)
-        if fill.role in _CLOSING and mark is not None:
+        if fill.role is Role.LIQUIDATED and mark is not None:  # ADL trades at bankruptcy
             self._check_band(number, market, fill, mark)
         if fill.limit is not None:
             self._check_limit(number, market, fill)
@@ -137,7 +139,7 @@ class VenueAuditor:
             detail = "the fill's stated start position is not the position its fills left"
             numbers = {"expected": signed_size_text(market, held),
                        "observed": signed_size_text(market, start)}  # fmt: skip
-        elif fill.role in _CLOSING and not 0 < -fill.side * start >= fill.size:
+        elif fill.role in _REDUCING and not 0 < -fill.side * start >= fill.size:
             detail = "a liquidation or ADL fill that does not reduce the position it closes"
             numbers = {"held": signed_size_text(market, start),
                        "executed": signed_size_text(market, fill.side * fill.size)}  # fmt: skip

@@ -33,6 +33,7 @@ __all__ = [
     "last_true",
     "last_true_near",
     "parse_decimal",
+    "parse_rate",
     "parse_ratio",
     "ratio_from_leverage",
     "ratio_text",
@@ -372,6 +373,27 @@ def parse_ratio(text: object, field: str) -> Ratio:
     if num < 0:
         raise InputError(Reason.OUT_OF_RANGE, field, text, "must not be negative")
     return Ratio.of(num, den)
+
+
+_FRACTION = re.compile(r"([1-9][0-9]*)/([1-9][0-9]*)")
+
+
+def parse_rate(text: object, field: str) -> Ratio:
+    """Parse a rate written as a decimal, or exactly as a fraction ``"n/d"`` (CONV-4).
+
+    A fraction is two positive integers without signs or leading zeros, at most
+    :data:`MAX_DECIMAL_CHARS` characters in all: a rate such as 1/6 has no finite decimal.
+
+    >>> parse_rate("1/6", "mmr"), parse_rate("2/8", "mmr"), parse_rate("0.005", "mmr")
+    (Ratio(num=1, den=6), Ratio(num=1, den=4), Ratio(num=1, den=200))
+    """
+    if isinstance(text, str) and "/" in text:
+        found = _FRACTION.fullmatch(text)
+        if found is None or len(text) > MAX_DECIMAL_CHARS:
+            detail = "a fraction is n/d: two positive integers, no sign, no leading zero"
+            raise InputError(Reason.NOT_A_DECIMAL, field, text, detail)
+        return Ratio.of(int(found[1]), int(found[2]))
+    return parse_ratio(text, field)
 
 
 def ratio_from_leverage(text: object, field: str) -> Ratio:

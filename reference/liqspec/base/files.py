@@ -49,6 +49,7 @@ MAX_DEPTH = 16
 """Deepest nesting of a document (a scenario's book levels sit at depth 5)."""
 
 _DECIMAL_PATTERN = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?$"
+_RATE_PATTERN = "^(-?(0|[1-9][0-9]*)(\\.[0-9]+)?|[1-9][0-9]*/[1-9][0-9]*)$"
 
 
 def get_bundled(*parts: str) -> Path:
@@ -473,6 +474,10 @@ def _classify(error: jsonschema.ValidationError) -> tuple[Reason, str]:
     if error.validator == "pattern" and error.validator_value == _DECIMAL_PATTERN:
         return Reason.NOT_A_DECIMAL, (
             "expected plain decimal notation: digits, an optional '-' and '.', no exponent"
+        )
+    if error.validator == "pattern" and error.validator_value == _RATE_PATTERN:
+        return Reason.NOT_A_DECIMAL, (
+            "expected plain decimal notation, or a fraction n/d of two positive integers"
         )
     keyword, rule = str(error.validator), error.validator_value
     expected = {

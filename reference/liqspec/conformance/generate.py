@@ -112,6 +112,8 @@ def _sets(*edits: tuple[str, object]) -> Callable[[dict[str, Any]], None]:
 
 _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("nan", _set("tiers.0.mmr", "NaN"), "CONV-1"),
+    ("mmr-fraction-over-zero", _set("tiers.0.mmr", "1/0"), "CONV-1"),
+    ("mmr-and-mmr-from-max-leverage", _set("market.mmr_from_max_leverage", value=True), "CONV-12"),
     ("exponent", _set("market.price_tick", "1e-1"), "CONV-1"),
     ("magnitude", _set("market.max_price", "9" * 60), "CONV-2"),
     ("max-price-off-tick", _set("market.max_price", "10000000.05"), "CONV-3"),

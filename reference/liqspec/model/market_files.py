@@ -11,6 +11,7 @@ import attrs
 from liqspec.base.conventions import (
     Ratio,
     parse_decimal,
+    parse_rate,
     parse_ratio,
     ratio_from_leverage,
     to_units,
@@ -81,7 +82,8 @@ def market_from_document(document: dict[str, Any], *, check: bool = True) -> Mar
             Reason.OPTION_NOT_SUPPORTED, "market.contract_value", spec["contract_value"], detail
         )
     tier_mode = TierMode(spec["tier_mode"])
-    tiers = tuple(_tier(row, i, quantum) for i, row in enumerate(document["tiers"]))
+    halved = spec.get("mmr_from_max_leverage", False)
+    tiers = tuple(_tier(row, i, quantum, halved) for i, row in enumerate(document["tiers"]))
     if not tiers:  # even unchecked (prove, gate): a market needs a tier to be a market
         raise InputError(Reason.NO_TIERS, "tiers", None, "at least one tier is required")
     if check:
@@ -216,8 +218,15 @@ def _positive(text: object, field: str) -> Ratio:
     return Ratio.of(num, den)
 
 
-def _tier(row: dict[str, Any], i: int, quantum: Ratio) -> Tier:
+def _tier(row: dict[str, Any], i: int, quantum: Ratio, halved: bool) -> Tier:
+    """Read one tier; with ``halved`` (``mmr_from_max_leverage``) its mmr is half its imr."""
     where = f"tiers[{i}]"
+    if halved and "mmr" in row:
+        detail = "mmr_from_max_leverage derives every tier's mmr; give none"
+        raise InputError(Reason.CONFLICTING_KEYS, f"{where}.mmr", row["mmr"], detail)
+    if not halved and "mmr" not in row:
+        detail = "every tier needs mmr, unless the market sets mmr_from_max_leverage"
+        raise InputError(Reason.MISSING_KEY, f"{where}.mmr", None, detail)
     if "imr" in row and "max_leverage" in row:
         detail = "give exactly one of imr and max_leverage, not both"
         raise InputError(Reason.CONFLICTING_KEYS, f"{where}.max_leverage", None, detail)
@@ -233,7 +242,7 @@ def _tier(row: dict[str, Any], i: int, quantum: Ratio) -> Tier:
     return Tier(
         floor=to_units(row["floor"], quantum, f"{where}.floor", "settlement quantum"),
         cap=to_units(row["cap"], quantum, f"{where}.cap", "settlement quantum"),
-        mmr=parse_ratio(row["mmr"], f"{where}.mmr"),
+        mmr=Ratio.of(imr.num, 2 * imr.den) if halved else parse_rate(row["mmr"], f"{where}.mmr"),
         imr=imr,
         maintenance_amount=to_units(
             amount, quantum, f"{where}.maintenance_amount", "settlement quantum"
