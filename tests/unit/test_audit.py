@@ -655,3 +655,17 @@ def test_an_account_on_an_isolated_row_is_ignored(tmp_path: Path) -> None:
         "b,x,BTCUSDT,long,1,60000,isolated,3000,57236.1\n"  # the same market: two units
     )
     assert invoke("check-prices", str(claims), "--market", str(BINANCE))[0] == 0
+
+
+def test_a_cross_account_s_markets_share_their_trigger(tmp_path: Path) -> None:
+    """ACCOUNT-4: a strict-trigger market cannot join an inclusive one on one wallet."""
+    strict = tmp_path / "strict.toml"
+    strict.write_text(CYBER.read_text().replace('symbol = "CYBERUSDT"', 'symbol = "CYBERSTRICT"')
+                      .replace('trigger = "inclusive"', 'trigger = "strict"'))  # fmt: skip
+    claims = tmp_path / "claims.csv"
+    claims.write_text(CROSS_CLAIMS.read_text() + "s,acct,CYBERSTRICT,long,10,5,6,cross,10000,1\n")
+    code, output = invoke("check-prices", str(claims), "--market", str(BINANCE), "--market",
+                          str(CYBER), "--market", str(strict))  # fmt: skip
+    assert code == 2
+    assert "line 6: market" in output
+    assert "cross-incompatible" in output

@@ -118,8 +118,13 @@ def _beside(
     unit = claims[first[1]].unit
     leg = claim.unit.legs[0]
     symbol = leg.market.symbol
-    if leg.market.settle_asset != unit.asset:
-        detail = f"a cross account settles in one asset, {unit.asset} on its first row"
+    base = unit.legs[0].market
+    if (leg.market.settle_asset, leg.market.settle_quantum, leg.market.trigger) != (
+        unit.asset, base.settle_quantum, base.trigger
+    ):  # fmt: skip
+        detail = (f"a cross account's markets share one settlement asset, quantum and trigger "
+                  f"(ACCOUNT-4): {unit.asset}, {base.settle_quantum}, "
+                  f"{base.trigger.value} on its first row")  # fmt: skip
         raise InputError(Reason.CROSS_INCOMPATIBLE, f"{where}: market", symbol, detail)
     if any(other.market.symbol == symbol for other in unit.legs):
         detail = "the account already has a position in this market"

@@ -200,6 +200,34 @@ def finding_row(finding: Finding) -> dict[str, Any]:
     }
 
 
+def _head(
+    name: str,
+    fmt: str,
+    auditor: Auditor | VenueAuditor,
+    *,
+    batches: list[Batch],
+    checkpoints: list[dict[str, Any]] | None,
+    classes: tuple[Violation, ...],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return what every report has (AUDIT-7) and the summary's counts, for ``classes``."""
+    counts = Counter(f.violation.identifier for f in auditor.findings)
+    head = {
+        "log": name,
+        "format": fmt,
+        "lines": auditor.lines,
+        "chain": auditor.digest,
+        "roots": [attrs.asdict(b) for b in batches],
+        "checkpoints": checkpoints or [],
+        "findings": [finding_row(f) for f in auditor.findings],
+    }
+    summary = {
+        "errors": auditor.errors,
+        "warnings": len(auditor.findings) - auditor.errors,
+        "by_class": {v.identifier: counts[v.identifier] for v in classes},
+    }
+    return head, summary
+
+
 def audit_report(
     name: str,
     auditor: Auditor,
@@ -207,27 +235,17 @@ def audit_report(
     checkpoints: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return the whole report: the log, the counts, the figures, the roots and the findings."""
-    counts = Counter(f.violation.identifier for f in auditor.findings)
+    head, summary = _head(name, "liqspec", auditor, batches=batches, checkpoints=checkpoints,
+                          classes=tuple(Violation))  # fmt: skip
     units = auditor.units
-    return {
-        "log": name,
-        "format": "liqspec",
-        "lines": auditor.lines,
-        "chain": auditor.digest,
-        "roots": [attrs.asdict(b) for b in batches],
-        "checkpoints": checkpoints or [],
-        "summary": {
-            "errors": auditor.errors,
-            "warnings": len(auditor.findings) - auditor.errors,
-            "suppressed": auditor.suppressed,
-            "out_of_sync": sorted(auditor.broken),
-            "by_class": {v.identifier: counts[v.identifier] for v in Violation},
-            "liquidated": {a: units.amount(q, a) for a, q in sorted(auditor.liquidated.items())},
-            "fund_low": {f: units.amount(q, f) for f, q in sorted(auditor.fund_low.items())},
-            "adl_overshoot": {a: units.amount(q, a) for a, q in sorted(auditor.overshoot.items())},
-        },
-        "findings": [finding_row(f) for f in auditor.findings],
+    summary |= {
+        "suppressed": auditor.suppressed,
+        "out_of_sync": sorted(auditor.broken),
+        "liquidated": {a: units.amount(q, a) for a, q in sorted(auditor.liquidated.items())},
+        "fund_low": {f: units.amount(q, f) for f, q in sorted(auditor.fund_low.items())},
+        "adl_overshoot": {a: units.amount(q, a) for a, q in sorted(auditor.overshoot.items())},
     }
+    return {**head, "summary": summary}
 
 
 def venue_report(
@@ -237,26 +255,16 @@ def venue_report(
     checkpoints: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return the report of a venue log (AUDIT-10): as :func:`audit_report`, for its checks."""
-    counts = Counter(f.violation.identifier for f in auditor.findings)
+    fmt = auditor.format
+    head, summary = _head(name, fmt.label, auditor, batches=batches, checkpoints=checkpoints,
+                          classes=fmt.checks)  # fmt: skip
     markets = auditor.markets
-    return {
-        "log": name,
-        "format": auditor.format.label,
-        "checks": [v.identifier for v in auditor.format.checks],
-        "lines": auditor.lines,
-        "chain": auditor.digest,
-        "roots": [attrs.asdict(b) for b in batches],
-        "checkpoints": checkpoints or [],
-        "summary": {
-            "errors": auditor.errors,
-            "warnings": len(auditor.findings) - auditor.errors,
-            "by_class": {v.identifier: counts[v.identifier] for v in auditor.format.checks},
-            "fills": {role.value: auditor.fills[role.value] for role in Role},
-            "closed": {m: format_size(markets[m], q) for m, q in sorted(auditor.closed.items())},
-            "unpaired": len(auditor.pending),
-        },
-        "findings": [finding_row(f) for f in auditor.findings],
+    summary |= {
+        "fills": {role.value: auditor.fills[role.value] for role in Role},
+        "closed": {m: format_size(markets[m], q) for m, q in sorted(auditor.closed.items())},
+        "unpaired": len(auditor.pending),
     }
+    return {**head, "checks": [v.identifier for v in fmt.checks], "summary": summary}
 
 
 def what_if_report(state: State, differences: list[Difference], corrections: int) -> dict[str, Any]:
