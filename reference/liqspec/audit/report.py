@@ -38,6 +38,7 @@ __all__ = [
     "claims_summary",
     "finding_row",
     "is_failing",
+    "liquidation_text",
     "proof_row",
     "report_markdown",
     "venue_report",
@@ -360,16 +361,23 @@ def _what_if_lines(what_if: dict[str, Any] | None) -> list[str]:
              f"{what_if['corrections']} mark or index events corrected; compensation {totals}.",
              "", head + "| compensation |", "|---|---|---|---|---|---|"]  # fmt: skip
 
-    def shown(first: dict[str, Any] | None) -> str:
-        return "no" if first is None else f"line {first['line']} at {first['price']}"
-
     lines.extend(
-        f"| {row['account']} | {shown(row['logged'])} | {shown(row['corrected'])} "
+        f"| {row['account']} | {liquidation_text(row['logged'])} "
+        f"| {liquidation_text(row['corrected'])} "
         f"| {row['logged_equity']} | {row['corrected_equity']} "
         f"| {row['compensation']} {row['asset']} |"
         for row in what_if["units"]
     )
     return lines
+
+
+def liquidation_text(first: dict[str, Any] | None) -> str:
+    """Return a what-if row's first liquidation as text: ``no``, or its line and price.
+
+    >>> liquidation_text(None), liquidation_text({"line": 3, "market": "X", "price": "59190"})
+    ('no', 'line 3 at 59190')
+    """
+    return "no" if first is None else f"line {first['line']} at {first['price']}"
 
 
 def _venue_lines(report: dict[str, Any]) -> list[str]:

@@ -80,12 +80,7 @@ def load_document(
     """
     path = Path(path)
     where = str(path)
-    raw = read_regular_file(path, limit)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        detail = f"not UTF-8 text (byte {exc.start})"
-        raise InputError(Reason.SYNTAX, "<file>", None, detail, where) from exc
+    text = _decoded(read_regular_file(path, limit), "<file>", where)
     if not text.strip():
         raise InputError(Reason.SYNTAX, "<file>", None, "file is empty", where)
     is_toml = path.suffix.lower() == ".toml" if toml is None else toml
@@ -156,11 +151,7 @@ def read_json_lines(handle: BinaryIO, where: str) -> Iterator[tuple[int, dict[st
         if len(raw) > MAX_LINE_BYTES:
             detail = f"line is longer than {MAX_LINE_BYTES} bytes"
             raise InputError(Reason.UNREADABLE, "<line>", None, detail, located)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            detail = f"not UTF-8 text (byte {exc.start})"
-            raise InputError(Reason.SYNTAX, "<line>", None, detail, located) from exc
+        text = _decoded(raw, "<line>", located)
         if not text.strip():
             continue
         yield number, _parse_object(text, is_toml=False, where=located, field="<line>",
@@ -177,12 +168,7 @@ def read_csv(
     ones, and nothing else, each once; every row has as many fields as the header. Errors
     name the file and the line.
     """
-    raw = read_regular_file(path, limit)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        detail = f"not UTF-8 text (byte {exc.start})"
-        raise InputError(Reason.SYNTAX, "<file>", None, detail, str(path)) from exc
+    text = _decoded(read_regular_file(path, limit), "<file>", str(path), "utf-8-sig")
     try:
         return _csv_rows(text, required, optional)
     except InputError as error:
@@ -216,6 +202,15 @@ def _csv_rows(
     except csv.Error as exc:
         raise InputError(Reason.SYNTAX, f"line {lines.line_num}", None, str(exc)) from None
     return rows
+
+
+def _decoded(raw: bytes, field: str, where: str, encoding: str = "utf-8") -> str:
+    """Return ``raw`` as UTF-8 text (``utf-8-sig``: a byte-order mark dropped), or refuse it."""
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        detail = f"not UTF-8 text (byte {exc.start})"
+        raise InputError(Reason.SYNTAX, field, None, detail, where) from exc
 
 
 def _file_kind(mode: int) -> str:

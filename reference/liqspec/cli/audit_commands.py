@@ -25,6 +25,7 @@ from liqspec.audit.report import (
     claims_summary,
     finding_row,
     is_failing,
+    liquidation_text,
     report_markdown,
     venue_report,
     what_if_report,
@@ -410,11 +411,9 @@ def _print_what_if(what_if: dict[str, Any]) -> None:
                    "as corrected", "compensation"):  # fmt: skip
         table.add_column(column, justify="left" if column.startswith(("unit", "liq")) else "right")
 
-    def shown(first: dict[str, Any] | None) -> str:
-        return "no" if first is None else f"line {first['line']} at {first['price']}"
-
     for row in what_if["units"]:
-        table.add_row(row["account"], shown(row["logged"]), shown(row["corrected"]),
+        table.add_row(row["account"], liquidation_text(row["logged"]),
+                      liquidation_text(row["corrected"]),
                       row["logged_equity"], row["corrected_equity"],
                       f"{row['compensation']} {row['asset']}")  # fmt: skip
     console.print(table)
