@@ -50,6 +50,7 @@ test-long: $(STAMP)  ## longer Hypothesis and CrossHair budgets
 bench: $(STAMP)  ## print the benchmark figures
 	$(BIN)/python benchmarks/bench_margin.py
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_optimal.py
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_backtest.py
 	$(BIN)/python benchmarks/bench_stress.py --positions 10000 --points 240 --runs 4

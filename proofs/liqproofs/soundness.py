@@ -19,6 +19,7 @@ import z3
 from liqproofs.prove import Counterexample, Outcome, Proved, prove
 from liqproofs.symbolic import symbolic_backend
 from liqspec.base.conventions import Ratio, div_ceil, div_floor, smax
+from liqspec.engine.execution import get_step_cost, get_step_risk
 from liqspec.engine.insurance import get_fund_payment, get_share
 from liqspec.model.accounts import Position, Side
 from liqspec.model.margin import (
@@ -397,6 +398,36 @@ def _least_target() -> tuple[Outcome, str]:
     return prove([q >= 1], z3.And(start, keeps, ends)), ""
 
 
+def _optimal_monotone() -> tuple[Outcome, str]:
+    """INV-OPTIMAL-MONOTONE: a larger risk weight never chooses fewer lots (LIQ-11).
+
+    On the engine's own cost, impact + w x exposed^2 (get_step_cost, get_step_risk), for three
+    candidates d1 < d2 < d3 whose exposed value falls (e1 >= e2 >= e3 >= 0): the choice of
+    least cost, ties the fewest lots, under weight wa is at most the choice under wb >= wa.
+    Single crossing is what makes it so, and it is also proved pairwise: if a larger target
+    is weakly preferred at the smaller weight, it is at the larger one.
+    """
+    i1, i2, i3, e1, e2, e3 = _ints("impact_1", "impact_2", "impact_3", "exposed_1",
+                                   "exposed_2", "exposed_3")  # fmt: skip
+    wa, wb = z3.Reals("weight_a weight_b")
+
+    def choice(weight: Any) -> Any:
+        costs = [
+            get_step_cost(i, get_step_risk(weight, e)) for i, e in ((i1, e1), (i2, e2), (i3, e3))
+        ]
+        first = z3.And(costs[0] <= costs[1], costs[0] <= costs[2])
+        return z3.If(first, 1, z3.If(costs[1] <= costs[2], 2, 3))
+
+    def prefers_larger(weight: Any) -> Any:  # d2 weakly before d1
+        return get_step_cost(i2, get_step_risk(weight, e2)) <= get_step_cost(
+            i1, get_step_risk(weight, e1)
+        )
+
+    hypotheses = [wa >= 0, wb >= wa, e1 >= e2, e2 >= e3, e3 >= 0]
+    claim = z3.And(choice(wa) <= choice(wb), z3.Implies(prefers_larger(wa), prefers_larger(wb)))
+    return prove(hypotheses, claim), ""
+
+
 def _halt_once() -> tuple[Outcome, str]:
     """INV-HALT-ONCE: a level trips at most once per reference, in order; halts never shorten.
 
@@ -483,6 +514,7 @@ THEOREMS: dict[str, tuple[str, Check]] = {
     "INV-CASCADE-MONOTONE": ("a selling cascade round never raises the mark", _cascade_monotone),
     "INV-DEFICIT-CONSERVE": ("fund, ADL and socialization conserve value", _deficit_conserved),
     "INV-LEAST-TARGET": ("a monotone target search returns the least size", _least_target),
+    "INV-OPTIMAL-MONOTONE": ("a larger risk weight never chooses fewer lots", _optimal_monotone),
     "INV-HALT-ONCE": ("a halt level trips once per reference; halts never shorten", _halt_once),
     "INV-TIERS-SYMBOLIC": (
         "every 3-tier table: MM monotone, continuous, IM >= MM",

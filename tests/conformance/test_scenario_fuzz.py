@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -82,32 +82,59 @@ def test_an_adapter_without_scenarios_is_refused() -> None:
         fuzz_scenarios([*STUB, "other-features"], 5, 0)
 
 
+_REACHED: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "a liquidation step": lambda r: r["kind"] == "liquidation-step",
+    "an optimal step sized above its health target from a realised volatility": lambda r: (
+        r["kind"] == "liquidation-sized" and r["volatility_source"] == "realised"
+        and r["minimum"] != r["chosen"]
+    ),
+    "ADL over two counterparties": lambda r: (
+        r["kind"] == "deleveraged" and len(r["allocations"]) >= 2
+    ),
+    "a cooldown": lambda r: r["kind"] == "liquidation-waiting" and r["reason"] == "cooldown",
+    "a halt level": lambda r: (
+        r["kind"] == "breaker-tripped" and r["breaker"].startswith("halt-level")
+    ),
+    "a step paused by a halt": lambda r: (
+        r["kind"] == "liquidation-waiting" and r["reason"] == "halted"
+    ),
+    "a limit at the band": lambda r: (
+        r["kind"] == "liquidation-step" and r["limit_reason"] == "price-band"
+    ),
+    "a risk adjustment": lambda r: r["kind"] == "risk-adjusted",
+    "a parameter change": lambda r: r["kind"] == "parameters-changed",
+    "bad debt": lambda r: r["kind"] == "bad-debt",
+}  # fmt: skip
+"""What the drawn scenarios must reach, beyond the policies and methods counted below."""
+
+
 def test_drawn_scenarios_load_and_cover_the_engine() -> None:
-    documents = draw_sample(200, 3)
-    assert [canonical(d) for d in documents] == [canonical(d) for d in draw_sample(200, 3)]
-    outputs = []
-    for document in documents:
-        answer = evaluate("scenario", {"scenario": document})
-        if "output" in answer:
-            outputs.append(answer["output"])
-    assert len(outputs) >= 0.9 * len(documents)
-    assert all(2 <= len(d["accounts"]) <= 50 and d["events"] for d in documents)
+    """Samples of 200 (seeds 1, 2, ...) until every feature is reached, at most five.
+
+    The sample of one seed also depends on the literals of the modules loaded (Hypothesis's
+    local constants), so it differs between this file alone and the whole suite: the test
+    asks for coverage within a bounded number of draws, not from one fixed sample.
+    """
+    documents = draw_sample(200, 1)
+    assert [canonical(d) for d in documents] == [canonical(d) for d in draw_sample(200, 1)]
+    outputs: list[dict[str, Any]] = []
+    for seed_value in range(1, 6):
+        sample = documents if seed_value == 1 else draw_sample(200, seed_value)
+        answers = [evaluate("scenario", {"scenario": d}) for d in sample]
+        loaded = [answer["output"] for answer in answers if "output" in answer]
+        assert len(loaded) >= 0.9 * len(sample)
+        assert all(2 <= len(d["accounts"]) <= 50 and d["events"] for d in sample)
+        outputs += loaded
+        seen = [r for output in outputs for r in records(output)]
+        missing = [name for name, reached in _REACHED.items() if not any(map(reached, seen))]
+        policies = {r["policy"] for r in seen if r["kind"] == "liquidation-step"}
+        methods = {r["method"] for r in seen if r["kind"] == "deleveraged"}
+        if not missing and len(policies) == 4 and len(methods) == 2:
+            break
+    assert missing == []
+    assert policies == {"health", "tier-step", "chunk", "optimal"}
+    assert methods == {"adl", "socialize"}
     assert {len(d["scenario"]["markets"]) for d in documents} == {1, 2, 3}
-    seen = [r for output in outputs for r in records(output)]
-    assert {r["policy"] for r in seen if r["kind"] == "liquidation-step"} == {
-        "health", "tier-step", "chunk",
-    }  # fmt: skip
-    assert {r["method"] for r in seen if r["kind"] == "deleveraged"} == {"adl", "socialize"}
-    assert any(r["kind"] == "deleveraged" and len(r["allocations"]) >= 2 for r in seen)
-    assert any(r["kind"] == "liquidation-waiting" and r["reason"] == "cooldown" for r in seen)
-    assert any(
-        r["kind"] == "breaker-tripped" and r["breaker"].startswith("halt-level") for r in seen
-    )
-    assert any(r["kind"] == "liquidation-waiting" and r["reason"] == "halted" for r in seen)
-    assert any(r["kind"] == "liquidation-step" and r["limit_reason"] == "price-band" for r in seen)
-    assert any(r["kind"] == "risk-adjusted" for r in seen)
-    assert any(r["kind"] == "parameters-changed" for r in seen)
-    assert any(r["kind"] == "bad-debt" for r in seen)
     assert max(queue_size(output) for output in outputs) >= 3
     events = {step["event"]["kind"] for output in outputs for step in output["steps"]}
     assert events == {

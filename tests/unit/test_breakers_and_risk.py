@@ -23,7 +23,12 @@ from liqspec.engine.records import (
     RiskAdjusted,
     Takeover,
 )
-from liqspec.engine.risk import get_next_multiplier, get_target_multiplier, get_volatility
+from liqspec.engine.risk import (
+    get_next_multiplier,
+    get_risk_volatility,
+    get_target_multiplier,
+    get_volatility,
+)
 from liqspec.engine.state import (
     AccountState,
     Book,
@@ -43,7 +48,7 @@ from liqspec.engine.state import (
 )
 from liqspec.engine.transition import process_event
 from liqspec.model.market_rules import validate_market
-from liqspec.model.markets import HaltAction, MarkSource, RiskParams
+from liqspec.model.markets import HaltAction, MarkSource, RiskParams, VolatilitySource
 from tests.data import MARKETS
 
 BINANCE = load_market(MARKETS / "binance-btcusdt-2024-10-24.toml")
@@ -310,3 +315,42 @@ def test_a_second_change_during_phase_in_keeps_the_original_parameters() -> None
     assert not kinds(tuple(seen), Takeover)
     state, records = process_event(state, Clock(90))
     assert kinds(records, LiquidationStep) or kinds(records, Takeover)
+
+
+# --- RISK-8: the volatility source ---------------------------------------------------------------
+
+_CALM_HISTORY = ((0, 600_000), (1, 600_100), (2, 600_000))  # two returns of about 1/6000
+_CALM_PPM = 167  # ceil(sqrt(10^12 x ((100/600000)^2 + (100/600100)^2) / 2)) = 166.64.. -> 167
+
+
+def _sourced(source: str, implied: tuple[int, int] | None) -> tuple[int | None, str]:
+    """The volatility at time 50 under ``source``, with the implied value (time, ppm)."""
+    risk = attrs.evolve(
+        BINANCE.risk, vol_window=2, source=VolatilitySource(source), implied_max_age=30
+    )
+    entry = MarketState(attrs.evolve(BINANCE, risk=risk), 600_000, history=_CALM_HISTORY)
+    return get_risk_volatility(attrs.evolve(entry, implied=implied), 50)
+
+
+def test_the_calm_history_has_its_hand_worked_estimate() -> None:
+    assert get_volatility(_CALM_HISTORY, 2) == _CALM_PPM
+
+
+@pytest.mark.parametrize(
+    ("source", "implied", "expected"),
+    [
+        ("realised", (40, 9000), (_CALM_PPM, "realised")),  # the feed is ignored
+        ("implied", (40, 9000), (9000, "implied")),
+        ("implied", (20, 9000), (9000, "implied")),  # 30 old: still fresh
+        ("implied", (19, 9000), (_CALM_PPM, "realised-fallback")),  # 31 old: stale
+        ("implied", None, (_CALM_PPM, "realised-fallback")),
+        ("max", (40, 9000), (9000, "implied")),
+        ("max", (40, 100), (_CALM_PPM, "realised")),
+        ("max", (40, _CALM_PPM), (_CALM_PPM, "realised")),  # a tie is realised
+        ("max", (10, 9000), (_CALM_PPM, "realised-fallback")),
+    ],
+)
+def test_the_source_chooses_the_volatility(
+    source: str, implied: tuple[int, int] | None, expected: tuple[int, str]
+) -> None:
+    assert _sourced(source, implied) == expected

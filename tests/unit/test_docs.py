@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import runpy
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from liqspec.cli import main
@@ -194,3 +196,16 @@ def test_audit_guide_claims_table_is_what_check_prices_prints() -> None:
         line = next(text for text in shown.splitlines() if f" {row['id']} " in text)
         for value in (row["claimed"], row["liquidation_price"], row["ticks"], row["cause"]):
             assert f" {value} " in line, (row, line)
+
+
+STRESS_GUIDE = (ROOT / "docs" / "stress.md").read_text()
+
+
+def test_stress_guide_policy_table_is_what_the_comparison_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    script = runpy.run_path(str(ROOT / "scripts" / "compare_policies.py"))
+    assert script["main"]([]) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert len(table) == 6
+    assert "\n".join(table) in STRESS_GUIDE

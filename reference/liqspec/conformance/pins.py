@@ -39,7 +39,7 @@ class Pin:
     """One pinned behaviour: ``scenario/<slug>``, what it shows, and the rules it pins.
 
     ``shows`` is given the expected output, or ``{"error": reason}`` when the pin's scenario
-    file is itself rejected.
+    file is itself rejected. ``invariants`` are those of spec/invariants.md the pin exercises.
     """
 
     slug: str
@@ -48,6 +48,7 @@ class Pin:
     document: dict[str, Any]
     shows: Callable[[Output], bool]
     features: tuple[str, ...] = ()
+    invariants: tuple[str, ...] = ()
 
 
 @cache

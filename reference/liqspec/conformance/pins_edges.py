@@ -1279,6 +1279,131 @@ _RISK_PINS = [
     ),
 ]
 
+# --- chapter 12: implied volatility and the volatility source (RISK-8) --------------------------
+
+_CALM = [_mark("60010"), _mark("60000"), _mark("60010"), _mark("60000")]
+"""Four calm marks: with a window of four, RISK-1 estimates 167 ppm."""
+
+_SPIKE = {"vol_window": "4", "vol_threshold": "2000", "slope": "0.0001",
+          "max_multiplier": "1.5", "interval": "10", "implied_max_age": "30"}  # fmt: skip
+"""A threshold of 2000 ppm: the calm marks never pass it, an implied 9000 ppm does."""
+
+
+def _implied(ppm: str) -> Row:
+    return _event("implied-volatility", market=_BTC, volatility=ppm)
+
+
+def _sources(out: Output) -> list[tuple[int, str, int]]:
+    """(step, volatility_source, volatility_ppm) of every risk-adjusted record."""
+    return [
+        (s["index"], r["volatility_source"], r["volatility_ppm"])
+        for s in out["steps"] for r in s["records"] or () if r["kind"] == "risk-adjusted"
+    ]  # fmt: skip
+
+
+_IMPLIED_PINS = [
+    Pin(
+        "risk8-realised-source-ignores-the-implied-feed",
+        "under the default source (realised) an implied 9000 ppm is recorded but moves "
+        "nothing: the calm realised 167 ppm stays under the 2000 ppm threshold",
+        ("RISK-8", "OUT-13"),
+        _risk_world(
+            "risk8-realised-source-ignores-the-implied-feed",
+            _SPIKE,
+            [*_CALM, _clock(5), _implied("9000"), _clock(10), _clock(20)],
+        ),
+        lambda out: (
+            _sources(out) == []
+            and [r["volatility_ppm"] for r in records(out, 5, "implied-volatility-set")] == [9000]
+        ),
+        ("risk",),
+    ),
+    Pin(
+        "risk8-stale-implied-falls-back-to-realised",
+        "under source implied the feed's 9000 ppm raises the multiplier at time 10; at time "
+        "40 it is 35 old, past implied_max_age 30: the realised 167 ppm stands in, named "
+        "realised-fallback, and the multiplier comes back down",
+        ("RISK-8", "RISK-3"),
+        _risk_world(
+            "risk8-stale-implied-falls-back-to-realised",
+            {**_SPIKE, "source": "implied"},
+            [*_CALM, _clock(5), _implied("9000"), _clock(10), _clock(40)],
+        ),
+        lambda out: _sources(out) == [(6, "implied", 9000), (7, "realised-fallback", 167)],
+        ("risk",),
+    ),
+    Pin(
+        "risk8-implied-age-at-the-limit-is-fresh",
+        "an implied value exactly implied_max_age (30) old is still fresh: at time 35 the "
+        "value of time 5 is used",
+        ("RISK-8",),
+        _risk_world(
+            "risk8-implied-age-at-the-limit-is-fresh",
+            {**_SPIKE, "source": "implied", "interval": "30"},
+            [*_CALM, _clock(5), _implied("9000"), _clock(35)],
+        ),
+        lambda out: _sources(out) == [(6, "implied", 9000)],
+        ("risk", "boundary"),
+    ),
+    Pin(
+        "risk8-implied-source-without-a-window",
+        "with vol_window 0 and source implied the feed alone drives the multiplier; once it "
+        "is stale there is no volatility at all, so nothing happens",
+        ("RISK-8", "RISK-3"),
+        _risk_world(
+            "risk8-implied-source-without-a-window",
+            {**_SPIKE, "vol_window": "0", "source": "implied"},
+            [_clock(5), _implied("9000"), _clock(10), _clock(40), _clock(50)],
+        ),
+        lambda out: _sources(out) == [(2, "implied", 9000)],
+        ("risk",),
+    ),
+    Pin(
+        "risk8-max-takes-the-larger-realised",
+        "under source max with an implied 100 ppm and a realised 167 ppm, the realised "
+        "one drives the multiplier (threshold 0: target 1.0167)",
+        ("RISK-8",),
+        _risk_world(
+            "risk8-max-takes-the-larger-realised",
+            {**_SPIKE, "vol_threshold": "0", "source": "max"},
+            [*_CALM, _clock(5), _implied("100"), _clock(10)],
+        ),
+        lambda out: _sources(out) == [(6, "realised", 167)],
+        ("risk",),
+    ),
+    Pin(
+        "risk8-max-takes-the-larger-implied",
+        "under source max with an implied 9000 ppm and a realised 167 ppm, the implied one "
+        "drives the multiplier",
+        ("RISK-8",),
+        _risk_world(
+            "risk8-max-takes-the-larger-implied",
+            {**_SPIKE, "source": "max"},
+            [*_CALM, _clock(5), _implied("9000"), _clock(10)],
+        ),
+        lambda out: _sources(out) == [(6, "implied", 9000)],
+        ("risk",),
+    ),
+    _file_pin(
+        "risk8-implied-above-the-cap",
+        "an implied volatility of 10,000,001 ppm rejects the file (out-of-range): the most "
+        "is 10,000,000",
+        ("RISK-8", "STATE-10"),
+        "out-of-range",
+        _risk_world("risk8-implied-above-the-cap", _SPIKE, [_implied("10000001")]),
+    ),
+    Pin(
+        "risk8-implied-at-the-cap",
+        "an implied volatility of exactly 10,000,000 ppm is accepted and recorded",
+        ("RISK-8",),
+        _risk_world("risk8-implied-at-the-cap", _SPIKE, [_implied("10000000")]),
+        lambda out: (
+            [r["volatility_ppm"] for r in records(out, 0, "implied-volatility-set")] == [10_000_000]
+        ),
+        ("risk", "boundary"),
+    ),
+]
+
 # --- boundaries of chapters 10 to 12 that the engine's mutants cross ------------------------
 
 _ENGINE_MUTANT_PINS = [
@@ -1628,6 +1753,7 @@ PINS: list[Pin] = [
     *_MARK_PINS,
     *_BREAKER_PINS,
     *_RISK_PINS,
+    *_IMPLIED_PINS,
     *_ENGINE_MUTANT_PINS,
     *_STATIC_MUTANT_PINS,
     *_BOOK_AND_HISTORY_PINS,

@@ -227,6 +227,223 @@ def _fine_market(trigger: str = "inclusive") -> dict[str, Any]:
     return market(market={"price_tick": "0.01", "lot_size": "0.000001", "trigger": trigger})
 
 
+# --- the optimal policy (LIQ-11) ---------------------------------------------------------------
+
+
+def _optimal(
+    name: str,
+    events: list[dict[str, Any]],
+    *,
+    aversion: str = "0.000001",
+    window: str = "1",
+    asks: Iterable[tuple[str, str]] = (("60610", "2"),),
+    size: str = "1",
+    balance: str = "200",
+    risk: dict[str, str] | None = None,
+    liquidation: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return carol, short ``size`` BTC from 60600 with ``balance`` USDT, under ``optimal``.
+
+    At 60000 she is healthy; the mark 60600 after 60000 is a 1% return (sigma 10,000 ppm with
+    a window of one), her equity is 200 against an MM of 253, and the book asks ``asks``.
+    """
+    table = {
+        "policy": "optimal",
+        "risk_aversion": aversion,
+        "cooldown": "30",
+        **(liquidation or {}),
+    }
+    return scenario(
+        name,
+        [market()],
+        [_account("carol", balance, _short(size, "60600"))],
+        events,
+        marks={_BTC: "60000"},
+        books={_BTC: {"bids": [], "asks": [list(level) for level in asks]}},
+        funds={"USDT": "1000"},
+        liquidation={_BTC: table},
+        risk={_BTC: {"vol_window": window, **(risk or {})}},
+    )
+
+
+def _sized(out: Output, index: int) -> list[tuple[str, str, list[str]]]:
+    """(volatility source, chosen, considered lots) of each liquidation-sized of a step."""
+    return [
+        (r["volatility_source"], r["chosen"], [c["lots"] for c in r["considered"]])
+        for r in records(out, index, "liquidation-sized")
+    ]
+
+
+_RISE = [_mark("60000"), _mark("60600")]
+"""Two marks: the first records 60000, the second is the 1% return that liquidates carol."""
+
+_OPTIMAL_PINS = [
+    Pin(
+        "liq11-vertex-rounded-down-wins",
+        "carol (short 1 BTC, E 200 < MM 253 at 60600) is sized by optimal with lambda 1e-6: "
+        "buying d BTC at 60610 costs 10d, the rest risks 11.01708 (1 - d)^2; the health "
+        "target is 0.268 and the vertex 0.54616 lies between 0.546 (cost 7.73079646128) and "
+        "0.547 (7.73080396972): the step targets 0.546",
+        ("LIQ-11", "LIQ-4", "OUT-3"),
+        _optimal("liq11-vertex-rounded-down-wins", _RISE),
+        lambda out: (
+            _sized(out, 1) == [("realised", "0.546", ["0.268", "0.546", "0.547", "1"])]
+            and [r["risk"] for r in records(out, 1, "liquidation-sized")[0]["considered"]][1:3]
+            == ["2.27079646128", "2.26080396972"]
+            and [r["target"] for r in records(out, 1, "liquidation-step")] == ["0.546"]
+            and _sequence(out, 1, "liquidation-sized", "liquidation-step")
+            == [("liquidation-sized", "carol"), ("liquidation-step", "carol")]
+        ),
+        ("optimal",),
+        ("INV-OPTIMAL-MONOTONE",),
+    ),
+    Pin(
+        "liq11-vertex-rounded-up-wins",
+        "the same with lambda 1.2e-6: the vertex 0.62180 lies between 0.621 (cost "
+        "8.109005265936) and 0.622 (8.108997350464): the step targets 0.622",
+        ("LIQ-11", "LIQ-4"),
+        _optimal("liq11-vertex-rounded-up-wins", _RISE, aversion="0.0000012"),
+        lambda out: _sized(out, 1) == [("realised", "0.622", ["0.268", "0.621", "0.622", "1"])],
+        ("optimal",),
+        ("INV-OPTIMAL-MONOTONE",),
+    ),
+    Pin(
+        "liq11-no-estimate-sizes-like-health",
+        "without a volatility window there is no estimate: sigma is 0 (source none), no "
+        "lot is at risk, and the least cost is the health target, 0.268",
+        ("LIQ-11", "LIQ-4"),
+        _optimal("liq11-no-estimate-sizes-like-health", _RISE, window="0"),
+        lambda out: (
+            _sized(out, 1) == [("none", "0.268", ["0.268", "1"])]
+            and records(out, 1, "liquidation-sized")[0]["volatility_ppm"] == 0
+            and [r["target"] for r in records(out, 1, "liquidation-step")] == ["0.268"]
+        ),
+        ("optimal", "boundary"),
+    ),
+    Pin(
+        "liq11-implied-volatility-sizes-the-step",
+        "with no volatility window but source implied and an implied 10,000 ppm event, "
+        "sigma is the implied value: the step is sized as with a realised 1% return, 0.546",
+        ("LIQ-11", "RISK-8"),
+        _optimal(
+            "liq11-implied-volatility-sizes-the-step",
+            [{"kind": "implied-volatility", "market": _BTC, "volatility": "10000"}, *_RISE],
+            window="0",
+            risk={"source": "implied"},
+        ),
+        lambda out: _sized(out, 2) == [("implied", "0.546", ["0.268", "0.546", "0.547", "1"])],
+        ("optimal", "risk"),
+    ),
+    Pin(
+        "liq11-no-implied-value-falls-back-to-realised",
+        "under source implied with no implied-volatility event, the realised 1% return "
+        "stands in (realised-fallback) and sizes the step, 0.546",
+        ("LIQ-11", "RISK-8"),
+        _optimal(
+            "liq11-no-implied-value-falls-back-to-realised", _RISE, risk={"source": "implied"}
+        ),
+        lambda out: (
+            _sized(out, 1) == [("realised-fallback", "0.546", ["0.268", "0.546", "0.547", "1"])]
+        ),
+        ("optimal", "risk"),
+    ),
+    Pin(
+        "liq11-fills-better-than-the-mark-take-more",
+        "asks at 60590, under the mark 60600: buying costs less than nothing (impact -10 a "
+        "BTC), so even with lambda 0 the least cost is the whole position, not the health "
+        "target 0.241",
+        ("LIQ-11",),
+        _optimal(
+            "liq11-fills-better-than-the-mark-take-more", _RISE, aversion="0", asks=[("60590", "2")]
+        ),
+        lambda out: (
+            _sized(out, 1) == [("realised", "1", ["0.241", "1"])]
+            and [c["impact"] for r in records(out, 1, "liquidation-sized") for c in r["considered"]]
+            == ["-2.41", "-10"]
+        ),
+        ("optimal", "boundary"),
+    ),
+    Pin(
+        "liq11-a-level-at-the-limit-and-the-rest-are-two-runs",
+        "with impact_bound 0.0005 the limit is 60630: asks of 0.5 at 60610 and 0.2 exactly "
+        "at the limit, the other 0.3 assumed there too, are three runs, so 0.7 (the end of "
+        "the level at the limit) is a candidate of its own",
+        ("LIQ-11",),
+        _optimal(
+            "liq11-a-level-at-the-limit-and-the-rest-are-two-runs",
+            _RISE,
+            asks=[("60610", "0.5"), ("60630", "0.2")],
+            liquidation={"impact_bound": "0.0005"},
+        ),
+        lambda out: [lots for _, _, lots in _sized(out, 1)] == [["0.268", "0.5", "0.7", "1"]],
+        ("optimal", "boundary"),
+    ),
+    Pin(
+        "liq11-equal-costs-take-the-fewest-lots",
+        "asks at the mark cost nothing and lambda 0 risks nothing: every candidate costs 0, "
+        "and the fewest lots, the health target 0.254, win",
+        ("LIQ-11",),
+        _optimal(
+            "liq11-equal-costs-take-the-fewest-lots", _RISE, aversion="0", asks=[("60600", "2")]
+        ),
+        lambda out: (
+            _sized(out, 1) == [("realised", "0.254", ["0.254", "1"])]
+            and {
+                (c["impact"], c["risk"])
+                for r in records(out, 1, "liquidation-sized")
+                for c in r["considered"]
+            }
+            == {("0", "0")}
+        ),
+        ("optimal", "boundary"),
+    ),
+    Pin(
+        "liq11-empty-book-prices-every-lot-at-the-impact-limit",
+        "with no asks every lot is expected at the impact limit (63630): one run, the health "
+        "target cannot be reached short of the whole position, so the only candidate is 1 BTC; "
+        "nothing fills and the fund takes the position over",
+        ("LIQ-11", "LIQ-4", "LIQ-9"),
+        _optimal("liq11-empty-book-prices-every-lot-at-the-impact-limit", _RISE, asks=()),
+        lambda out: (
+            _sized(out, 1) == [("realised", "1", ["1"])]
+            and [r["size"] for r in records(out, 1, "takeover")] == ["1"]
+        ),
+        ("optimal", "boundary"),
+    ),
+    Pin(
+        "liq11-single-lot-is-the-only-candidate",
+        "a position of one lot (0.001 BTC, 0.2 USDT against an MM of 0.2424) has one "
+        "candidate, itself",
+        ("LIQ-11",),
+        _optimal("liq11-single-lot-is-the-only-candidate", _RISE, size="0.001", balance="0.2"),
+        lambda out: (
+            all(sized[1:] == ("0.001", ["0.001"]) for sized in _sized(out, 1))
+            and len(_sized(out, 1)) == 1
+        ),
+        ("optimal", "boundary"),
+    ),
+    Pin(
+        "liq11-optimal-steps-wait-out-the-cooldown",
+        "the book asks only 0.1 BTC within the impact limit, so after carol's first step she "
+        "is still in liquidation; a mark inside her 30 s cooldown gives liquidation-waiting "
+        "(cooldown) and no sizing, and the clock past it her next sized step",
+        ("LIQ-11", "LIQ-10", "LIQ-4"),
+        _optimal(
+            "liq11-optimal-steps-wait-out-the-cooldown",
+            [*_RISE, _clock("10"), _mark("60650"), _clock("40")],
+            asks=[("60610", "0.1"), ("64000", "2")],
+        ),
+        lambda out: (
+            len(records(out, 1, "liquidation-step")) == 1
+            and _reasons(out, 3) == ["cooldown"]
+            and not records(out, 3, "liquidation-sized")
+            and len(_sized(out, 4)) == 1
+        ),
+        ("optimal",),
+    ),
+]
+
+
 _ENGINE_MUTANT_PINS = [
     Pin(
         "ins2-step-cap-of-one-quantum",
@@ -1297,4 +1514,5 @@ PINS: list[Pin] = [
     ),
     *_ENGINE_MUTANT_PINS,
     *_STEP_EDGE_PINS,
+    *_OPTIMAL_PINS,
 ]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from liqspec.base.conventions import decimal_text
 from liqspec.conformance.scenario_draws import (
     MAX_ACCOUNTS,
     MAX_EVENTS,
@@ -179,7 +180,9 @@ class _Builder:
 
     def liquidation(self, entry: Listed) -> dict[str, str]:
         draw, market = self.draw, entry.market
-        table = {"policy": draw.choice(["health", "chunk", "tier-step"])}
+        table = {"policy": draw.choice(["health", "chunk", "tier-step", "optimal"])}
+        if table["policy"] == "optimal":
+            table["risk_aversion"] = self.risk_aversion(entry, draw.choice(["10", "100", "1000"]))
         if draw.flag(40):
             table["deleveraging"] = draw.choice(["socialize", "adl"])
         for key, values in draw.many(0, 3, lambda d: d.choice(_LIQUIDATION_EXTRAS)):
@@ -190,6 +193,21 @@ class _Builder:
                 value = format_amount(market, self.unit_value(entry, Fraction(value)))
             table[key] = value
         return table
+
+    def risk_aversion(self, entry: Listed, scale: str) -> str:
+        """LIQ-11's lambda: ``scale`` over a unit's value, to its leading digit, as decimal text.
+
+        So the risk term of a typical position is about scale x sigma^2 x tau x its value,
+        whatever the asset, comparable with its impact cost.
+        """
+        quantum = entry.market.settle_quantum
+        value, exponent = Fraction(self.unit_value(entry) * quantum.num, quantum.den), 0
+        while value >= 10:
+            value, exponent = value / 10, exponent + 1
+        while value < 1:
+            value, exponent = value * 10, exponent - 1
+        aversion = Fraction(scale) / Fraction(10) ** exponent
+        return decimal_text(aversion.numerator, aversion.denominator)
 
     def book(self, entry: Listed, mark: int) -> dict[str, list[list[str]]]:
         draw, market = self.draw, entry.market
@@ -473,7 +491,8 @@ class _Builder:
             if draw.flag(45):
                 chosen = draw.many(1, 2, lambda d: d.choice(_BREAKERS))
                 tables["breakers"][symbol] = {k: v for table in chosen for k, v in table.items()}
-            if draw.flag(25):
+            optimal = tables["liquidation"].get(symbol, {}).get("policy") == "optimal"
+            if draw.flag(75 if optimal else 25):  # optimal reads the volatility (LIQ-11)
                 risk = dict(draw.choice(_RISK))
                 risk["phase_in"] = draw.choice(["60", "0", "20"])
                 tables["risk"][symbol] = risk

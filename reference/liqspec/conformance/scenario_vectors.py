@@ -45,6 +45,7 @@ _SCENARIO_RULES = {
     "flash": ["BRK-3", "BRK-6", "OUT-11", "MARKET-14"],
     "wick": ["MARK-1", "MARK-2", "MARK-4", "BRK-1", "BRK-2", "OUT-10"],
     "volatility": ["RISK-1", "RISK-2", "RISK-3", "RISK-4", "RISK-6", "CONV-13", "OUT-13", "BRK-4"],
+    "implied": ["RISK-1", "RISK-2", "RISK-3", "RISK-6", "RISK-8", "OUT-13"],
     "withdrawals": ["BRK-5", "BRK-7", "INS-6", "OUT-7", "OUT-12"],
     "isolated": ["STATE-11", "STATE-12", "ACCOUNT-6", "LIQ-9", "INS-2", "INS-4", "OUT-6"],
 }
@@ -336,7 +337,7 @@ def _pin_vectors() -> Iterator[Vector]:
     for pin in PINS:
         features = ["scenario", "pin", *pin.features]
         yield make_vector("scenario", pin.slug, pin.description, {"scenario": pin.document},
-                          [*pin.rules], features)  # fmt: skip
+                          [*pin.rules], features, [*pin.invariants])  # fmt: skip
 
 
 def _market_path_vector(folder: Path) -> Vector:

@@ -15,6 +15,8 @@ import attrs
 
 from liqspec.base.conventions import Ratio, div_ceil, div_floor, last_true, smax, smin
 from liqspec.engine.breakers import get_band
+from liqspec.engine.records import LiquidationSized
+from liqspec.engine.risk import get_risk_volatility
 from liqspec.engine.state import (
     AccountState,
     Book,
@@ -52,7 +54,11 @@ __all__ = [
     "get_first_lots",
     "get_impact_limit",
     "get_liquidation_fee",
+    "get_optimal_sizing",
+    "get_risk_weight",
     "get_slack",
+    "get_step_cost",
+    "get_step_risk",
     "get_target_size",
     "is_acceptable",
     "walk_book",
@@ -176,14 +182,25 @@ def _smallest(holds: Callable[[int], bool], size: int) -> int:
     return last_true(holds, size, 0)  # 0 is never probed: the search stops at 1
 
 
-def get_target_size(state: State, account: AccountState, index: int, impact: int) -> int:
-    """Return the lots one step aims to close, policy first, then cap and dust (LIQ-4, LIQ-5)."""
+def get_target_size(
+    state: State,
+    account: AccountState,
+    index: int,
+    impact: int,
+    sizing: LiquidationSized | None = None,
+) -> int:
+    """Return the lots one step aims to close, policy first, then cap and dust (LIQ-4, LIQ-5).
+
+    Under ``optimal``, ``sizing`` is the step's decision when the caller already has it.
+    """
     position = account.positions[index]
     entry = state.markets[position.market]
     market, params = entry.market, entry.market.liquidation
     size = position.size
     if params.policy is Policy.HEALTH:
         target = _smallest(_get_restores(state, account, index, impact), size)
+    elif params.policy is Policy.OPTIMAL:
+        target = (sizing or get_optimal_sizing(state, account, index, impact)).chosen
     elif params.policy is Policy.TIER_STEP:
         tier = get_tier_index(market, get_value(market, size, entry.mark))
         floor = market.tiers[tier].floor
@@ -241,6 +258,89 @@ def _get_restores(
         return equity - paid >= threshold
 
     return restores
+
+
+# --- the optimal policy (LIQ-11) ----------------------------------------------------------------
+
+
+def get_optimal_sizing(
+    state: State, account: AccountState, index: int, impact: int
+) -> LiquidationSized:
+    """LIQ-11: the least-cost target in [health target, q]: impact cost plus price risk.
+
+    The cost of closing ``d`` lots now is the shortfall of their expected fills against the
+    mark, plus ``w x V(q - d, mark)^2`` for the lots left exposed until the next step. The
+    candidates are the health target, the end of every run of the expected fills from there
+    on, and each such run's rounded vertex; the least cost wins, ties the fewest lots.
+    """
+    position = account.positions[index]
+    entry = state.markets[position.market]
+    market, size = entry.market, position.size
+    minimum = _smallest(_get_restores(state, account, index, impact), size)
+    estimate, source = get_risk_volatility(entry, state.time)
+    volatility = estimate or 0
+    weight = get_risk_weight(market, volatility)
+    fills = _expected_fills(entry.book, position.side > 0, impact, size, get_band(entry))
+    direction = int(position.side) * (1 if market.contract is ContractKind.LINEAR else -1)
+
+    def impact_cost(lots: int) -> int:
+        at_mark = get_executed_value(market, size, ((entry.mark, lots),))
+        return direction * (at_mark - get_executed_value(market, size, get_first_lots(fills, lots)))
+
+    def risk(lots: int) -> Fraction:
+        return get_step_risk(weight, get_value(market, size - lots, entry.mark))
+
+    per_lot = Fraction(get_value(market, size, entry.mark), size)
+    curvature = weight * per_lot * per_lot
+    candidates = {minimum}
+    start = 0
+    for _, lots in fills:
+        end = start + lots
+        low = max(start, minimum)
+        if low <= end:
+            candidates.add(end)
+            slope = Fraction(impact_cost(end) - impact_cost(start), lots)
+            if curvature:
+                vertex = size - slope / (2 * curvature)
+                candidates |= {
+                    d for d in (math.floor(vertex), math.ceil(vertex)) if low <= d <= end
+                }
+        start = end
+    considered = tuple((d, impact_cost(d), risk(d)) for d in sorted(candidates))
+    chosen = min(considered, key=lambda c: (get_step_cost(c[1], c[2]), c[0]))[0]
+    return LiquidationSized(
+        account.id, market.symbol, volatility, source, market.liquidation.cooldown, minimum,
+        considered, chosen,
+    )  # fmt: skip
+
+
+def get_risk_weight(market: Market, volatility: int) -> Fraction:
+    """LIQ-11: w = risk_aversion x settle_quantum x (volatility / 10^6)^2 x cooldown.
+
+    Per squared quantum of value left exposed, so that the risk term is in quantums.
+    """
+    params = market.liquidation
+    aversion = Fraction(params.risk_aversion.num, params.risk_aversion.den)
+    quantum = Fraction(market.settle_quantum.num, market.settle_quantum.den)
+    return aversion * quantum * Fraction(volatility, 10**6) ** 2 * params.cooldown
+
+
+def get_step_risk(weight: Fraction, exposed: int) -> Fraction:
+    """LIQ-11: the price risk of ``exposed`` quantums of value held for one horizon.
+
+    >>> get_step_risk(Fraction(1, 1000), 200)
+    Fraction(40, 1)
+    """
+    return weight * exposed * exposed
+
+
+def get_step_cost(impact: int, risk: Fraction) -> Fraction:
+    """LIQ-11: the expected cost of a target: its impact cost plus the risk left.
+
+    >>> get_step_cost(-3, Fraction(7, 2))
+    Fraction(1, 2)
+    """
+    return impact + risk
 
 
 # --- the book -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from liqspec.engine.execution import (
     get_exit_threshold,
     get_impact_limit,
     get_liquidation_fee,
+    get_optimal_sizing,
     get_target_size,
     walk_book,
 )
@@ -94,6 +95,10 @@ def process_liquidations(state: State) -> tuple[State, tuple[Record, ...]]:
     return state, tuple(records)
 
 
+_PACED = (Policy.CHUNK, Policy.OPTIMAL)
+"""Policies whose steps wait out the cooldown (LIQ-4, LIQ-11)."""
+
+
 def _choose_leg(unit: MarginUnit) -> int:
     """LIQ-4: the leg with the largest maintenance margin, ties by market symbol."""
     keyed = [
@@ -121,7 +126,7 @@ def process_liquidation_step(state: State, account_id: str) -> tuple[State, tupl
     position = account.positions[index]
     entry = state.markets[position.market]
     market, params = entry.market, entry.market.liquidation
-    if params.policy is Policy.CHUNK and state.time < account.cooldown_until:
+    if params.policy in _PACED and state.time < account.cooldown_until:
         records.append(LiquidationWaiting(account.id, market.symbol, "cooldown"))
         return state, tuple(records)
     blocked = get_blocking(entry, state.time)
@@ -134,7 +139,11 @@ def process_liquidation_step(state: State, account_id: str) -> tuple[State, tupl
     band = get_band(entry)  # BRK-2: no liquidation fill outside the band
     if band is not None and (band[0] > impact if selling else band[1] < impact):
         impact, bound = (band[0] if selling else band[1]), "price-band"
-    target = get_target_size(state, account, index, impact)
+    sizing = None
+    if params.policy is Policy.OPTIMAL:
+        sizing = get_optimal_sizing(state, account, index, impact)
+        records.append(sizing)
+    target = get_target_size(state, account, index, impact, sizing)
     quote = get_bankruptcy_quote(state, account, index, target)
     fills: Fills = ()
     limit, reason = impact, bound
@@ -192,7 +201,7 @@ def _execute(
     nominal = params.fee.apply_up(get_executed_value(market, position.size, fills))
     fee = get_liquidation_fee(nominal, surplus)
     closed = attrs.evolve(closed, balance=closed.balance - fee)
-    if params.policy is Policy.CHUNK:
+    if params.policy in _PACED:
         closed = attrs.evolve(closed, cooldown_until=state.time + params.cooldown)
     state = with_account(state, closed)
     selling = position.side > 0

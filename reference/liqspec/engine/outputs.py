@@ -196,7 +196,9 @@ _PRICE_FIELDS = {
     "previous", "price", "mark", "bankruptcy_limit", "impact_limit", "limit_price", "index",
     "reference",
 }  # fmt: skip
-_SIZE_FIELDS = {"size", "target", "executed", "position_before", "position_after"}
+_SIZE_FIELDS = {
+    "size", "target", "executed", "position_before", "position_after", "minimum", "chosen",
+}  # fmt: skip
 
 _AMOUNT_FIELDS = {
     "amount", "equity", "maintenance", "equity_before", "equity_after", "maintenance_before",
@@ -249,6 +251,13 @@ def record_report(record: Record, state: State, units: Units) -> dict[str, Any]:
             shown[name] = [[format_price(market, p), format_size(market, q)] for p, q in value]
         elif name == "candidates" and market is not None:
             shown[name] = [_exact_price(market, Fraction(text)) for text in value]
+        elif name == "considered" and market is not None:
+            q = units.quantum[asset]
+            shown[name] = [
+                {"lots": format_size(market, lots), "impact": units.amount(impact, asset),
+                 "risk": decimal_text(risk.numerator * q.num, risk.denominator * q.den)}
+                for lots, impact, risk in value
+            ]  # fmt: skip
         elif name == "marks":
             shown[name] = {s: format_price(units.markets[s], p) for s, p in value}
         elif name == "allocations" and market is not None:

@@ -8,6 +8,7 @@ settlement asset. :func:`record_kind` gives each its stable kebab-case name.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from attrs import frozen
 
@@ -21,8 +22,10 @@ __all__ = [
     "Deposited",
     "Filled",
     "FundChange",
+    "ImpliedVolatilitySet",
     "IndexSet",
     "LiquidationEnded",
+    "LiquidationSized",
     "LiquidationStarted",
     "LiquidationStep",
     "LiquidationWaiting",
@@ -151,6 +154,24 @@ class LiquidationStarted:
     maintenance: int
     trigger: str
     marks: tuple[tuple[str, int], ...]
+
+
+@frozen
+class LiquidationSized:
+    """OUT-3: how the ``optimal`` policy chose a step's target (LIQ-11).
+
+    ``considered`` holds, per candidate target in lots (ascending), its impact cost in quantums
+    and its risk term, an exact fraction of quantums.
+    """
+
+    account: str
+    market: str
+    volatility_ppm: int
+    volatility_source: str
+    horizon: int
+    minimum: int
+    considered: tuple[tuple[int, int, Fraction], ...]
+    chosen: int
 
 
 @frozen
@@ -291,14 +312,23 @@ class WithdrawalsBlocked:
 
 @frozen
 class RiskAdjusted:
-    """OUT-13: the volatility estimate (ppm), target, old and new multiplier, effective time."""
+    """OUT-13: the volatility (ppm), its source, target, old and new multiplier, effective time."""
 
     market: str
     volatility_ppm: int
+    volatility_source: str
     target: str
     old: str
     new: str
     effective: int
+
+
+@frozen
+class ImpliedVolatilitySet:
+    """OUT-13: the implied volatility of ``market`` is now ``volatility_ppm`` (RISK-8)."""
+
+    market: str
+    volatility_ppm: int
 
 
 @frozen
@@ -319,6 +349,7 @@ Record = (
     | Filled
     | ClockSet
     | LiquidationStarted
+    | LiquidationSized
     | LiquidationStep
     | LiquidationWaiting
     | Takeover
@@ -333,6 +364,7 @@ Record = (
     | BreakerTripped
     | WithdrawalsBlocked
     | RiskAdjusted
+    | ImpliedVolatilitySet
     | ParametersChanged
 )
 

@@ -11,11 +11,12 @@ from liqspec.base.conventions import Ratio, div_ceil, isqrt_ceil, ratio_text
 from liqspec.engine.records import RiskAdjusted
 from liqspec.engine.state import MarketState
 from liqspec.model.market_rules import validate_market
-from liqspec.model.markets import Market, RiskParams
+from liqspec.model.markets import Market, RiskParams, VolatilitySource
 
 __all__ = [
     "apply_parameters",
     "get_next_multiplier",
+    "get_risk_volatility",
     "get_target_multiplier",
     "get_volatility",
     "process_risk",
@@ -41,6 +42,27 @@ def get_volatility(history: tuple[tuple[int, int], ...], window: int) -> int | N
     )
     scaled = squares * 10**12 / window
     return isqrt_ceil(div_ceil(scaled.numerator, scaled.denominator))
+
+
+def get_risk_volatility(entry: MarketState, time: int) -> tuple[int | None, str]:
+    """RISK-8: the volatility the market's ``source`` selects at ``time``, and its source word.
+
+    ``realised`` is RISK-1's estimate; ``implied`` the last implied-volatility event, when it
+    is at most ``implied_max_age`` old; ``max`` the larger of the two (ties: realised). When
+    the source wants an implied value and none is fresh, the realised one stands in, named
+    ``realised-fallback``; ``none`` when there is nothing at all.
+    """
+    params = entry.market.risk
+    realised = get_volatility(entry.history, params.vol_window)
+    fresh = entry.implied is not None and time - entry.implied[0] <= params.implied_max_age
+    if params.source is VolatilitySource.REALISED or not fresh:
+        word = "realised" if params.source is VolatilitySource.REALISED else "realised-fallback"
+        return realised, ("none" if realised is None else word)
+    assert entry.implied is not None  # noqa: S101 - fresh implies known
+    implied = entry.implied[1]
+    if params.source is VolatilitySource.IMPLIED or realised is None or implied > realised:
+        return implied, "implied"
+    return realised, "realised"
 
 
 def get_target_multiplier(params: RiskParams, volatility: int) -> Fraction:
@@ -81,9 +103,9 @@ def apply_parameters(entry: MarketState, market: Market, time: int) -> MarketSta
 def process_risk(entry: MarketState, time: int) -> tuple[MarketState, tuple[RiskAdjusted, ...]]:
     """RISK-1..RISK-5: at most once per interval, re-estimate and adjust the multiplier."""
     params = entry.market.risk
-    if not params.vol_window or time < entry.last_adjust + params.interval:
+    if time < entry.last_adjust + params.interval:
         return entry, ()
-    volatility = get_volatility(entry.history, params.vol_window)
+    volatility, source = get_risk_volatility(entry, time)
     if volatility is None:
         return entry, ()
     entry = attrs.evolve(entry, last_adjust=time)
@@ -100,7 +122,8 @@ def process_risk(entry: MarketState, time: int) -> tuple[MarketState, tuple[Risk
         else attrs.evolve(entry, market=market)
     )
     record = RiskAdjusted(
-        entry.market.symbol, volatility, ratio_text(target), ratio_text(current), ratio_text(new),
+        entry.market.symbol, volatility, source, ratio_text(target), ratio_text(current),
+        ratio_text(new),
         entry.phase_end if new > current else time,
     )  # fmt: skip
     return entry, (record,)

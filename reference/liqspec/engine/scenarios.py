@@ -29,6 +29,7 @@ from liqspec.engine.state import (
     Deposit,
     Event,
     Fill,
+    ImpliedVolatilityUpdate,
     IndexUpdate,
     Level,
     MarketState,
@@ -360,6 +361,7 @@ _EVENT_KEYS = {
     "add-margin": ("account", "market", "amount"), "remove-margin": ("account", "market", "amount"),
     "index": ("market", "price", "basis"), "trade": ("market", "price"),
     "reference": ("market", "price"), "parameters": ("market", "file"),
+    "implied-volatility": ("market", "volatility"),
 }  # fmt: skip
 _OPTIONAL_KEYS = {"bids", "asks", "margin"}
 _PRICE_EVENTS: dict[str, Callable[[str, int], Event]] = {
@@ -408,6 +410,8 @@ def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path 
         return IndexUpdate(market.symbol, price, Fraction(num, den))
     if kind == "book":
         return BookUpdate(market.symbol, _book(market, row, where))
+    if kind == "implied-volatility":
+        return ImpliedVolatilityUpdate(market.symbol, _implied(row["volatility"], where))
     if kind in {"add-margin", "remove-margin"}:
         field = f"{where}.amount"
         amount = to_units(row["amount"], market.settle_quantum, field, "settlement quantum")
@@ -418,6 +422,19 @@ def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path 
     price = _ticks(market, row["price"], f"{where}.price")
     margin = MarginMode(row.get("margin", "cross"))
     return Fill(row["account"], market.symbol, side, size, price, margin)
+
+
+MAX_IMPLIED_PPM = 10**7
+"""The largest implied volatility an event may give: 1000% per mark interval (RISK-8)."""
+
+
+def _implied(text: object, where: str) -> int:
+    """RISK-8: a whole number of ppm, 0 .. MAX_IMPLIED_PPM."""
+    ppm = to_units(text, Ratio(1, 1), f"{where}.volatility", "ppm step")
+    if not 0 <= ppm <= MAX_IMPLIED_PPM:
+        detail = f"an implied volatility is 0 .. {MAX_IMPLIED_PPM} ppm"
+        raise InputError(Reason.OUT_OF_RANGE, f"{where}.volatility", text, detail)
+    return ppm
 
 
 def _parameters(market: Market, row: dict[str, Any], where: str, folder: Path | None) -> Event:

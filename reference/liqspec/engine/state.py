@@ -32,6 +32,7 @@ __all__ = [
     "Deposit",
     "Event",
     "Fill",
+    "ImpliedVolatilityUpdate",
     "IndexUpdate",
     "Level",
     "MarkUpdate",
@@ -103,6 +104,8 @@ class MarketState:
     previous: Market | None = None
     phase_start: int = 0
     phase_end: int = 0
+    implied: tuple[int, int] | None = None
+    """The last implied volatility (time, ppm) of RISK-8, None before the first."""
 
 
 @frozen
@@ -387,6 +390,14 @@ class ReferenceUpdate:
 
 
 @frozen
+class ImpliedVolatilityUpdate:
+    """A new implied volatility of a market, in ppm per mark interval (RISK-8)."""
+
+    market: str
+    volatility: int
+
+
+@frozen
 class ParameterChange:
     """An operator replaces a market's parameters (RISK-5)."""
 
@@ -404,6 +415,7 @@ Event = (
     | TradeUpdate
     | ReferenceUpdate
     | ParameterChange
+    | ImpliedVolatilityUpdate
     | AddMargin
     | RemoveMargin
 )
@@ -419,6 +431,7 @@ EVENT_KINDS: dict[type, str] = {
     TradeUpdate: "trade",
     ReferenceUpdate: "reference",
     ParameterChange: "parameters",
+    ImpliedVolatilityUpdate: "implied-volatility",
     AddMargin: "add-margin",
     RemoveMargin: "remove-margin",
 }

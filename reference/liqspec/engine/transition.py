@@ -25,6 +25,7 @@ from liqspec.engine.records import (
     ClockSet,
     Deposited,
     Filled,
+    ImpliedVolatilitySet,
     IndexSet,
     MarginAdded,
     MarginRemoved,
@@ -47,6 +48,7 @@ from liqspec.engine.state import (
     Deposit,
     Event,
     Fill,
+    ImpliedVolatilityUpdate,
     IndexUpdate,
     MarketState,
     MarkUpdate,
@@ -361,6 +363,15 @@ def process_parameter_change(state: State, event: ParameterChange) -> tuple[Stat
     return with_market(state, entry), ParametersChanged(event.market.symbol, effective)
 
 
+def process_implied_volatility(
+    state: State, event: ImpliedVolatilityUpdate
+) -> tuple[State, Record]:
+    """RISK-8: the market's implied volatility, stamped with the current time."""
+    entry = _market(state, event.market)
+    entry = attrs.evolve(entry, implied=(state.time, event.volatility))
+    return with_market(state, entry), ImpliedVolatilitySet(event.market, event.volatility)
+
+
 _HANDLERS: dict[type, Callable[[State, Any], tuple[State, Record]]] = {
     MarkUpdate: process_mark_update,
     BookUpdate: process_book_update,
@@ -372,6 +383,7 @@ _HANDLERS: dict[type, Callable[[State, Any], tuple[State, Record]]] = {
     TradeUpdate: process_trade_update,
     ReferenceUpdate: process_reference_update,
     ParameterChange: process_parameter_change,
+    ImpliedVolatilityUpdate: process_implied_volatility,
     AddMargin: process_add_margin,
     RemoveMargin: process_remove_margin,
 }

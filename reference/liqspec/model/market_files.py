@@ -43,6 +43,7 @@ from liqspec.model.markets import (
     TierMode,
     Trigger,
     Valuation,
+    VolatilitySource,
 )
 
 __all__ = [
@@ -140,7 +141,7 @@ def liquidation_params_from(
     """Read a ``[liquidation]`` table over ``base`` (defaults if None) (MARKET-12)."""
     params = base or LiquidationParams()
     changes: dict[str, Any] = {}
-    for name in ("buffer", "chunk", "fee", "impact_bound"):
+    for name in ("buffer", "chunk", "fee", "impact_bound", "risk_aversion"):
         if name in table:
             changes[name] = parse_ratio(table[name], f"liquidation.{name}")
     for name in ("max_step_notional", "dust_notional", "insurance_step_cap"):
@@ -198,9 +199,11 @@ def breaker_params_from(table: dict[str, Any], base: BreakerParams | None = None
 def risk_params_from(table: dict[str, Any], base: RiskParams | None = None) -> RiskParams:
     """Read a ``[risk]`` table over ``base`` (MARKET-15)."""
     changes: dict[str, Any] = {}
-    for name in ("vol_window", "vol_threshold", "interval", "phase_in"):
+    for name in ("vol_window", "vol_threshold", "interval", "phase_in", "implied_max_age"):
         if name in table:
             changes[name] = _count(table[name], f"risk.{name}")
+    if "source" in table:
+        changes["source"] = VolatilitySource(table["source"])
     for name in ("slope", "max_multiplier", "max_step", "hysteresis"):
         if name in table:
             changes[name] = parse_ratio(table[name], f"risk.{name}")

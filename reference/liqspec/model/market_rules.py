@@ -163,7 +163,7 @@ def _check_risk(market: Market) -> None:
     if market.risk_multiplier < one or params.max_multiplier < market.risk_multiplier:
         detail = "need 1 <= multiplier <= max_multiplier"
         raise InputError(Reason.RISK_PARAMS, "risk_multiplier", str(market.risk_multiplier), detail)
-    for name in ("vol_window", "vol_threshold", "interval", "phase_in"):
+    for name in ("vol_window", "vol_threshold", "interval", "phase_in", "implied_max_age"):
         if getattr(params, name) < 0:
             raise InputError(Reason.RISK_PARAMS, f"risk.{name}", getattr(params, name), ">= 0")
     if params.max_step.num == 0:

@@ -33,6 +33,7 @@ __all__ = [
     "TierMode",
     "Trigger",
     "Valuation",
+    "VolatilitySource",
     "compute_value_factor",
     "format_amount",
     "format_price",
@@ -89,6 +90,7 @@ class Policy(enum.Enum):
     HEALTH = "health"
     TIER_STEP = "tier-step"
     CHUNK = "chunk"
+    OPTIMAL = "optimal"
 
 
 class OnUnfilled(enum.Enum):
@@ -113,6 +115,7 @@ class LiquidationParams:
     buffer: Ratio = Ratio(1, 50)
     chunk: Ratio = Ratio(1, 5)
     cooldown: int = 30
+    risk_aversion: Ratio = Ratio(0, 1)
     max_step_notional: int = 0
     dust_notional: int = 0
     fee: Ratio = Ratio(1, 1000)
@@ -165,6 +168,14 @@ class BreakerParams:
     withdrawal_block: int = 0
 
 
+class VolatilitySource(enum.Enum):
+    """Which volatility drives the multiplier and the ``optimal`` policy (RISK-8)."""
+
+    REALISED = "realised"
+    IMPLIED = "implied"
+    MAX = "max"
+
+
 @frozen
 class RiskParams:
     """Dynamic risk adjustment parameters (MARKET-15, RISK-1..RISK-6); window 0 = off."""
@@ -177,6 +188,8 @@ class RiskParams:
     hysteresis: Ratio = Ratio(1, 100)
     interval: int = 60
     phase_in: int = 0
+    source: VolatilitySource = VolatilitySource.REALISED
+    implied_max_age: int = 300
 
 
 @frozen
