@@ -194,12 +194,15 @@ class Engine(RuleBasedStateMachine):
                 deleveraging=deleveraging,
                 cooldown=5,
                 fee=fee,
+                risk_aversion=Ratio.of(1, 10**3),  # read by optimal only (LIQ-11)
             )
             book = around(mark, [1, 2, 4, 8], [2_000, 2_000, 4_000, 8_000])
             market = attrs.evolve(base, liquidation=params)
             if symbol == "BTCUSDT":
                 breakers = attrs.evolve(BREAKERS, while_halted=halted)
                 market = attrs.evolve(market, breakers=breakers, risk=RISK)
+            elif policy is Policy.OPTIMAL:  # a volatility estimate for its risk term
+                market = attrs.evolve(market, risk=attrs.evolve(market.risk, vol_window=2))
             validate_market(market)
             markets[symbol] = MarketState(market, mark, book, reference=mark, history=((0, mark),))
         start = {"USDT": 20_000 * 10**8, "BTC": 10**8}  # 20,000 USDT; 1 BTC
