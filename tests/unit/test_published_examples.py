@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import attrs
+
 from liqspec import (
     Leg,
     MarginMode,
@@ -26,7 +28,7 @@ from liqspec import (
 )
 from liqspec.base.conventions import to_units
 from liqspec.model.market_rules import derive_maintenance_amounts
-from liqspec.model.markets import get_max_leverage
+from liqspec.model.markets import ChunkRounding, get_max_leverage
 from tests.data import MARKETS
 
 
@@ -168,3 +170,35 @@ def test_fully_collateralised_long_has_no_liquidation_price() -> None:
     unit = isolated(m, Side.LONG, "1", "60000", "60000", 1)
     assert get_liquidation_price(unit, 0).status is PriceStatus.NEVER
     assert get_bankruptcy_price(unit, 0).status is PriceStatus.NEVER
+
+
+def _chunk_target(m: Market, lots: int) -> int:
+    """The chunk policy's target for a long of ``lots`` at 50,000 (LIQ-4, LIQ-5)."""
+    from liqspec.engine.execution import get_target_size  # noqa: PLC0415
+    from liqspec.engine.state import AccountState, MarketState, State, apply_fill  # noqa: PLC0415
+
+    mark = units(m, "50000", "price")
+    account = apply_fill(AccountState("a", m.settle_asset, 0), m, lots, mark)
+    state = State(0, {m.symbol: MarketState(m, mark)}, {"a": account}, {})
+    return get_target_size(state, account, 0, mark)
+
+
+def test_dydx_rounds_the_liquidated_portion_down_to_the_step() -> None:
+    """dYdX v4 (source code, not prose): GetLiquidatablePositionSizeDelta rounds down.
+
+    dydxprotocol/v4-chain, protocol/x/clob/keeper/liquidations_test.go,
+    TestGetPerpetualPositionToLiquidate at commit 84d4664b: a long of 21 base quantums (1e-8
+    BTC each) with step 3 and a 50% portion liquidates 9 ("result is rounded down"); 0.1 BTC
+    (10,000,000 quantums) with step 5 and a 40% portion liquidates 4,000,000. As lots of one
+    step: 7 lots at 50% is 3.5, down to 3 (up would be 4); 2,000,000 lots at 40% is exact.
+    """
+    dydx = market("dydx-btc-usd-2024.toml")
+    assert dydx.liquidation.chunk_rounding is ChunkRounding.DOWN
+    liquidation = attrs.evolve(dydx.liquidation, chunk=Ratio.of(1, 2))
+    step3 = attrs.evolve(dydx, lot_size=Ratio.of(3, 10**8), liquidation=liquidation)
+    assert _chunk_target(step3, 7) * 3 == 9
+    up = attrs.evolve(liquidation, chunk_rounding=ChunkRounding.UP)  # liqspec's default
+    assert _chunk_target(attrs.evolve(step3, liquidation=up), 7) * 3 == 12
+    forty = attrs.evolve(dydx.liquidation, chunk=Ratio.of(2, 5))
+    step5 = attrs.evolve(dydx, lot_size=Ratio.of(5, 10**8), liquidation=forty)
+    assert _chunk_target(step5, 2_000_000) * 5 == 4_000_000

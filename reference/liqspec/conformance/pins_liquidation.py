@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -276,6 +276,36 @@ def _sized(out: Output, index: int) -> list[tuple[str, str, list[str]]]:
 
 _RISE = [_mark("60000"), _mark("60600")]
 """Two marks: the first records 60000, the second is the 1% return that liquidates carol."""
+
+
+def _targets_are(target: str) -> Callable[[Output], bool]:
+    """Return the predicate: the first event's one liquidation step targets ``target``."""
+    return lambda out: [r["target"] for r in records(out, 0, "liquidation-step")] == [target]
+
+
+_CHUNK_ROUNDING_PINS = [
+    Pin(
+        f"liq4-chunk-{name}",
+        f"alice's 1 BTC (1000 lots) with chunk {share} and chunk_rounding {rounding}: "
+        f"{share} x 1000 lots is {lots}, so the step targets {target}",
+        ("LIQ-4", "MARKET-12"),
+        _btc_scenario(
+            f"liq4-chunk-{name}",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            liquidation={**_CHUNK, "chunk": share, "chunk_rounding": rounding},
+        ),
+        _targets_are(target),
+        ("chunk", "boundary"),
+    )
+    for name, share, rounding, lots, target in (
+        ("rounded-down-takes-the-floor", "0.0015", "down", "1.5", "0.001"),
+        ("rounded-up-takes-the-ceiling", "0.0015", "up", "1.5", "0.002"),
+        ("rounded-down-is-at-least-one-lot", "0.0005", "down", "0.5", "0.001"),
+        ("rounded-down-whole-share-is-unchanged", "0.25", "down", "250", "0.25"),
+    )
+]
 
 _OPTIMAL_PINS = [
     Pin(
@@ -1515,4 +1545,5 @@ PINS: list[Pin] = [
     *_ENGINE_MUTANT_PINS,
     *_STEP_EDGE_PINS,
     *_OPTIMAL_PINS,
+    *_CHUNK_ROUNDING_PINS,
 ]

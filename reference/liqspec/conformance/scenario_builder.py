@@ -65,6 +65,7 @@ def _decimal(value: Fraction) -> str:
 _LIQUIDATION_EXTRAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("on_unfilled", ("wait", "takeover")),
     ("chunk", ("0.5", "0.1", "1")),
+    ("chunk_rounding", ("down", "up")),
     ("cooldown", ("0", "10", "60")),
     ("buffer", ("0", "0.05", "0.2")),
     ("fee", ("0", "0.005", "0.02")),

@@ -36,6 +36,7 @@ from liqspec.model.margin import (
     get_unrealized_pnl,
 )
 from liqspec.model.markets import (
+    ChunkRounding,
     ContractKind,
     Market,
     Policy,
@@ -48,6 +49,7 @@ __all__ = [
     "consume_book",
     "get_acceptable_prefix",
     "get_bankruptcy_quote",
+    "get_chunk",
     "get_closed_account",
     "get_executed_value",
     "get_exit_threshold",
@@ -210,7 +212,7 @@ def get_target_size(
 
         target = _smallest(below_tier, size) if tier else size
     else:
-        target = max(1, params.chunk.apply_up(size))
+        target = max(1, get_chunk(params.chunk, size, params.chunk_rounding))
     if params.max_step_notional:
         capped = _smallest(
             lambda lots: get_value(market, lots + 1, entry.mark) > params.max_step_notional, size
@@ -219,6 +221,18 @@ def get_target_size(
     if get_value(market, size - target, entry.mark) < params.dust_notional:
         target = size
     return target
+
+
+def get_chunk(share: Ratio, size: int, rounding: ChunkRounding) -> int:
+    """LIQ-4: ``share`` of ``size`` lots, rounded up or down to a lot as the market says.
+
+    >>> half = Ratio.of(1, 2)
+    >>> get_chunk(half, 7, ChunkRounding.UP), get_chunk(half, 7, ChunkRounding.DOWN)
+    (4, 3)
+    """
+    if rounding is ChunkRounding.DOWN:
+        return div_floor(size * share.num, share.den)
+    return share.apply_up(size)
 
 
 def _expected_fills(

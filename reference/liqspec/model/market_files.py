@@ -28,6 +28,7 @@ from liqspec.model.market_rules import (
 )
 from liqspec.model.markets import (
     BreakerParams,
+    ChunkRounding,
     ContractKind,
     Deleveraging,
     HaltAction,
@@ -150,7 +151,10 @@ def liquidation_params_from(
             changes[name] = to_units(table[name], quantum, field, "settlement quantum")
     if "cooldown" in table:
         changes["cooldown"] = to_units(table["cooldown"], Ratio(1, 1), "liquidation.cooldown", "1")
-    enums = {"policy": Policy, "on_unfilled": OnUnfilled, "deleveraging": Deleveraging}
+    enums = {
+        "policy": Policy, "on_unfilled": OnUnfilled, "deleveraging": Deleveraging,
+        "chunk_rounding": ChunkRounding,
+    }  # fmt: skip
     for name, kind in enums.items():
         if name in table:
             changes[name] = kind(table[name])

@@ -18,6 +18,7 @@ from liqspec.base.conventions import (
 
 __all__ = [
     "BreakerParams",
+    "ChunkRounding",
     "ContractKind",
     "Deleveraging",
     "HaltAction",
@@ -93,6 +94,13 @@ class Policy(enum.Enum):
     OPTIMAL = "optimal"
 
 
+class ChunkRounding(enum.Enum):
+    """Which way the ``chunk`` policy rounds its share of the position to lots (LIQ-4)."""
+
+    UP = "up"
+    DOWN = "down"
+
+
 class OnUnfilled(enum.Enum):
     """What a step does when the book fills nothing within the limit (LIQ-8)."""
 
@@ -114,6 +122,7 @@ class LiquidationParams:
     policy: Policy = Policy.HEALTH
     buffer: Ratio = Ratio(1, 50)
     chunk: Ratio = Ratio(1, 5)
+    chunk_rounding: ChunkRounding = ChunkRounding.UP
     cooldown: int = 30
     risk_aversion: Ratio = Ratio(0, 1)
     max_step_notional: int = 0
