@@ -28,7 +28,7 @@ from liqspec import (
 )
 from liqspec.base.conventions import to_units
 from liqspec.model.market_rules import derive_maintenance_amounts
-from liqspec.model.markets import ChunkRounding, get_max_leverage
+from liqspec.model.markets import ChunkRounding, TierTarget, get_max_leverage
 from tests.data import MARKETS
 
 
@@ -202,3 +202,30 @@ def test_dydx_rounds_the_liquidated_portion_down_to_the_step() -> None:
     forty = attrs.evolve(dydx.liquidation, chunk=Ratio.of(2, 5))
     step5 = attrs.evolve(dydx, lot_size=Ratio.of(5, 10**8), liquidation=forty)
     assert _chunk_target(step5, 2_000_000) * 5 == 4_000_000
+
+
+def _tier_step_target(m: Market, contracts: int) -> int:
+    """The tier-step target for a long of ``contracts`` at a mark of 1 (LIQ-4)."""
+    from liqspec.engine.execution import get_target_size  # noqa: PLC0415
+    from liqspec.engine.state import AccountState, MarketState, State, apply_fill  # noqa: PLC0415
+
+    mark = units(m, "1", "price")
+    account = apply_fill(AccountState("a", m.settle_asset, 0), m, contracts, mark)
+    state = State(0, {m.symbol: MarketState(m, mark)}, {"a": account}, {})
+    return get_target_size(state, account, 0, mark)
+
+
+def test_okx_liquidates_a_tier_three_position_down_to_tier_one() -> None:
+    """OKX help centre, "V. Forced Partial or Full Liquidation" (legacy swap rules).
+
+    Tier 1 holds up to 2,000 contracts, tier 3 starts at 12,001; a position of 15,000
+    contracts is cut to the tier-1 maximum: 15,000 - 2,000 = 13,000 to close. Tiers 1 and 2
+    are liquidated in full. liqspec's default (``next``) would close 3,000, into tier 2.
+    """
+    okx = market("okx-swap-tier-example.toml")
+    assert okx.liquidation.tier_target is TierTarget.FIRST
+    assert _tier_step_target(okx, 15_000) == 13_000
+    assert _tier_step_target(okx, 5_000) == 5_000  # tier 2: in full
+    assert _tier_step_target(okx, 2_000) == 2_000  # tier 1: in full
+    following = attrs.evolve(okx.liquidation, tier_target=TierTarget.NEXT)
+    assert _tier_step_target(attrs.evolve(okx, liquidation=following), 15_000) == 3_000

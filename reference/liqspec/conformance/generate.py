@@ -167,6 +167,7 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("chunk-above-one", _set("liquidation.chunk", "1.5"), "MARKET-12"),
     ("cooldown-negative", _set("liquidation.cooldown", "-1"), "MARKET-12"),
     ("chunk-rounding-unknown", _set("liquidation.chunk_rounding", "nearest"), "MARKET-12"),
+    ("tier-target-unknown", _set("liquidation.tier_target", "last"), "MARKET-12"),
     ("risk-aversion-negative", _set("liquidation.risk_aversion", "-0.001"), "MARKET-12"),
     ("volatility-source-unknown", _set("risk.source", "mean"), "MARKET-15"),
     ("implied-max-age-negative", _set("risk.implied_max_age", "-1"), "MARKET-15"),

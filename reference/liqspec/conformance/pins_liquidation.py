@@ -307,6 +307,30 @@ _CHUNK_ROUNDING_PINS = [
     )
 ]
 
+_TIER_TARGET_PINS = [
+    Pin(
+        f"liq4-tier-target-{name}",
+        f"bob holds {size} BTC from 60000 ({tier}) under tier-step with tier_target "
+        f"{goal}: the step targets {target}",
+        ("LIQ-4", "MARKET-12"),
+        _btc_scenario(
+            f"liq4-tier-target-{name}",
+            [_account("bob", balance, _long(size))],
+            [_mark("59000")],
+            bids=[("58990", "20")],
+            liquidation={"policy": "tier-step", "tier_target": goal},
+        ),
+        _targets_are(target),
+        ("tier-step", "boundary"),
+    )
+    for name, size, balance, tier, goal, target in (
+        ("first-from-the-third-tier", "12", "13000", "tier 3", "first", "11.153"),
+        ("next-from-the-third-tier", "12", "13000", "tier 3", "next", "1.831"),
+        ("first-in-the-second-tier-is-whole", "2", "2500", "tier 2", "first", "2"),
+        ("next-in-the-second-tier", "2", "2500", "tier 2", "next", "1.153"),
+    )
+]
+
 _OPTIMAL_PINS = [
     Pin(
         "liq11-vertex-rounded-down-wins",
@@ -1546,4 +1570,5 @@ PINS: list[Pin] = [
     *_STEP_EDGE_PINS,
     *_OPTIMAL_PINS,
     *_CHUNK_ROUNDING_PINS,
+    *_TIER_TARGET_PINS,
 ]

@@ -66,6 +66,7 @@ _LIQUIDATION_EXTRAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("on_unfilled", ("wait", "takeover")),
     ("chunk", ("0.5", "0.1", "1")),
     ("chunk_rounding", ("down", "up")),
+    ("tier_target", ("first", "next")),
     ("cooldown", ("0", "10", "60")),
     ("buffer", ("0", "0.05", "0.2")),
     ("fee", ("0", "0.005", "0.02")),

@@ -40,6 +40,7 @@ from liqspec.model.markets import (
     ContractKind,
     Market,
     Policy,
+    TierTarget,
     get_value,
 )
 
@@ -204,13 +205,7 @@ def get_target_size(
     elif params.policy is Policy.OPTIMAL:
         target = (sizing or get_optimal_sizing(state, account, index, impact)).chosen
     elif params.policy is Policy.TIER_STEP:
-        tier = get_tier_index(market, get_value(market, size, entry.mark))
-        floor = market.tiers[tier].floor
-
-        def below_tier(lots: int) -> bool:
-            return get_value(market, size - lots, entry.mark) < floor
-
-        target = _smallest(below_tier, size) if tier else size
+        target = _get_tier_step(market, size, entry.mark, params.tier_target)
     else:
         target = max(1, get_chunk(params.chunk, size, params.chunk_rounding))
     if params.max_step_notional:
@@ -221,6 +216,27 @@ def get_target_size(
     if get_value(market, size - target, entry.mark) < params.dust_notional:
         target = size
     return target
+
+
+def _get_tier_step(market: Market, size: int, mark: int, goal: TierTarget) -> int:
+    """LIQ-4 ``tier-step``: the fewest lots that bring the notional below a tier's floor.
+
+    ``next``: below the current tier's floor, the whole position in the first tier.
+    ``first`` (OKX): into the first tier, the whole position in the first two.
+    """
+    tier = get_tier_index(market, get_value(market, size, mark))
+    if goal is TierTarget.FIRST:
+        lowest, partial = 1, tier >= 2  # the tier whose floor to go below; else the whole
+    else:
+        lowest, partial = tier, tier >= 1
+    if not partial:
+        return size
+    floor = market.tiers[lowest].floor
+
+    def below(lots: int) -> bool:
+        return get_value(market, size - lots, mark) < floor
+
+    return _smallest(below, size)
 
 
 def get_chunk(share: Ratio, size: int, rounding: ChunkRounding) -> int:

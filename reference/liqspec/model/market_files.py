@@ -42,6 +42,7 @@ from liqspec.model.markets import (
     Source,
     Tier,
     TierMode,
+    TierTarget,
     Trigger,
     Valuation,
     VolatilitySource,
@@ -153,7 +154,7 @@ def liquidation_params_from(
         changes["cooldown"] = to_units(table["cooldown"], Ratio(1, 1), "liquidation.cooldown", "1")
     enums = {
         "policy": Policy, "on_unfilled": OnUnfilled, "deleveraging": Deleveraging,
-        "chunk_rounding": ChunkRounding,
+        "chunk_rounding": ChunkRounding, "tier_target": TierTarget,
     }  # fmt: skip
     for name, kind in enums.items():
         if name in table:

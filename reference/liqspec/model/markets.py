@@ -32,6 +32,7 @@ __all__ = [
     "Source",
     "Tier",
     "TierMode",
+    "TierTarget",
     "Trigger",
     "Valuation",
     "VolatilitySource",
@@ -101,6 +102,13 @@ class ChunkRounding(enum.Enum):
     DOWN = "down"
 
 
+class TierTarget(enum.Enum):
+    """Where the ``tier-step`` policy brings a position (LIQ-4)."""
+
+    NEXT = "next"
+    FIRST = "first"
+
+
 class OnUnfilled(enum.Enum):
     """What a step does when the book fills nothing within the limit (LIQ-8)."""
 
@@ -123,6 +131,7 @@ class LiquidationParams:
     buffer: Ratio = Ratio(1, 50)
     chunk: Ratio = Ratio(1, 5)
     chunk_rounding: ChunkRounding = ChunkRounding.UP
+    tier_target: TierTarget = TierTarget.NEXT
     cooldown: int = 30
     risk_aversion: Ratio = Ratio(0, 1)
     max_step_notional: int = 0
