@@ -96,6 +96,7 @@ def scenario_vectors(spec: Path) -> Iterator[Vector]:
             ],
         )
     yield from _variant_vectors(folder)
+    yield from _policy_vectors(folder)
     yield from _pin_vectors()
     yield _market_path_vector(folder)
     base = _inline(load_toml(folder / "takeover-at-bankruptcy.toml"), folder)
@@ -331,6 +332,28 @@ def _variant_vectors(folder: Path) -> Iterator[Vector]:
         ["scenario", "parameters"],
         ["INV-PHASE-IN"],
     )
+
+
+def _policy_vectors(folder: Path) -> Iterator[Vector]:
+    """Yield the thin-book scenario (chunk) under each other policy (LIQ-4, LIQ-11)."""
+    for policy in ("health", "tier-step", "optimal"):
+        thin = _inline(load_toml(folder / "thin-book-several-steps.toml"), folder)
+        thin["scenario"]["name"] = f"thin-book-{policy}"
+        thin["liquidation"]["BTCUSDT"]["policy"] = policy
+        invariants = []
+        if policy == "optimal":  # a 1.33% return: 60000 -> 59200, with a window of one
+            thin["liquidation"]["BTCUSDT"]["risk_aversion"] = "0.0001"
+            thin["risk"] = {"BTCUSDT": {"vol_window": "1"}}
+            invariants = ["INV-OPTIMAL-MONOTONE"]
+        yield make_vector(
+            "scenario",
+            f"thin-book-{policy}",
+            f"the thin-book scenario's steps under the {policy} policy",
+            {"scenario": thin},
+            [*_STATE_RULES, "LIQ-4", "LIQ-7", "LIQ-8", "LIQ-10", "LIQ-11", "OUT-3"],
+            ["scenario", policy],
+            invariants,
+        )
 
 
 def _pin_vectors() -> Iterator[Vector]:
