@@ -32,9 +32,10 @@ import attrs
 
 from liqspec.base.conventions import decimal_text
 from liqspec.base.errors import InputError
+from liqspec.engine.execution import get_executed_value
 from liqspec.engine.records import FundChange, LiquidationStep, Record, Takeover
 from liqspec.engine.state import Event, State
-from liqspec.model.markets import Market, Policy, format_amount, format_price, get_value
+from liqspec.model.markets import ContractKind, Market, Policy, format_amount, format_price
 from liqspec.stress.cascade import get_population, process_run
 from liqspec.stress.plan import StressPlan, load_stress
 
@@ -72,12 +73,12 @@ class Tally:
 
 
 def get_shortfall(market: Market, step: LiquidationStep, mark: int) -> int:
-    """Quantums the step's fills fell short of the same lots at the mark (linear markets)."""
-    direction = 1 if step.side == "sell" else -1
-    return sum(
-        direction * (get_value(market, lots, mark) - get_value(market, lots, price))
-        for price, lots in step.levels
-    )
+    """Quantums the step's fills fell short of the same lots at the mark: LIQ-11's I(d)."""
+    held = abs(step.position_before)
+    selling = 1 if step.side == "sell" else -1
+    direction = selling * (1 if market.contract is ContractKind.LINEAR else -1)
+    at_mark = get_executed_value(market, held, ((mark, step.executed),))
+    return direction * (at_mark - get_executed_value(market, held, step.levels))
 
 
 def with_policy(plan: StressPlan, policy: Policy) -> StressPlan:
@@ -146,9 +147,10 @@ def plot(table: dict[str, list[dict[str, int]]], market: Market, target: Path) -
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     quantum = float(Fraction(market.settle_quantum.num, market.settle_quantum.den))
+    asset = market.settle_asset
     panels = (
-        ("shortfall", "shortfall vs mark (USDT)"), ("drawdown", "fund drawdown (USDT)"),
-        ("bad_debt", "bad debt (USDT)"), ("liquidated", "liquidated notional (USDT)"),
+        ("shortfall", f"shortfall vs mark ({asset})"), ("drawdown", f"fund drawdown ({asset})"),
+        ("bad_debt", f"bad debt ({asset})"), ("liquidated", f"liquidated notional ({asset})"),
     )  # fmt: skip
     figure, axes = plt.subplots(1, len(panels), figsize=(14, 3.6))
     names = list(table)
@@ -165,14 +167,24 @@ def plot(table: dict[str, list[dict[str, int]]], market: Market, target: Path) -
     plt.close(figure)
 
 
+def _positive(text: str) -> int:
+    """Parse a whole number >= 1 (an argparse type)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: need a whole number >= 1")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison and print it; 2 on a bad stress file."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stress_file", nargs="?", default=ROOT / "spec/stress/policies.toml")
-    parser.add_argument("--runs", type=int, help="only the first N runs of the file")
+    parser.add_argument("--runs", type=_positive, help="only the first N runs of the file")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
     parser.add_argument("--plot", type=Path, help="write a PNG of the figures per run")
     args = parser.parse_args(argv)
+    if args.plot and not args.plot.parent.is_dir():
+        print(f"error: --plot {args.plot}: no folder {args.plot.parent}", file=sys.stderr)
+        return 2
     try:
         plan = load_stress(args.stress_file)
     except InputError as error:

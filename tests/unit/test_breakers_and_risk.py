@@ -323,10 +323,12 @@ _CALM_HISTORY = ((0, 600_000), (1, 600_100), (2, 600_000))  # two returns of abo
 _CALM_PPM = 167  # ceil(sqrt(10^12 x ((100/600000)^2 + (100/600100)^2) / 2)) = 166.64.. -> 167
 
 
-def _sourced(source: str, implied: tuple[int, int] | None) -> tuple[int | None, str]:
+def _sourced(
+    source: str, implied: tuple[int, int] | None, window: int = 2
+) -> tuple[int | None, str]:
     """The volatility at time 50 under ``source``, with the implied value (time, ppm)."""
     risk = attrs.evolve(
-        BINANCE.risk, vol_window=2, source=VolatilitySource(source), implied_max_age=30
+        BINANCE.risk, vol_window=window, source=VolatilitySource(source), implied_max_age=30
     )
     entry = MarketState(attrs.evolve(BINANCE, risk=risk), 600_000, history=_CALM_HISTORY)
     return get_risk_volatility(attrs.evolve(entry, implied=implied), 50)
@@ -354,3 +356,20 @@ def test_the_source_chooses_the_volatility(
     source: str, implied: tuple[int, int] | None, expected: tuple[int, str]
 ) -> None:
     assert _sourced(source, implied) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "implied", "expected"),
+    [
+        ("realised", (40, 9000), (None, "none")),  # no realised estimate, the feed ignored
+        ("implied", (40, 9000), (9000, "implied")),  # the feed alone drives it
+        ("implied", (10, 9000), (None, "none")),  # stale, and nothing to fall back on
+        ("max", (40, 9000), (9000, "implied")),  # the implied value alone
+        ("max", None, (None, "none")),
+    ],
+)
+def test_without_a_volatility_window(
+    source: str, implied: tuple[int, int] | None, expected: tuple[int | None, str]
+) -> None:
+    """RISK-8 with vol_window 0: RISK-1 gives nothing, so only a fresh implied value counts."""
+    assert _sourced(source, implied, window=0) == expected
