@@ -27,6 +27,7 @@ from liqspec import (
     open_position,
 )
 from liqspec.base.conventions import to_units
+from liqspec.model.margin import get_close_fee_estimate
 from liqspec.model.market_rules import derive_maintenance_amounts
 from liqspec.model.markets import ChunkRounding, TierTarget, get_max_leverage
 from tests.data import MARKETS
@@ -229,3 +230,19 @@ def test_okx_liquidates_a_tier_three_position_down_to_tier_one() -> None:
     assert _tier_step_target(okx, 2_000) == 2_000  # tier 1: in full
     following = attrs.evolve(okx.liquidation, tier_target=TierTarget.NEXT)
     assert _tier_step_target(attrs.evolve(okx, liquidation=following), 15_000) == 3_000
+
+
+def test_bybit_inverse_fee_to_close_is_valued_at_the_bankruptcy_price() -> None:
+    """Bybit order cost (inverse contract): 10,000 BTCUSD bought at 6,400 with 25x, taker 0.075%.
+
+    Published: initial margin 10,000 / 6,400 x 4% = 0.0625 BTC; the bankruptcy price
+    6,400 x 25 / 26 (about 6,154 USD); the fee to close 10,000 / 6,154 x 0.075% = 0.00121872
+    BTC, which values it at the bankruptcy price rounded to 6,154. At the exact price it is
+    1.5625 x 26/25 x 0.075% = 0.00121875 BTC: MARGIN-7's estimate, inside the margins.
+    """
+    m = market("bybit-btcusd-inverse-examples.toml")
+    position = open_position(m, Side.LONG, 10_000, price(m, "6400"), chosen_imr=Ratio.of(1, 25))
+    assert round(Fraction(10_000, 6_154) * Fraction(75, 100_000), 8) == Fraction("0.00121872")
+    assert get_close_fee_estimate(m, position) == units(m, "0.00121875", "amount")
+    expected = units(m, "0.0625", "amount") + units(m, "0.00121875", "amount")
+    assert get_initial_margin(m, position, price(m, "6400")) == expected

@@ -180,15 +180,6 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("zero-lot", _set("market.lot_size", "0"), "MARKET-2"),
     ("first-floor-not-zero", _set("tiers.0.floor", "1"), "MARKET-6"),
     ("cap-at-floor", _set("tiers.0.cap", "0"), "MARKET-6"),
-    (
-        "close-fee-on-inverse",
-        _sets(
-            ("market.contract", "inverse"),
-            ("market.contract_value", "100"),
-            ("market.close_fee_in_margin", True),
-        ),
-        "MARKET-4",
-    ),
     ("taker-fee-of-one", _set("market.taker_fee", "1"), "MARKET-4"),
     ("amount-on-step-tiers", _set("market.tier_mode", "step"), "MARKET-10"),
     (

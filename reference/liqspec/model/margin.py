@@ -122,14 +122,18 @@ def get_initial_rate(market: Market, position: Position, notional: int) -> Ratio
 def get_close_fee_estimate(market: Market, position: Position) -> int:
     """Return the fee to close at the estimated bankruptcy price, or 0 (MARGIN-7).
 
-    Only when ``close_fee_in_margin`` is set (linear markets, Bybit's convention):
-    ceil(taker fee x size x entry x (1 - s x imr)) with imr the position's initial rate.
+    Only when ``close_fee_in_margin`` is set (Bybit's convention): ceil(taker fee x entry
+    value x (1 - s x imr)) with imr the position's initial rate and s the side on a linear
+    contract, the opposite side on an inverse one. The bankruptcy price is estimated from
+    entry (x (1 - imr) for a linear long, x lev / (lev + 1) for an inverse one), and an
+    inverse value is 1/price: so the inverse long's value there is entry value x (1 + imr).
     """
     if not market.close_fee_in_margin:
         return 0
     imr = get_initial_rate(market, position, position.entry_value)
     fee = market.taker_fee
-    num = position.entry_value * (imr.den - int(position.side) * imr.num) * fee.num
+    side = int(position.side) * (1 if market.contract is ContractKind.LINEAR else -1)
+    num = position.entry_value * (imr.den - side * imr.num) * fee.num
     return div_ceil(num, imr.den * fee.den)
 
 

@@ -225,13 +225,6 @@ def check_units(market: Market) -> None:
 
 
 def _check_options(market: Market) -> None:
-    if market.close_fee_in_margin and market.contract is not ContractKind.LINEAR:
-        raise InputError(
-            Reason.OPTION_NOT_SUPPORTED,
-            "market.close_fee_in_margin",
-            value=True,
-            detail="the close-fee estimate is defined for linear contracts only",
-        )
     if not market.taker_fee < Ratio(1, 1):
         raise InputError(
             Reason.OUT_OF_RANGE, "market.taker_fee", str(market.taker_fee), "must be below 1"
