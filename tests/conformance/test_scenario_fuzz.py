@@ -102,6 +102,9 @@ _REACHED: dict[str, Callable[[dict[str, Any]], bool]] = {
         r["kind"] == "liquidation-step" and r["limit_reason"] == "price-band"
     ),
     "a risk adjustment": lambda r: r["kind"] == "risk-adjusted",
+    "a risk adjustment from an implied feed": lambda r: (
+        r["kind"] == "risk-adjusted" and r["volatility_source"] == "implied"
+    ),
     "a parameter change": lambda r: r["kind"] == "parameters-changed",
     "bad debt": lambda r: r["kind"] == "bad-debt",
 }  # fmt: skip
@@ -139,7 +142,7 @@ def test_drawn_scenarios_load_and_cover_the_engine() -> None:
     events = {step["event"]["kind"] for output in outputs for step in output["steps"]}
     assert events == {
         "mark", "book", "deposit", "withdraw", "fill", "clock", "index",
-        "trade", "reference", "parameters", "add-margin", "remove-margin",
+        "trade", "reference", "parameters", "add-margin", "remove-margin", "implied-volatility",
     }  # fmt: skip
     units = {r["kind"] for r in seen if "@" in r.get("account", "")}  # isolated units (STATE-11)
     assert {"filled", "liquidation-started", "takeover"} <= units

@@ -125,7 +125,7 @@ _LEVERAGES = (50, 100, 20, 125, 5, 75, 10, 150, 2, 35, 0, _TWIN)
 
 _EVENTS = (
     "target", "mark", "move", "clock", "target", "book", "clock", "fill", "mark", "move",
-    "deposit", "withdraw", "reference", "index", "trade", "parameters",
+    "deposit", "withdraw", "reference", "index", "trade", "parameters", "implied-volatility",
 )  # fmt: skip
 """Event kinds, moves of the mark the likeliest (and first: shrinking goes there). A ``move``
 is a book refreshed around a new mark, then that mark; a ``target`` the same, with the mark
@@ -390,6 +390,9 @@ class _Builder:
             return {"kind": "reference", "market": symbol, "price": format_price(market, mark)}
         if kind == "parameters":
             return {"kind": "parameters", "market": symbol, "file": self.parameters(draw, entry)}
+        if kind == "implied-volatility":  # RISK-8, ppm a mark: calm, above thresholds, wild
+            ppm = draw.choice(["9000", "0", "2500", "40000"])
+            return {"kind": "implied-volatility", "market": symbol, "volatility": ppm}
         price = _scaled(mark, draw.choice([0, -100, 100, -800]), market)
         if kind == "trade":
             return {"kind": "trade", "market": symbol, "price": format_price(market, price)}
@@ -497,6 +500,9 @@ class _Builder:
             if draw.flag(75 if optimal else 25):  # optimal reads the volatility (LIQ-11)
                 risk = dict(draw.choice(_RISK))
                 risk["phase_in"] = draw.choice(["60", "0", "20"])
+                if draw.flag(50):  # RISK-8: an implied feed may drive the multiplier
+                    risk["source"] = draw.choice(["max", "implied"])
+                    risk["implied_max_age"] = draw.choice(["300", "30"])
                 tables["risk"][symbol] = risk
             if draw.flag(8):
                 tables["mark"][symbol] = draw.choice([
