@@ -173,15 +173,20 @@ def test_fully_collateralised_long_has_no_liquidation_price() -> None:
     assert get_bankruptcy_price(unit, 0).status is PriceStatus.NEVER
 
 
-def _chunk_target(m: Market, lots: int) -> int:
-    """The chunk policy's target for a long of ``lots`` at 50,000 (LIQ-4, LIQ-5)."""
+def _target(m: Market, lots: int, mark_text: str) -> int:
+    """The market's policy target for a long of ``lots`` opened at the mark (LIQ-4, LIQ-5)."""
     from liqspec.engine.execution import get_target_size  # noqa: PLC0415
     from liqspec.engine.state import AccountState, MarketState, State, apply_fill  # noqa: PLC0415
 
-    mark = units(m, "50000", "price")
+    mark = units(m, mark_text, "price")
     account = apply_fill(AccountState("a", m.settle_asset, 0), m, lots, mark)
     state = State(0, {m.symbol: MarketState(m, mark)}, {"a": account}, {})
     return get_target_size(state, account, 0, mark)
+
+
+def _chunk_target(m: Market, lots: int) -> int:
+    """The chunk policy's target for a long of ``lots`` at 50,000."""
+    return _target(m, lots, "50000")
 
 
 def test_dydx_rounds_the_liquidated_portion_down_to_the_step() -> None:
@@ -206,14 +211,8 @@ def test_dydx_rounds_the_liquidated_portion_down_to_the_step() -> None:
 
 
 def _tier_step_target(m: Market, contracts: int) -> int:
-    """The tier-step target for a long of ``contracts`` at a mark of 1 (LIQ-4)."""
-    from liqspec.engine.execution import get_target_size  # noqa: PLC0415
-    from liqspec.engine.state import AccountState, MarketState, State, apply_fill  # noqa: PLC0415
-
-    mark = units(m, "1", "price")
-    account = apply_fill(AccountState("a", m.settle_asset, 0), m, contracts, mark)
-    state = State(0, {m.symbol: MarketState(m, mark)}, {"a": account}, {})
-    return get_target_size(state, account, 0, mark)
+    """The tier-step target for a long of ``contracts`` at a mark of 1."""
+    return _target(m, contracts, "1")
 
 
 def test_okx_liquidates_a_tier_three_position_down_to_tier_one() -> None:
