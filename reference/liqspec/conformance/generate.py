@@ -584,6 +584,7 @@ def _price_cut_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]
       root is size x K over that one quantum, 10^11 ticks: 10,000,000,000, far off the grid.
     """
     btc, coinm = documents[_BASE], documents["binance-btcusd-coinm-2024"]
+    bybit_inverse = documents["bybit-btcusd-inverse-examples"]
     step = copy.deepcopy(btc)
     step["market"]["tier_mode"] = "step"
     step["tiers"] = [
@@ -603,6 +604,11 @@ def _price_cut_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]
         ("inverse-short-collateral-one-quantum-below-entry-value", coinm, "0.00166666", "1",
          "60000", ["PRICE-7"], ["inverse"],
          "an inverse short backed by one quantum less than its entry value: a root far off grid"),
+        ("inverse-close-fee-estimate-rounded-up", bybit_inverse, "0.001", "1", "7000",
+         ["MARGIN-7", "MARGIN-8", "CONV-6"], ["inverse", "close-fee"],
+         ("an inverse short of 1 contract at 7000: entry value 14286 quantums (rounded up); "
+          "close-fee estimate 14286 x 0.99 x 0.075% = 10.607, rounded up to 11; "
+          "MM = 72 + 11 = 83 and IM = 143 + 11 = 154 quantums")),
     )  # fmt: skip
     for slug, document, balance, size, entry, rules, features, description in cases:
         position = ("short", size, entry, balance)

@@ -331,6 +331,22 @@ _TIER_TARGET_PINS = [
     )
 ]
 
+_TIER_FLOOR_PIN = Pin(
+    "liq4-tier-step-remainder-on-the-floor-is-not-below",
+    "bob's 2 BTC at a mark of 50000 are worth 100,000 (tier 2, floor 50,000): closing 1 BTC "
+    "would leave exactly 50,000, on the floor and not below it, so the step targets 1.001",
+    ("LIQ-4",),
+    _btc_scenario(
+        "liq4-tier-step-remainder-on-the-floor-is-not-below",
+        [_account("bob", "20300", _long("2"))],
+        [_mark("50000")],
+        bids=[("49990", "20")],
+        liquidation={"policy": "tier-step"},
+    ),
+    _targets_are("1.001"),
+    ("tier-step", "boundary"),
+)
+
 _OPTIMAL_PINS = [
     Pin(
         "liq11-vertex-rounded-down-wins",
@@ -1571,4 +1587,5 @@ PINS: list[Pin] = [
     *_OPTIMAL_PINS,
     *_CHUNK_ROUNDING_PINS,
     *_TIER_TARGET_PINS,
+    _TIER_FLOOR_PIN,
 ]
