@@ -26,7 +26,7 @@ from liqspec.engine.execution import bound_price, get_liquidation_fee
 from liqspec.engine.insurance import get_fund_payment, get_share
 from liqspec.model.margin import get_maintenance_for_notional, is_below_maintenance, select_by_tier
 from liqspec.model.market_rules import validate_market
-from liqspec.model.markets import Market, TierMode, format_price
+from liqspec.model.markets import FeeLimit, Market, TierMode, format_price
 
 __all__ = ["CATALOGUE", "Check", "Invariant", "Result", "run_market", "run_theorems"]
 
@@ -295,19 +295,31 @@ def _im_covers_mm(market: Market) -> tuple[Outcome, str]:
 
 
 def _fee_covered(market: Market) -> tuple[Outcome, str]:
-    """INV-FEE-COVERED: the maintenance margin can pay the liquidation fee on the notional."""
+    """INV-FEE-COVERED: the maintenance margin can pay the liquidation fee on the notional.
+
+    Under ``fee_limit = surplus`` the fee may take the whole surplus (LIQ-8, INV-FEE), and the
+    claim is only that the nominal fee never exceeds the notional.
+    """
     (n,) = _ints("notional")
     fee_rate = market.liquidation.fee
+    whole = market.liquidation.fee_limit is FeeLimit.SURPLUS
+    name = "notional" if whole else "MM"
+
+    def cover(notional: Any) -> Any:
+        return notional if whole else _mm(market, notional)
+
     with symbolic_backend():
-        fee, maintenance = fee_rate.apply_up(n), _mm(market, n)
-    outcome = prove([n >= 1], fee <= maintenance, minimize=n)
-    replay = ""
+        fee, bound = fee_rate.apply_up(n), cover(n)
+    outcome = prove([n >= 1], fee <= bound, minimize=n)
+    replay = (
+        "fee_limit = surplus: the fee is bounded by the notional and the surplus" if whole else ""
+    )
     if isinstance(outcome, Counterexample):
         nv = _value(outcome, "notional")
-        fv, mv = fee_rate.apply_up(nv), _mm(market, nv)
+        fv, cv = fee_rate.apply_up(nv), cover(nv)
         a = _amounts(market)
-        verdict = "confirmed" if fv > mv else "NOT confirmed"
-        replay = f"replayed: N = {a(nv)}: fee {a(fv)} > MM {a(mv)}: {verdict}"
+        verdict = "confirmed" if fv > cv else "NOT confirmed"
+        replay = f"replayed: N = {a(nv)}: fee {a(fv)} > {name} {a(cv)}: {verdict}"
     return outcome, replay
 
 
@@ -367,7 +379,7 @@ MARKET_CHECKS: dict[str, tuple[str, MarketCheck]] = {
     "INV-MM-SLOPE": ("MM rises by at most the notional added (liquidation-price lemma)", _mm_slope),
     "INV-MM-CONTINUOUS": ("continuous tiers give a continuous MM", _mm_continuous),
     "INV-IM-GE-MM": ("IM >= MM at every notional", _im_covers_mm),
-    "INV-FEE-COVERED": ("MM can pay the liquidation fee", _fee_covered),
+    "INV-FEE-COVERED": ("MM (or, fee_limit = surplus, N) can pay the fee", _fee_covered),
     "INV-ADJUST-BOUNDED": (
         "the risk multiplier never lowers margins nor makes MM > N",
         _multiplier_bounds,

@@ -245,3 +245,62 @@ def test_bybit_inverse_fee_to_close_is_valued_at_the_bankruptcy_price() -> None:
     assert get_close_fee_estimate(m, position) == units(m, "0.00121875", "amount")
     expected = units(m, "0.0625", "amount") + units(m, "0.00121875", "amount")
     assert get_initial_margin(m, position, price(m, "6400")) == expected
+
+
+def _fund_delta(m: Market, side: Side, entry: str, fill: str, ppm: int) -> int:
+    """The fee (rate ``ppm``) one step charges on 0.1 BTC marked at 50,000, filled at ``fill``.
+
+    The account holds only the position (balance 0), so its equity at the mark is dYdX's
+    total net collateral: -100 USDC for a long from 51,000 or a short from 49,000.
+    """
+    from liqspec.engine.liquidation import process_liquidation_step  # noqa: PLC0415
+    from liqspec.engine.records import LiquidationStep  # noqa: PLC0415
+    from liqspec.engine.state import (  # noqa: PLC0415
+        AccountState,
+        Book,
+        Level,
+        MarketState,
+        State,
+        apply_fill,
+    )  # fmt: skip
+
+    rules = attrs.evolve(m, liquidation=attrs.evolve(m.liquidation, fee=Ratio.of(ppm, 10**6)))
+    lots = units(rules, "0.1", "size")
+    account = apply_fill(
+        AccountState("a", m.settle_asset, 0), rules, int(side) * lots, price(m, entry)
+    )
+    level = (Level(price(m, fill), lots),)
+    book = Book(bids=level) if side is Side.LONG else Book(asks=level)
+    state = State(0, {m.symbol: MarketState(rules, price(m, "50000"), book)}, {"a": account}, {})
+    _, records = process_liquidation_step(state, "a")
+    (step,) = [r for r in records if isinstance(r, LiquidationStep)]
+    assert step.executed == lots
+    return step.fee
+
+
+def test_dydx_fee_of_100_percent_takes_all_that_is_left_above_bankruptcy() -> None:
+    """dYdX v4 (source code, not prose): GetLiquidationInsuranceFundDelta.
+
+    dydxprotocol/v4-chain@84d4664b, protocol/x/clob/keeper/liquidations_test.go,
+    TestGetLiquidationInsuranceFundDelta, on the 20/10 BTC perp at 50,000 with 0.1 BTC closed
+    whole. Long (USDC -5,100) sold at 56,100: the fund gets 28,050,000 quote quantums at a
+    max fee of 5,000 ppm, 140,250,000 at 25,000 ppm and 510,000,000 (all that is left above
+    the 5,100 bankruptcy quote) at 1,000,000 ppm. Short (USDC +4,900) bought at 44,100:
+    22,050,000, 110,250,000 and 490,000,000. Sold at 51,051 with 5,000 ppm: 5,100,000, the
+    leftover below the cap; sold at the bankruptcy price 51,000: 0.
+    """
+    dydx = market("dydx-btc-20-10-whole-surplus-fee.toml")
+    assert dydx.liquidation.fee == Ratio(1, 1)
+    long, short = (Side.LONG, "51000"), (Side.SHORT, "49000")
+    cases = [
+        (long, "56100", 5_000, 28_050_000),
+        (long, "56100", 25_000, 140_250_000),
+        (long, "56100", 1_000_000, 510_000_000),
+        (short, "44100", 5_000, 22_050_000),
+        (short, "44100", 25_000, 110_250_000),
+        (short, "44100", 1_000_000, 490_000_000),
+        (long, "51051", 5_000, 5_100_000),
+        (long, "51000", 5_000, 0),
+    ]
+    for (side, entry), fill, ppm, quote_quantums in cases:
+        assert _fund_delta(dydx, side, entry, fill, ppm) == quote_quantums, (side, fill, ppm)

@@ -168,6 +168,12 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("cooldown-negative", _set("liquidation.cooldown", "-1"), "MARKET-12"),
     ("chunk-rounding-unknown", _set("liquidation.chunk_rounding", "nearest"), "MARKET-12"),
     ("tier-target-unknown", _set("liquidation.tier_target", "last"), "MARKET-12"),
+    ("fee-limit-unknown", _set("liquidation.fee_limit", "notional"), "MARKET-12"),
+    (
+        "fee-above-one-under-surplus",
+        _sets(("liquidation.fee_limit", "surplus"), ("liquidation.fee", "1.01")),
+        "MARKET-12",
+    ),
     ("risk-aversion-negative", _set("liquidation.risk_aversion", "-0.001"), "MARKET-12"),
     ("volatility-source-unknown", _set("risk.source", "mean"), "MARKET-15"),
     ("implied-max-age-negative", _set("risk.implied_max_age", "-1"), "MARKET-15"),

@@ -331,6 +331,49 @@ _TIER_TARGET_PINS = [
     )
 ]
 
+_SURPLUS_FEE = {**_CHUNK, "fee": "1", "fee_limit": "surplus"}
+
+_FEE_LIMIT_PINS = [
+    Pin(
+        "liq8-fee-of-one-takes-the-whole-surplus",
+        "under fee_limit = surplus a fee rate of 1 on 0.1 BTC sold at 59490 is nominally "
+        "5949, but the fills earned 23.04040404 above the bankruptcy quote: the fund takes "
+        "exactly that",
+        ("LIQ-8", "MARKET-12"),
+        _btc_scenario(
+            "liq8-fee-of-one-takes-the-whole-surplus",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            liquidation=_SURPLUS_FEE,
+        ),
+        lambda out: (
+            [(r["fee"], r["surplus"]) for r in _one(records(out, 0, "liquidation-step"))]
+            == [("23.04040404", "23.04040404")]
+        ),
+        ("chunk", "boundary"),
+    ),
+    Pin(
+        "liq8-fee-of-one-on-a-full-close-takes-all-equity-left",
+        "alice's 1 BTC from 60000 with 700 is sold whole at 59490 (chunk 1): 190 is left, "
+        "no maintenance remains, so the surplus is all of it and a fee rate of 1 takes it; "
+        "her balance ends at 0 (dYdX's 100% fee)",
+        ("LIQ-8", "MARKET-12"),
+        _btc_scenario(
+            "liq8-fee-of-one-on-a-full-close-takes-all-equity-left",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            liquidation={**_SURPLUS_FEE, "chunk": "1"},
+        ),
+        lambda out: (
+            [r["fee"] for r in _one(records(out, 0, "liquidation-step"))] == ["190"]
+            and _final(out, "alice")["balance"] == "0"
+        ),
+        ("chunk", "boundary"),
+    ),
+]
+
 _TIER_FLOOR_PIN = Pin(
     "liq4-tier-step-remainder-on-the-floor-is-not-below",
     "bob's 2 BTC at a mark of 50000 are worth 100,000 (tier 2, floor 50,000): closing 1 BTC "
@@ -1587,5 +1630,6 @@ PINS: list[Pin] = [
     *_OPTIMAL_PINS,
     *_CHUNK_ROUNDING_PINS,
     *_TIER_TARGET_PINS,
+    *_FEE_LIMIT_PINS,
     _TIER_FLOOR_PIN,
 ]

@@ -50,6 +50,12 @@ def _scaled(price: int, bp: int, market: Market) -> int:
     return min(market.max_price, max(1, price * (10_000 + bp) // 10_000))
 
 
+def _implied(draw: Draw, symbol: str) -> dict[str, str]:
+    """Return an implied-volatility event (RISK-8), ppm a mark: calm, above thresholds, wild."""
+    ppm = draw.choice(["9000", "0", "2500", "40000"])
+    return {"kind": "implied-volatility", "market": symbol, "volatility": ppm}
+
+
 def _decimal(value: Fraction) -> str:
     """Exact decimal text of a fraction whose denominator divides a power of ten."""
     digits = 0
@@ -70,6 +76,7 @@ _LIQUIDATION_EXTRAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cooldown", ("0", "10", "60")),
     ("buffer", ("0", "0.05", "0.2")),
     ("fee", ("0", "0.005", "0.02")),
+    ("fee_limit", ("surplus",)),
     ("impact_bound", ("0.01", "0.02", "0.1")),
     ("max_step_notional", ("5", "1", "20")),
     ("dust_notional", ("0.5", "0.1", "1")),
@@ -193,6 +200,8 @@ class _Builder:
                 value = f"{market.symbol}-fund"
             elif key.endswith(("_notional", "_cap")):
                 value = format_amount(market, self.unit_value(entry, Fraction(value)))
+            elif key == "fee_limit":  # the fund takes the whole surplus (LIQ-8)
+                table["fee"] = "1"
             table[key] = value
         return table
 
@@ -390,9 +399,8 @@ class _Builder:
             return {"kind": "reference", "market": symbol, "price": format_price(market, mark)}
         if kind == "parameters":
             return {"kind": "parameters", "market": symbol, "file": self.parameters(draw, entry)}
-        if kind == "implied-volatility":  # RISK-8, ppm a mark: calm, above thresholds, wild
-            ppm = draw.choice(["9000", "0", "2500", "40000"])
-            return {"kind": "implied-volatility", "market": symbol, "volatility": ppm}
+        if kind == "implied-volatility":
+            return _implied(draw, symbol)
         price = _scaled(mark, draw.choice([0, -100, 100, -800]), market)
         if kind == "trade":
             return {"kind": "trade", "market": symbol, "price": format_price(market, price)}
@@ -515,9 +523,11 @@ class _Builder:
         document.update({key: table for key, table in tables.items() if table})
         # A risk adjustment needs `interval` after the start: the events open with a clock.
         lead = []
-        if tables["risk"]:
+        if tables["risk"]:  # and a market that reads an implied feed (RISK-8) gets one then
             self.time = 100
             lead = [{"kind": "clock", "time": "100"}]
+            lead += [_implied(draw, symbol) for symbol, risk in tables["risk"].items()
+                     if "source" in risk and draw.flag(50)]  # fmt: skip
         elif draw.flag(15):
             self.time = 1000
             document["scenario"]["time"] = str(self.time)

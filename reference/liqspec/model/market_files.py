@@ -31,6 +31,7 @@ from liqspec.model.markets import (
     ChunkRounding,
     ContractKind,
     Deleveraging,
+    FeeLimit,
     HaltAction,
     LiquidationParams,
     Market,
@@ -154,7 +155,7 @@ def liquidation_params_from(
         changes["cooldown"] = to_units(table["cooldown"], Ratio(1, 1), "liquidation.cooldown", "1")
     enums = {
         "policy": Policy, "on_unfilled": OnUnfilled, "deleveraging": Deleveraging,
-        "chunk_rounding": ChunkRounding, "tier_target": TierTarget,
+        "chunk_rounding": ChunkRounding, "tier_target": TierTarget, "fee_limit": FeeLimit,
     }  # fmt: skip
     for name, kind in enums.items():
         if name in table:

@@ -12,6 +12,7 @@ from liqspec.base.errors import InputError, Reason
 from liqspec.model.markets import (
     BreakerParams,
     ContractKind,
+    FeeLimit,
     LiquidationParams,
     Market,
     MarkParams,
@@ -175,12 +176,18 @@ def _times(a: Ratio, b: Ratio) -> Ratio:
 
 
 def _check_liquidation(params: LiquidationParams, quantum: Ratio) -> None:
-    """MARKET-12: rates below 1, a positive chunk, non-negative amounts and cooldown."""
+    """MARKET-12: rates below 1 (a surplus-limited fee up to 1), a positive chunk, amounts >= 0."""
     one = Ratio(1, 1)
-    for name in ("fee", "impact_bound"):
-        rate: Ratio = getattr(params, name)
-        if not rate < one:
-            raise InputError(Reason.LIQUIDATION_PARAMS, f"liquidation.{name}", str(rate), "below 1")
+    if not params.impact_bound < one:
+        shown = str(params.impact_bound)
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.impact_bound", shown, "below 1")
+    if params.fee_limit is FeeLimit.SURPLUS:
+        if one < params.fee:
+            detail = "at most 1 with fee_limit = surplus"
+            raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.fee", str(params.fee), detail)
+    elif not params.fee < one:
+        detail = "below 1 (up to 1 with fee_limit = surplus)"
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.fee", str(params.fee), detail)
     if params.chunk.num == 0 or one < params.chunk:
         detail = "need 0 < chunk <= 1"
         raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.chunk", str(params.chunk), detail)

@@ -109,6 +109,13 @@ class TierTarget(enum.Enum):
     FIRST = "first"
 
 
+class FeeLimit(enum.Enum):
+    """What bounds the liquidation fee rate (LIQ-8, MARKET-12)."""
+
+    MAINTENANCE = "maintenance"
+    SURPLUS = "surplus"
+
+
 class OnUnfilled(enum.Enum):
     """What a step does when the book fills nothing within the limit (LIQ-8)."""
 
@@ -137,6 +144,7 @@ class LiquidationParams:
     max_step_notional: int = 0
     dust_notional: int = 0
     fee: Ratio = Ratio(1, 1000)
+    fee_limit: FeeLimit = FeeLimit.MAINTENANCE
     impact_bound: Ratio = Ratio(1, 20)
     on_unfilled: OnUnfilled = OnUnfilled.TAKEOVER
     deleveraging: Deleveraging = Deleveraging.ADL
