@@ -132,11 +132,11 @@ def test_drawn_scenarios_load_and_cover_the_engine() -> None:
         missing = [name for name, reached in _REACHED.items() if not any(map(reached, seen))]
         policies = {r["policy"] for r in seen if r["kind"] == "liquidation-step"}
         methods = {r["method"] for r in seen if r["kind"] == "deleveraged"}
-        if not missing and len(policies) == 4 and len(methods) == 2:
+        if not missing and len(policies) == 4 and len(methods) == 3:
             break
     assert missing == []
     assert policies == {"health", "tier-step", "chunk", "optimal"}
-    assert methods == {"adl", "socialize"}
+    assert methods == {"adl", "socialize", "bilateral"}
     assert {len(d["scenario"]["markets"]) for d in documents} == {1, 2, 3}
     assert max(queue_size(output) for output in outputs) >= 3
     events = {step["event"]["kind"] for output in outputs for step in output["steps"]}

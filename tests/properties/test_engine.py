@@ -16,7 +16,8 @@ below, on every takeover, fund payment, ADL and socialization of the reference).
 - an account is flagged only while it is in liquidation: recovering by the marks ends it (LIQ-2);
 - no step or takeover lowers E/MM, and the fee stays within the surplus (LIQ-6, LIQ-8);
 - during liquidation positions only shrink and never change side;
-- ADL and socialized shares sum to the deficit (INS-3), ADL counterparties stay healthy;
+- ADL, bilateral and socialized shares sum to the deficit (INS-3), ADL and bilateral
+  counterparties stay healthy, bilateral ones are taken in id order (INS-7);
 - a rejected event is rejected by both entry points (STATE-8);
 - accounts hold isolated units beside their cross units (STATE-11, STATE-12): after a price,
   book or clock event, a unit that no record names keeps its balance and positions, so an
@@ -359,9 +360,12 @@ class Engine(RuleBasedStateMachine):
                 shares = sum(a.share for a in record.allocations)
                 assert shares + record.unallocated == record.deficit
                 assert all(a.share >= 0 for a in record.allocations)
-                for allocation in record.allocations if record.method == "adl" else ():
+                takers = [a.account for a in record.allocations]
+                if record.method == "bilateral":  # INS-7: the other side's holders by id
+                    assert takers == sorted(takers)
+                for allocation in record.allocations if record.method != "socialize" else ():
                     unit = get_unit(after, after.accounts[allocation.account])
-                    assert get_equity(unit) >= 0, allocation  # INS-4: never made bankrupt
+                    assert get_equity(unit) >= 0, allocation  # INS-4, INS-7: never bankrupt
                     assert not is_liquidatable(unit), allocation
         held, now = signed_positions(middle), signed_positions(after)
         for key, size in now.items():

@@ -29,7 +29,7 @@ from liqspec import (
 from liqspec.base.conventions import to_units
 from liqspec.model.margin import get_close_fee_estimate
 from liqspec.model.market_rules import derive_maintenance_amounts
-from liqspec.model.markets import ChunkRounding, TierTarget, get_max_leverage
+from liqspec.model.markets import ChunkRounding, Deleveraging, TierTarget, get_max_leverage
 from tests.data import MARKETS
 
 
@@ -304,3 +304,52 @@ def test_dydx_fee_of_100_percent_takes_all_that_is_left_above_bankruptcy() -> No
     ]
     for (side, entry), fill, ppm, quote_quantums in cases:
         assert _fund_delta(dydx, side, entry, fill, ppm) == quote_quantums, (side, fill, ppm)
+
+
+def _deleverage(m: Market, dave_usdc: str) -> tuple[int, int, int, tuple[str, ...]]:
+    """Carl, short 1 BTC with 49,999 USDC (net collateral -1 at 50,000), is liquidated with an
+    empty book and no fund; dave holds 1 BTC long with ``dave_usdc``.
+
+    dYdX's USDC is the balance net of the position's entry value: carl's short from 49,999 with
+    balance 0, dave's long from 50,000 (PnL 0) with balance USDC + 50,000.
+    Return carl's and dave's balances after, in quote quantums, the unallocated deficit and who
+    took the position.
+    """
+    from liqspec.engine.liquidation import process_liquidation_step  # noqa: PLC0415
+    from liqspec.engine.records import Deleveraged  # noqa: PLC0415
+    from liqspec.engine.state import AccountState, MarketState, State, apply_fill  # noqa: PLC0415
+
+    lots = units(m, "1", "size")
+    carl = apply_fill(AccountState("carl", m.settle_asset, 0), m, -lots, price(m, "49999"))
+    dave_balance = units(m, dave_usdc, "amount") + units(m, "50000", "amount")
+    dave = apply_fill(
+        AccountState("dave", m.settle_asset, dave_balance), m, lots, price(m, "50000")
+    )
+    state = State(
+        0, {m.symbol: MarketState(m, price(m, "50000"))}, {"carl": carl, "dave": dave}, {}
+    )
+    state, records = process_liquidation_step(state, "carl")
+    (record,) = [r for r in records if isinstance(r, Deleveraged)]
+    takers = tuple(a.account for a in record.allocations)
+    after = state.accounts
+    assert after["carl"].positions == ()
+    return after["carl"].balance, after["dave"].balance, record.unallocated, takers
+
+
+def test_dydx_deleverages_against_the_other_side_at_the_bankruptcy_price() -> None:
+    """dYdX v4 (source code, not prose): ProcessDeleveraging moves the position bilaterally.
+
+    dydxprotocol/v4-chain@84d4664b, protocol/x/clob/keeper/deleveraging_test.go,
+    TestProcessDeleveraging, BTC 20/10 perp at 50,000: carl, short 1 BTC with 49,999 USDC
+    (net collateral -1), is closed at his bankruptcy price 49,999 against dave's long and ends
+    at 0 USDC. Dave with 50,000 USDC ends at 99,999; dave with -45,001 USDC (below his own
+    maintenance before) ends at 4,998. Under ADL, dave (PnL 0 in this reading) is no
+    counterparty: the deficit of 1 stays as bad debt.
+    """
+    m = market("dydx-btc-20-10-whole-surplus-fee.toml")
+    assert m.liquidation.deleveraging is Deleveraging.BILATERAL
+    dollar = units(m, "1", "amount")
+    assert _deleverage(m, "50000") == (0, 99_999 * dollar, 0, ("dave",))
+    assert _deleverage(m, "-45001") == (0, 4_998 * dollar, 0, ("dave",))
+    adl = attrs.evolve(m, liquidation=attrs.evolve(m.liquidation, deleveraging=Deleveraging.ADL))
+    assert _deleverage(adl, "50000") == (-dollar, 100_000 * dollar, dollar, ())

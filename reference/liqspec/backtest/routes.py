@@ -51,6 +51,7 @@ from liqspec.model.margin import get_close_fee_estimate, get_equity, get_mainten
 from liqspec.model.markets import (
     BreakerParams,
     ContractKind,
+    Deleveraging,
     Market,
     MarkSource,
     OnUnfilled,
@@ -65,6 +66,13 @@ from liqspec.model.prices import (
     get_liquidation_price,
     is_liquidatable_at,
 )
+
+_COVER = {
+    Deleveraging.ADL: "ADL",
+    Deleveraging.SOCIALIZE: "socialization",
+    Deleveraging.BILATERAL: "bilateral deleveraging",
+}
+"""How a deficit beyond the fund reaches others (INS-4, INS-5, INS-7), for the message."""
 
 __all__ = [
     "Backtest",
@@ -393,7 +401,7 @@ def _take_over_all(
         elif gain < 0:
             paid = get_fund_payment(-gain, fund, market.liquidation.insurance_step_cap)
             if paid < -gain:
-                cover = "ADL" if market.liquidation.deleveraging.value == "adl" else "socialization"
+                cover = _COVER[market.liquidation.deleveraging]
                 time = event.time
                 return f"the insurance fund runs short at time {time}: {cover} would reach others"
             funds[market.fund] = fund - paid

@@ -331,6 +331,55 @@ _TIER_TARGET_PINS = [
     )
 ]
 
+
+def _bilateral(name: str, bob_balance: str) -> dict[str, Any]:
+    """Alice's 300 deficit (no fund) under bilateral deleveraging (INS-7).
+
+    Bob is short 1 BTC from the mark (PnL 0), carol short 1 BTC from 60000 (in profit).
+    """
+    others = [
+        _account("bob", bob_balance, _short("1", "59000")),
+        _account("carol", "5000", _short("1")),
+    ]
+    return _bankrupt_long(name, funds={}, others=others, liquidation={"deleveraging": "bilateral"})
+
+
+def _allocations(out: Output) -> list[tuple[str, str, str, str]]:
+    return [
+        (a["account"], a["score"], a["size"], a["share"])
+        for r in _one(records(out, 0, "deleveraged"))
+        for a in r["allocations"]
+        if r["method"] == "bilateral"
+    ]
+
+
+_BILATERAL_PINS = [
+    Pin(
+        "ins7-bilateral-takes-the-first-holder-by-id-not-in-profit",
+        "alice's 1 BTC taken over at 59300 leaves a 300 deficit: bob's short, opened at the "
+        "mark (no profit, which ADL would require), is first by id and takes the whole "
+        "position; carol, in profit, is untouched",
+        ("INS-7", "INS-3", "OUT-6"),
+        _bilateral("ins7-bilateral-takes-the-first-holder-by-id-not-in-profit", "5000"),
+        lambda out: (
+            _allocations(out) == [("bob", "id-order", "1", "300")]
+            and _final(out, "bob")["balance"] == "4700"
+            and _final(out, "carol")["positions"] != []
+        ),
+    ),
+    Pin(
+        "ins7-bilateral-passes-over-a-holder-it-would-bankrupt",
+        "bob, healthy with 250, would be left at -50 by his 300 share: he is passed over "
+        "and carol, next by id, takes the position",
+        ("INS-7", "OUT-6"),
+        _bilateral("ins7-bilateral-passes-over-a-holder-it-would-bankrupt", "250"),
+        lambda out: (
+            _allocations(out) == [("carol", "id-order", "1", "300")]
+            and _final(out, "bob")["balance"] == "250"
+        ),
+    ),
+]
+
 _SURPLUS_FEE = {**_CHUNK, "fee": "1", "fee_limit": "surplus"}
 
 _FEE_LIMIT_PINS = [
@@ -1631,5 +1680,6 @@ PINS: list[Pin] = [
     *_CHUNK_ROUNDING_PINS,
     *_TIER_TARGET_PINS,
     *_FEE_LIMIT_PINS,
+    *_BILATERAL_PINS,
     _TIER_FLOOR_PIN,
 ]

@@ -193,7 +193,7 @@ class _Builder:
         if table["policy"] == "optimal":
             table["risk_aversion"] = self.risk_aversion(entry, draw.choice(["10", "100", "1000"]))
         if draw.flag(40):
-            table["deleveraging"] = draw.choice(["socialize", "adl"])
+            table["deleveraging"] = draw.choice(["socialize", "adl", "bilateral"])
         for key, values in draw.many(0, 3, lambda d: d.choice(_LIQUIDATION_EXTRAS)):
             value = self.pick(values)
             if key == "insurance_fund":

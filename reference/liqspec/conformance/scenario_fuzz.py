@@ -74,7 +74,7 @@ def _record_rules(record: dict[str, Any]) -> list[str]:
     if kind == "liquidation-step" and record["limit_reason"] == "price-band":
         rules += ["BRK-1", "BRK-2"]
     if kind == "deleveraged":
-        rules.append("INS-4" if record["method"] == "adl" else "INS-5")
+        rules.append({"adl": "INS-4", "bilateral": "INS-7"}.get(record["method"], "INS-5"))
     if kind == "mark-derived":
         rules.append("MARK-2" if record["source"] == "median" else "MARK-3")
     if kind == "breaker-tripped":

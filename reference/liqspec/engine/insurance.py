@@ -1,12 +1,14 @@
 """Insurance funds, auto-deleveraging and socialized loss (spec/08-insurance.md).
 
 A deficit is covered, in this order, by the market's insurance fund (never below zero, at most
-the per-step cap), then by ADL or socialization as the market says. Shares are exact: they
-telescope, so the amounts allocated sum to the allocated part of the deficit to the quantum.
+the per-step cap), then by ADL, bilateral deleveraging or socialization as the market says.
+Shares are exact: they telescope, so the amounts allocated sum to the allocated part of the
+deficit to the quantum.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 
 import attrs
@@ -29,6 +31,7 @@ from liqspec.model.markets import Deleveraging, Market
 __all__ = [
     "get_adl_ranking",
     "get_fund_payment",
+    "get_offsetting_accounts",
     "get_share",
     "is_unfit_counterparty",
     "settle_deficit",
@@ -68,7 +71,7 @@ def get_fund_payment(deficit: int, fund: int, cap: int) -> int:
 def settle_deficit(
     state: State, market: Market, bankrupt: Position, deficit: int, exclude: str
 ) -> tuple[State, int, tuple[Record, ...]]:
-    """Cover ``deficit``: the fund (INS-2), then ADL or socialization (INS-4, INS-5).
+    """Cover ``deficit``: the fund (INS-2), then the market's method (INS-4, INS-5, INS-7).
 
     What stays uncovered is bad debt for the caller (INS-6).
 
@@ -83,10 +86,11 @@ def settle_deficit(
     remaining = deficit - paid
     if remaining == 0:
         return state, paid, tuple(records)
-    if market.liquidation.deleveraging is Deleveraging.ADL:
-        state, allocated, record = _deleverage(state, market, bankrupt, remaining, exclude)
-    else:
+    method = market.liquidation.deleveraging
+    if method is Deleveraging.SOCIALIZE:
         state, allocated, record = _socialize(state, market, remaining, exclude)
+    else:
+        state, allocated, record = _deleverage(state, market, bankrupt, remaining, exclude)
     records.append(record)
     return state, paid + allocated, tuple(records)
 
@@ -128,16 +132,35 @@ def _reduce(
     return with_position(account, symbol, left, account.balance + realized - share)
 
 
+def get_offsetting_accounts(state: State, market: Market, side: int, exclude: str) -> list[str]:
+    """INS-7: every other account holding ``market`` on ``side``, in id order."""
+    return sorted(
+        account.id
+        for account in state.accounts.values()
+        if account.id != exclude
+        and (position := get_position_in(account, market.symbol)) is not None
+        and int(position.side) == side
+    )
+
+
 def _deleverage(
     state: State, market: Market, bankrupt: Position, deficit: int, exclude: str
 ) -> tuple[State, int, Deleveraged]:
-    """INS-4: close opposite positions at the mark, in rank order, each paying its exact share.
+    """INS-4, INS-7: close opposite positions at the mark in order, each paying its exact share.
 
-    A counterparty that its share would make liquidatable or bankrupt is passed over (INS-4).
+    ADL takes the ranked accounts in profit, ``bilateral`` every opposite holder by id. A
+    counterparty that its share would make liquidatable or bankrupt is passed over.
     """
     total, allocated = bankrupt.size, 0
     allocations = []
-    ranking, state = get_indexed_ranking(state, market, -int(bankrupt.side), exclude)
+    side, method = -int(bankrupt.side), market.liquidation.deleveraging
+    ranking: Iterable[tuple[Fraction | None, str]]
+    if method is Deleveraging.ADL:
+        ranking, state = get_indexed_ranking(state, market, side, exclude)
+    else:
+        ranking = [
+            (None, account) for account in get_offsetting_accounts(state, market, side, exclude)
+        ]
     for score, account_id in ranking:
         if allocated == total:
             break
@@ -150,14 +173,14 @@ def _deleverage(
         if is_unfit_counterparty(get_unit(state, reduced)):
             continue
         state = with_account(state, reduced)
-        allocations.append(Allocation(account_id, ratio_text(score), lots, share))
+        rank = "id-order" if score is None else ratio_text(score)
+        allocations.append(Allocation(account_id, rank, lots, share))
         allocated += lots
     covered = deficit * allocated // total
-    return (
-        state,
-        covered,
-        Deleveraged(market.symbol, "adl", deficit, tuple(allocations), deficit - covered),
+    record = Deleveraged(
+        market.symbol, method.value, deficit, tuple(allocations), deficit - covered
     )
+    return state, covered, record
 
 
 def _socialize(

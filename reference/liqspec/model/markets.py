@@ -128,6 +128,7 @@ class Deleveraging(enum.Enum):
 
     ADL = "adl"
     SOCIALIZE = "socialize"
+    BILATERAL = "bilateral"
 
 
 @frozen

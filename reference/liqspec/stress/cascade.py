@@ -230,7 +230,7 @@ class _Tally:
             elif isinstance(record, Deleveraged):
                 self.exhausted = True
                 covered = sum(share.share for share in record.allocations)
-                if record.method != "adl":
+                if record.method == "socialize":  # ADL and bilateral close positions
                     self.socialized += covered
                     continue
                 self.adl_covered += covered
