@@ -20,13 +20,13 @@ from attrs import frozen
 from liqproofs import soundness
 from liqproofs.prove import Counterexample, Outcome, Proved, Unknown, prove
 from liqproofs.symbolic import symbolic_backend
-from liqspec.base.conventions import decimal_text, div_ceil, div_floor
+from liqspec.base.conventions import Ratio, decimal_text, div_ceil, div_floor
 from liqspec.base.errors import InputError
 from liqspec.engine.execution import bound_price, get_liquidation_fee
 from liqspec.engine.insurance import get_fund_payment, get_share
 from liqspec.model.margin import get_maintenance_for_notional, is_below_maintenance, select_by_tier
 from liqspec.model.market_rules import validate_market
-from liqspec.model.markets import FeeLimit, Market, TierMode, format_price
+from liqspec.model.markets import FeeLimit, FeeRule, Market, TierMode, format_price
 
 __all__ = ["CATALOGUE", "Check", "Invariant", "Result", "run_market", "run_theorems"]
 
@@ -295,28 +295,37 @@ def _im_covers_mm(market: Market) -> tuple[Outcome, str]:
 
 
 def _fee_covered(market: Market) -> tuple[Outcome, str]:
-    """INV-FEE-COVERED: the maintenance margin can pay the liquidation fee on the notional.
+    """INV-FEE-COVERED: the maintenance margin can pay the liquidation fees on the notional.
 
-    Under ``fee_limit = surplus`` the fee may take the whole surplus (LIQ-8, INV-FEE), and the
-    claim is only that the nominal fee never exceeds the notional.
+    The fees are the fund's and the liquidator's at its largest ramped rate (LIQ-12); an
+    implied fund rate is left out, as it takes at most 19/20 of the room the liquidator's rate
+    leaves in the maintenance rate. Under ``fee_limit = surplus`` the fund's fee may take the
+    whole surplus (LIQ-8, INV-FEE): the claim is only that its nominal fee is at most N.
     """
     (n,) = _ints("notional")
-    fee_rate = market.liquidation.fee
-    whole = market.liquidation.fee_limit is FeeLimit.SURPLUS
+    params = market.liquidation
+    whole = params.fee_limit is FeeLimit.SURPLUS
+    top = params.liquidator_fee_max if params.liquidator_fee_step.num else params.liquidator_fee
+    fund_rate = Ratio(0, 1) if params.fee_rule is FeeRule.IMPLIED else params.fee
     name = "notional" if whole else "MM"
+
+    def fees(notional: Any) -> Any:
+        if whole:
+            return params.fee.apply_up(notional)
+        return fund_rate.apply_up(notional) + top.apply_up(notional)
 
     def cover(notional: Any) -> Any:
         return notional if whole else _mm(market, notional)
 
     with symbolic_backend():
-        fee, bound = fee_rate.apply_up(n), cover(n)
+        fee, bound = fees(n), cover(n)
     outcome = prove([n >= 1], fee <= bound, minimize=n)
     replay = (
         "fee_limit = surplus: the fee is bounded by the notional and the surplus" if whole else ""
     )
     if isinstance(outcome, Counterexample):
         nv = _value(outcome, "notional")
-        fv, cv = fee_rate.apply_up(nv), cover(nv)
+        fv, cv = fees(nv), cover(nv)
         a = _amounts(market)
         verdict = "confirmed" if fv > cv else "NOT confirmed"
         replay = f"replayed: N = {a(nv)}: fee {a(fv)} > {name} {a(cv)}: {verdict}"

@@ -105,6 +105,7 @@ _REACHED: dict[str, Callable[[dict[str, Any]], bool]] = {
     "a risk adjustment from an implied feed": lambda r: (
         r["kind"] == "risk-adjusted" and r["volatility_source"] == "implied"
     ),
+    "a split fee": lambda r: r["kind"] == "liquidation-fees" and r["liquidator_fee"] != "0",
     "a parameter change": lambda r: r["kind"] == "parameters-changed",
     "bad debt": lambda r: r["kind"] == "bad-debt",
 }  # fmt: skip

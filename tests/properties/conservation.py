@@ -2,7 +2,7 @@
 
 Shared by the engine state machine and the stress tests: every event moves value only by
 deposits, withdrawals and fills against parties outside the state (the book, a fill event),
-each measured at the mark after the event.
+each measured at the mark after the event, and the liquidator fees paid to those parties.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections import defaultdict
 import attrs
 
 from liqspec import ContractKind, Market, get_value
-from liqspec.engine.records import LiquidationStep, Record
+from liqspec.engine.records import LiquidationFees, LiquidationStep, Record
 from liqspec.engine.state import Deposit, Event, Fill, State, Withdrawal, get_isolated_id, get_unit
 from liqspec.model.accounts import MarginMode
 from liqspec.model.margin import get_equity
@@ -79,6 +79,8 @@ def check_conservation(
                 delta = external_delta(market, held, moved, price, mark)
                 expected[market.settle_asset] += delta
                 held = moved
+        if isinstance(record, LiquidationFees):  # paid to the fills' counterparties (LIQ-12)
+            expected[after.markets[record.market].market.settle_asset] -= record.liquidator_fee
     actual = value_by_asset(after)
     for asset, value in expected.items():
         assert actual.get(asset, 0) == value, (asset, actual.get(asset, 0), value)

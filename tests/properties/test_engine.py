@@ -94,6 +94,7 @@ from liqspec.model.market_rules import validate_market
 from liqspec.model.markets import (
     BreakerParams,
     Deleveraging,
+    FeeRule,
     HaltAction,
     OnUnfilled,
     Policy,
@@ -176,6 +177,7 @@ class Engine(RuleBasedStateMachine):
         funds=st.tuples(st.integers(0, 10**12), st.integers(0, 10**7)),
         fee=st.sampled_from([Ratio.of(1, 1000), Ratio.of(1, 100), Ratio.of(1, 20)]),
         halted=st.sampled_from(HaltAction),
+        split=st.sampled_from([FeeRule.FIXED, FeeRule.IMPLIED, None]),
     )
     def start(
         self,
@@ -185,6 +187,7 @@ class Engine(RuleBasedStateMachine):
         funds: tuple[int, int],
         fee: Ratio,
         halted: HaltAction,
+        split: FeeRule | None,
     ) -> None:
         markets = {}
         for (symbol, (base, mark)), policy in zip(BASE.items(), policies, strict=True):
@@ -197,6 +200,12 @@ class Engine(RuleBasedStateMachine):
                 fee=fee,
                 risk_aversion=Ratio.of(1, 10**3),  # read by optimal only (LIQ-11)
             )
+            if split is not None:  # a liquidator's fee that ramps, and the fund's rule (LIQ-12)
+                params = attrs.evolve(
+                    params, fee_rule=split, liquidator_fee=Ratio.of(1, 2000),
+                    liquidator_fee_step=Ratio.of(1, 10**5), liquidator_fee_grace=3,
+                    liquidator_fee_max=Ratio.of(1, 500),
+                )  # fmt: skip
             book = around(mark, [1, 2, 4, 8], [2_000, 2_000, 4_000, 8_000])
             market = attrs.evolve(base, liquidation=params)
             if symbol == "BTCUSDT":

@@ -337,10 +337,21 @@ def _hostile(tmp_path: Path) -> list[tuple[str, Callable[[Path], Path], str]]:
             "market",
         ),
         ("events in the header", mutated(lambda log: log[0].update(events=[])), "events"),
+        (
+            "a liquidator fee the log cannot carry",
+            mutated(
+                lambda log: (
+                    log[0]["scenario"]["markets"][0]
+                    .setdefault("liquidation", {})
+                    .update(liquidator_fee="0.001")
+                )
+            ),
+            "liquidator_fee",
+        ),
     ]
 
 
-@pytest.mark.parametrize("case", range(11))
+@pytest.mark.parametrize("case", range(12))
 def test_hostile_logs_are_clean_errors(case: int, tmp_path: Path) -> None:
     name, make, named = _hostile(tmp_path)[case]
     path = make(tmp_path / f"{case}.jsonl")

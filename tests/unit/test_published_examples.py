@@ -353,3 +353,49 @@ def test_dydx_deleverages_against_the_other_side_at_the_bankruptcy_price() -> No
     assert _deleverage(m, "-45001") == (0, 4_998 * dollar, 0, ("dave",))
     adl = attrs.evolve(m, liquidation=attrs.evolve(m.liquidation, deleveraging=Deleveraging.ADL))
     assert _deleverage(adl, "50000") == (-dollar, 100_000 * dollar, dollar, ())
+
+
+def _drift_rates(m: Market, balance: str, slot: int) -> tuple[Fraction, Fraction]:
+    """The liquidator's and the fund's rates of a step for 10 SOL long from 100, marked at 100,
+    ``slot`` clock units after the liquidation started at 0 (LIQ-12)."""
+    from liqspec.engine.execution import get_fee_rates  # noqa: PLC0415
+    from liqspec.engine.state import AccountState, MarketState, State, apply_fill  # noqa: PLC0415
+
+    start = AccountState("a", m.settle_asset, units(m, balance, "amount"), liquidating=True)
+    account = apply_fill(start, m, units(m, "10", "size"), price(m, "100"))
+    state = State(slot, {m.symbol: MarketState(m, price(m, "100"))}, {"a": account}, {})
+    _, liquidator, fund = get_fee_rates(state, account, 0)
+    return liquidator, fund
+
+
+def test_drift_liquidator_fee_ramps_with_the_slots_in_liquidation() -> None:
+    """Drift v2 (source code, not prose): get_liquidation_fee.
+
+    drift-labs/protocol-v2@0ae3e3b1, programs/drift/src/math/liquidation/tests.rs,
+    get_liquidation_fee::test: a base of 20,000 ppm (2%) and a maximum of 50,000 (5%), the
+    user's last active slot 0. Slot 10 gives 20,000 (within the 1,500-slot grace), slot 10,000
+    gives 30,000 (2% + 10,000 x 1 ppm), slot 100,000 gives 50,000 (the cap).
+    """
+    drift = market("drift-perp-fee-ramp.toml")
+    ramp = attrs.evolve(drift.liquidation, liquidator_fee=Ratio.of(2, 100),
+                        liquidator_fee_max=Ratio.of(5, 100))  # fmt: skip
+    m = attrs.evolve(drift, liquidation=ramp)
+    ppm = [_drift_rates(m, "50", slot)[0] * 10**6 for slot in (10, 10_000, 100_000)]
+    assert ppm == [20_000, 30_000, 50_000]
+
+
+def test_drift_insurance_fund_fee_is_implied_from_the_shortage() -> None:
+    """Drift v2 (source code, not prose): calculate_perp_if_fee.
+
+    drift-labs/protocol-v2@0ae3e3b1, programs/drift/src/math/liquidation/tests.rs,
+    calculate_perp_if_fee::test: 10 base at an oracle of $100, a 5% maintenance ratio, a 1%
+    liquidator fee and a 5% maximum fund fee. A margin shortage of $20 gives 19,000 ppm
+    ((5% - 1% - 2%) x 0.95), $1 gives 37,050, $1,000 gives 0; a 10% liquidator fee gives 0.
+    Here the shortage is MM (50) less the equity: balances of 30, 49 and -950.
+    """
+    m = market("drift-perp-fee-ramp.toml")
+    fund_ppm = [_drift_rates(m, balance, 0)[1] * 10**6 for balance in ("30", "49", "-950")]
+    assert fund_ppm == [19_000, 37_050, 0]
+    greedy = attrs.evolve(m.liquidation, liquidator_fee=Ratio.of(10, 100),
+                          liquidator_fee_step=Ratio(0, 1))  # fmt: skip
+    assert _drift_rates(attrs.evolve(m, liquidation=greedy), "30", 0)[1] == 0

@@ -208,9 +208,16 @@ def _header(header: dict[str, Any], where: str) -> Scenario:
         detail = "the first line is the starting state; events follow on their own lines"
         raise InputError(Reason.UNKNOWN_KEY, "events", None, detail, where)
     try:
-        return scenario_from_document({**header, "events": []})
+        scenario = scenario_from_document({**header, "events": []})
     except InputError as error:
         raise error.located(where) from None
+    for symbol, entry in scenario.state.markets.items():
+        rate = entry.market.liquidation.liquidator_fee
+        if rate.num:  # AUDIT-1: a logged step carries the fund's fee only
+            detail = "a log's steps carry one fee; a liquidator's fee (LIQ-12) is not audited"
+            field = f"markets.{symbol}.liquidation.liquidator_fee"
+            raise InputError(Reason.OPTION_NOT_SUPPORTED, field, str(rate), detail, where)
+    return scenario
 
 
 def parse_actions(

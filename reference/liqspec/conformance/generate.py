@@ -132,6 +132,7 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("decreasing-rate", _set("tiers.2.mmr", "0.0045"), "MARKET-9"),
     ("wrong-maintenance-amount", _set("tiers.2.maintenance_amount", "951"), "MARKET-10"),
     ("liquidation-fee-of-one", _set("liquidation.fee", "1"), "MARKET-12"),
+    ("impact-bound-of-one", _set("liquidation.impact_bound", "1"), "MARKET-12"),
     ("basis-window-zero", _set("mark.basis_window", "0"), "MARKET-13"),
     ("band-of-one", _set("breakers.band", "1"), "MARKET-14"),
     ("multiplier-below-one", _set("risk.max_multiplier", "0.5"), "MARKET-15"),
@@ -169,6 +170,18 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("chunk-rounding-unknown", _set("liquidation.chunk_rounding", "nearest"), "MARKET-12"),
     ("tier-target-unknown", _set("liquidation.tier_target", "last"), "MARKET-12"),
     ("fee-limit-unknown", _set("liquidation.fee_limit", "notional"), "MARKET-12"),
+    ("fee-rule-unknown", _set("liquidation.fee_rule", "dynamic"), "MARKET-12"),
+    ("liquidator-fee-of-one", _set("liquidation.liquidator_fee", "1"), "MARKET-12"),
+    ("liquidator-fee-grace-negative", _set("liquidation.liquidator_fee_grace", "-1"), "MARKET-12"),
+    (
+        "liquidator-fee-ramp-below-its-base",
+        _sets(
+            ("liquidation.liquidator_fee", "0.002"),
+            ("liquidation.liquidator_fee_step", "0.0001"),
+            ("liquidation.liquidator_fee_max", "0.001"),
+        ),
+        "MARKET-12",
+    ),
     (
         "fee-above-one-under-surplus",
         _sets(("liquidation.fee_limit", "surplus"), ("liquidation.fee", "1.01")),

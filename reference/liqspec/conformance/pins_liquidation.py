@@ -380,6 +380,76 @@ _BILATERAL_PINS = [
     ),
 ]
 
+_RAMP = {
+    "policy": "chunk", "chunk": "0.1", "cooldown": "10", "fee": "0",
+    "liquidator_fee": "0.001", "liquidator_fee_step": "0.0001", "liquidator_fee_grace": "20",
+    "liquidator_fee_max": "0.0035",
+}  # fmt: skip
+
+
+def _fees(out: Output) -> list[tuple[int, str, str]]:
+    """(event index, elapsed, liquidator_rate) of every liquidation-fees record."""
+    return [
+        (step["index"], str(r["elapsed"]), r["liquidator_rate"])
+        for step in out["steps"]
+        for r in step["records"] or ()
+        if r["kind"] == "liquidation-fees"
+    ]
+
+
+def _implied_rate(out: Output) -> bool:
+    """LIQ-12 recomputed from the started record: (r - l - S/N) x 19/20 with N = 59500."""
+    (started,) = records(out, 0, "liquidation-started")
+    (fees,) = records(out, 0, "liquidation-fees")
+    notional = Fraction(59500)
+    maintenance, equity = Fraction(started["maintenance"]), Fraction(started["equity"])
+    room = (maintenance - Fraction("0.0005") * notional - (maintenance - equity)) / notional
+    expected = min(Fraction("0.003"), room * Fraction(19, 20))
+    return Fraction(fees["fund_rate"]) == expected < Fraction("0.003")
+
+
+_SPLIT_FEE_PINS = [
+    Pin(
+        "liq12-liquidator-fee-ramps-after-the-grace",
+        "a liquidator fee of 0.001 that ramps by 0.0001 a clock unit after a grace of 20, up "
+        "to 0.0035: steps 10 apart pay 0.001 at 0 and 10, then 0.003 at 20 (the whole 20 "
+        "counts) and 0.0035 at 30 (capped)",
+        ("LIQ-12", "MARKET-12", "OUT-3"),
+        _btc_scenario(
+            "liq12-liquidator-fee-ramps-after-the-grace",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500"), _clock("10"), _clock("20"), _clock("30")],
+            bids=[("59490", "5")],
+            liquidation=_RAMP,
+        ),
+        lambda out: (
+            [(e, rate) for _, e, rate in _fees(out)]
+            == [("0", "0.001"), ("10", "0.001"), ("20", "0.003"), ("30", "0.0035")]
+        ),
+        ("chunk", "boundary"),
+    ),
+    Pin(
+        "liq12-implied-fund-fee-from-the-shortage",
+        "under fee_rule implied the fund's rate is 19/20 of the maintenance rate less the "
+        "liquidator's 0.0005 and the shortage per unit of notional, here below the 0.003 cap",
+        ("LIQ-12", "OUT-3"),
+        _btc_scenario(
+            "liq12-implied-fund-fee-from-the-shortage",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            liquidation={
+                **_CHUNK,
+                "fee": "0.003",
+                "fee_rule": "implied",
+                "liquidator_fee": "0.0005",
+            },
+        ),
+        _implied_rate,
+        ("chunk",),
+    ),
+]
+
 _SURPLUS_FEE = {**_CHUNK, "fee": "1", "fee_limit": "surplus"}
 
 _FEE_LIMIT_PINS = [
@@ -1681,5 +1751,6 @@ PINS: list[Pin] = [
     *_TIER_TARGET_PINS,
     *_FEE_LIMIT_PINS,
     *_BILATERAL_PINS,
+    *_SPLIT_FEE_PINS,
     _TIER_FLOOR_PIN,
 ]

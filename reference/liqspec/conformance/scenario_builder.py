@@ -77,6 +77,9 @@ _LIQUIDATION_EXTRAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("buffer", ("0", "0.05", "0.2")),
     ("fee", ("0", "0.005", "0.02")),
     ("fee_limit", ("surplus",)),
+    ("liquidator_fee", ("0.0005", "0.001")),
+    ("liquidator_fee_step", ("0.00001",)),
+    ("fee_rule", ("implied",)),
     ("impact_bound", ("0.01", "0.02", "0.1")),
     ("max_step_notional", ("5", "1", "20")),
     ("dust_notional", ("0.5", "0.1", "1")),
@@ -202,6 +205,9 @@ class _Builder:
                 value = format_amount(market, self.unit_value(entry, Fraction(value)))
             elif key == "fee_limit":  # the fund takes the whole surplus (LIQ-8)
                 table["fee"] = "1"
+            elif key == "liquidator_fee_step":  # a ramp after a grace, to a cap (LIQ-12)
+                table.update(liquidator_fee_grace="20", liquidator_fee_max="0.003")
+                table.setdefault("liquidator_fee", "0.0005")
             table[key] = value
         return table
 

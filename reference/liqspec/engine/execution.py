@@ -38,6 +38,8 @@ from liqspec.model.margin import (
 from liqspec.model.markets import (
     ChunkRounding,
     ContractKind,
+    FeeRule,
+    LiquidationParams,
     Market,
     Policy,
     TierTarget,
@@ -54,9 +56,13 @@ __all__ = [
     "get_closed_account",
     "get_executed_value",
     "get_exit_threshold",
+    "get_fee_rates",
     "get_first_lots",
     "get_impact_limit",
+    "get_implied_fund_rate",
     "get_liquidation_fee",
+    "get_liquidator_rate",
+    "get_nominal_fee",
     "get_optimal_sizing",
     "get_risk_weight",
     "get_slack",
@@ -274,7 +280,8 @@ def _get_restores(
         get_unrealized_pnl(leg.market, leg.position, leg.mark) for leg in others
     )
     base_exit = sum(_get_exit_part(leg) for leg in others)
-    selling, band, fee = position.side > 0, get_band(entry), entry.market.liquidation.fee
+    selling, band = position.side > 0, get_band(entry)
+    _, liquidator, fund = get_fee_rates(state, account, index)
 
     def restores(lots: int) -> bool:
         fills = _expected_fills(entry.book, selling, impact, lots, band)
@@ -284,7 +291,8 @@ def _get_restores(
             rest = Leg(get_rules(state, account, left), left, entry.mark)
             equity += get_unrealized_pnl(rest.market, left, entry.mark)
             threshold += _get_exit_part(rest)
-        paid = fee.apply_up(get_executed_value(entry.market, position.size, fills))
+        value = get_executed_value(entry.market, position.size, fills)
+        paid = get_nominal_fee(liquidator, value) + get_nominal_fee(fund, value)
         return equity - paid >= threshold
 
     return restores
@@ -438,6 +446,74 @@ def get_acceptable_prefix(state: State, account: AccountState, index: int, fills
     if total == 0 or acceptable(total):
         return fills
     return get_first_lots(fills, last_true(acceptable, 0, total))  # (): no lot acceptable
+
+
+IMPLIED_FUND_SHARE = Fraction(19, 20)
+"""LIQ-12: the part of the implied room an ``implied`` fund rate takes (Drift's 95%)."""
+
+
+def get_liquidator_rate(params: LiquidationParams, elapsed: int) -> Fraction:
+    """LIQ-12: the liquidator's fee rate after ``elapsed`` clock units in liquidation.
+
+    The base rate until the grace ends; from then the base plus the step per unit of the
+    whole time elapsed, at most the maximum (Drift's ramp).
+
+    >>> params = LiquidationParams(liquidator_fee=Ratio(1, 50), liquidator_fee_step=Ratio(
+    ...     1, 10**6), liquidator_fee_grace=1500, liquidator_fee_max=Ratio(1, 20))
+    >>> [str(get_liquidator_rate(params, t)) for t in (10, 1499, 1500, 10_000, 100_000)]
+    ['1/50', '1/50', '43/2000', '3/100', '1/20']
+    """
+    base, step = _fraction(params.liquidator_fee), _fraction(params.liquidator_fee_step)
+    if step == 0 or elapsed < params.liquidator_fee_grace:
+        return base
+    return min(base + step * elapsed, _fraction(params.liquidator_fee_max))
+
+
+def get_implied_fund_rate(
+    fee: Fraction, liquidator: Fraction, maintenance_rate: Fraction, shortage: int, notional: int
+) -> Fraction:
+    """LIQ-12: the fund's rate implied by the room the liquidator's rate and shortage leave.
+
+    19/20 of the maintenance rate less the liquidator's rate and the shortage per unit of
+    notional, never negative and at most ``fee`` (Drift's implied insurance-fund fee).
+
+    >>> one, five = Fraction(1, 100), Fraction(5, 100)
+    >>> [str(get_implied_fund_rate(five, one, five, s, 1000)) for s in (20, 1, 1000)]
+    ['19/1000', '741/20000', '0']
+    """
+    room = maintenance_rate - liquidator - Fraction(shortage, notional)
+    return min(fee, max(Fraction(0), room) * IMPLIED_FUND_SHARE)
+
+
+def get_fee_rates(
+    state: State, account: AccountState, index: int
+) -> tuple[int, Fraction, Fraction]:
+    """LIQ-12: the time in liquidation, the liquidator's rate and the fund's rate of a step."""
+    params = state.markets[account.positions[index].market].market.liquidation
+    elapsed = state.time - account.liquidation_start
+    liquidator = get_liquidator_rate(params, elapsed)
+    fund = _fraction(params.fee)
+    if params.fee_rule is FeeRule.IMPLIED:
+        unit = get_unit(state, account)
+        leg = unit.legs[index]
+        notional = get_value(leg.market, leg.position.size, leg.mark)
+        rate = Fraction(get_maintenance_margin(leg.market, leg.position, leg.mark), notional)
+        shortage = max(0, get_maintenance_requirement(unit) - get_equity(unit))
+        fund = get_implied_fund_rate(fund, liquidator, rate, shortage, notional)
+    return elapsed, liquidator, fund
+
+
+def get_nominal_fee(rate: Fraction, value: int) -> int:
+    """LIQ-8: ``rate`` of an executed value, rounded up to the quantum.
+
+    >>> get_nominal_fee(Fraction(19, 1000), 1001)
+    20
+    """
+    return div_ceil(value * rate.numerator, rate.denominator)
+
+
+def _fraction(rate: Ratio) -> Fraction:
+    return Fraction(rate.num, rate.den)
 
 
 def get_liquidation_fee(nominal: int, surplus: int) -> int:

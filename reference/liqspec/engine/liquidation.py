@@ -21,8 +21,10 @@ from liqspec.engine.execution import (
     get_closed_account,
     get_executed_value,
     get_exit_threshold,
+    get_fee_rates,
     get_impact_limit,
     get_liquidation_fee,
+    get_nominal_fee,
     get_optimal_sizing,
     get_target_size,
     walk_book,
@@ -38,6 +40,7 @@ from liqspec.engine.records import (
     BadDebt,
     FundChange,
     LiquidationEnded,
+    LiquidationFees,
     LiquidationStarted,
     LiquidationStep,
     LiquidationWaiting,
@@ -59,6 +62,7 @@ from liqspec.model.margin import (
 )
 from liqspec.model.markets import (
     ContractKind,
+    FeeRule,
     HaltAction,
     OnUnfilled,
     Policy,
@@ -120,7 +124,7 @@ def process_liquidation_step(state: State, account_id: str) -> tuple[State, tupl
     records: list[Record] = []
     if not account.liquidating:
         records.append(_started(unit))
-        account = attrs.evolve(account, liquidating=True)
+        account = attrs.evolve(account, liquidating=True, liquidation_start=state.time)
         state = with_account(state, account)
     index = _choose_leg(unit)
     position = account.positions[index]
@@ -198,9 +202,11 @@ def _execute(
     equity_before, maintenance_before = get_equity(before), get_maintenance_requirement(before)
     equity_after, maintenance_after = get_equity(after), get_maintenance_requirement(after)
     surplus = equity_after - div_ceil(equity_before * maintenance_after, maintenance_before)
-    nominal = params.fee.apply_up(get_executed_value(market, position.size, fills))
-    fee = get_liquidation_fee(nominal, surplus)
-    closed = attrs.evolve(closed, balance=closed.balance - fee)
+    elapsed, liquidator_rate, fund_rate = get_fee_rates(state, account, index)
+    value = get_executed_value(market, position.size, fills)
+    liquidator_fee = get_liquidation_fee(get_nominal_fee(liquidator_rate, value), surplus)
+    fee = get_liquidation_fee(get_nominal_fee(fund_rate, value), surplus - liquidator_fee)
+    closed = attrs.evolve(closed, balance=closed.balance - liquidator_fee - fee)
     if params.policy in _PACED:
         closed = attrs.evolve(closed, cooldown_until=state.time + params.cooldown)
     state = with_account(state, closed)
@@ -214,9 +220,12 @@ def _execute(
             impact_limit=impact, limit_price=limit, limit_reason=reason, levels=fills,
             executed=sum(size for _, size in fills), fee=fee, surplus=surplus,
             equity_before=equity_before, maintenance_before=maintenance_before,
-            equity_after=equity_after - fee, maintenance_after=maintenance_after,
+            equity_after=equity_after - liquidator_fee - fee, maintenance_after=maintenance_after,
         )
     ]  # fmt: skip
+    if params.liquidator_fee.num or params.fee_rule is FeeRule.IMPLIED:
+        records.append(LiquidationFees(account.id, market.symbol, elapsed, liquidator_rate,
+                                       liquidator_fee, fund_rate, fee))  # fmt: skip
     if fee:
         state, change = _credit_fund(state, market.fund, fee, "liquidation-fee")
         records.append(change)

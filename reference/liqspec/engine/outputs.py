@@ -203,7 +203,7 @@ _SIZE_FIELDS = {
 _AMOUNT_FIELDS = {
     "amount", "equity", "maintenance", "equity_before", "equity_after", "maintenance_before",
     "maintenance_after", "fee", "surplus", "fund_delta", "delta", "balance", "deficit",
-    "unallocated", "share", "threshold", "unit_balance",
+    "unallocated", "share", "threshold", "unit_balance", "liquidator_fee", "fund_fee",
 }  # fmt: skip
 
 
@@ -231,6 +231,8 @@ def _field(name: str, value: object, market: Market | None, asset: str, units: U
             return format_size(market, value)
         if name in _AMOUNT_FIELDS:
             return units.amount(value, asset)
+    if isinstance(value, Fraction):  # an exact rate (OUT-14)
+        return ratio_text(value)
     return value
 
 

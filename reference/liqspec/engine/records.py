@@ -25,6 +25,7 @@ __all__ = [
     "ImpliedVolatilitySet",
     "IndexSet",
     "LiquidationEnded",
+    "LiquidationFees",
     "LiquidationSized",
     "LiquidationStarted",
     "LiquidationStep",
@@ -199,6 +200,22 @@ class LiquidationStep:
 
 
 @frozen
+class LiquidationFees:
+    """OUT-3: a step's fee split between the liquidator and the fund (LIQ-12).
+
+    ``elapsed`` is the time since the account's liquidation started; the rates are exact.
+    """
+
+    account: str
+    market: str
+    elapsed: int
+    liquidator_rate: Fraction
+    liquidator_fee: int
+    fund_rate: Fraction
+    fund_fee: int
+
+
+@frozen
 class LiquidationWaiting:
     """OUT-3: a step that did nothing, and why (cooldown, no liquidity within the limit)."""
 
@@ -351,6 +368,7 @@ Record = (
     | LiquidationStarted
     | LiquidationSized
     | LiquidationStep
+    | LiquidationFees
     | LiquidationWaiting
     | Takeover
     | FundChange

@@ -120,6 +120,7 @@ class AccountState:
     balance: int
     positions: tuple[Position, ...] = ()
     liquidating: bool = False
+    liquidation_start: int = 0
     cooldown_until: int = 0
     last_action: int = -1
 

@@ -32,6 +32,7 @@ from liqspec.model.markets import (
     ContractKind,
     Deleveraging,
     FeeLimit,
+    FeeRule,
     HaltAction,
     LiquidationParams,
     Market,
@@ -138,24 +139,31 @@ def market_from_document(document: dict[str, Any], *, check: bool = True) -> Mar
     return market
 
 
+_LIQUIDATOR_RATES = ("liquidator_fee", "liquidator_fee_step", "liquidator_fee_max")
+"""The liquidator's fee and its ramp (LIQ-12)."""
+
+
 def liquidation_params_from(
     table: dict[str, Any], quantum: Ratio, base: LiquidationParams | None = None
 ) -> LiquidationParams:
     """Read a ``[liquidation]`` table over ``base`` (defaults if None) (MARKET-12)."""
     params = base or LiquidationParams()
     changes: dict[str, Any] = {}
-    for name in ("buffer", "chunk", "fee", "impact_bound", "risk_aversion"):
+    rates = ("buffer", "chunk", "fee", "impact_bound", "risk_aversion", *_LIQUIDATOR_RATES)
+    for name in rates:
         if name in table:
             changes[name] = parse_ratio(table[name], f"liquidation.{name}")
     for name in ("max_step_notional", "dust_notional", "insurance_step_cap"):
         if name in table:
             field = f"liquidation.{name}"
             changes[name] = to_units(table[name], quantum, field, "settlement quantum")
-    if "cooldown" in table:
-        changes["cooldown"] = to_units(table["cooldown"], Ratio(1, 1), "liquidation.cooldown", "1")
+    for name in ("cooldown", "liquidator_fee_grace"):
+        if name in table:
+            changes[name] = to_units(table[name], Ratio(1, 1), f"liquidation.{name}", "1")
     enums = {
         "policy": Policy, "on_unfilled": OnUnfilled, "deleveraging": Deleveraging,
         "chunk_rounding": ChunkRounding, "tier_target": TierTarget, "fee_limit": FeeLimit,
+        "fee_rule": FeeRule,
     }  # fmt: skip
     for name, kind in enums.items():
         if name in table:

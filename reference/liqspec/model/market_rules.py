@@ -175,12 +175,9 @@ def _times(a: Ratio, b: Ratio) -> Ratio:
     return Ratio.of(a.num * b.num, a.den * b.den)
 
 
-def _check_liquidation(params: LiquidationParams, quantum: Ratio) -> None:
-    """MARKET-12: rates below 1 (a surplus-limited fee up to 1), a positive chunk, amounts >= 0."""
+def _check_fees(params: LiquidationParams) -> None:
+    """MARKET-12: fee rates below 1, the fund's up to 1 under surplus; a ramp never lowers."""
     one = Ratio(1, 1)
-    if not params.impact_bound < one:
-        shown = str(params.impact_bound)
-        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.impact_bound", shown, "below 1")
     if params.fee_limit is FeeLimit.SURPLUS:
         if one < params.fee:
             detail = "at most 1 with fee_limit = surplus"
@@ -188,13 +185,30 @@ def _check_liquidation(params: LiquidationParams, quantum: Ratio) -> None:
     elif not params.fee < one:
         detail = "below 1 (up to 1 with fee_limit = surplus)"
         raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.fee", str(params.fee), detail)
+    for name in ("liquidator_fee", "liquidator_fee_max"):
+        rate = getattr(params, name)
+        if not rate < one:
+            raise InputError(Reason.LIQUIDATION_PARAMS, f"liquidation.{name}", str(rate), "below 1")
+    if params.liquidator_fee_step.num and params.liquidator_fee_max < params.liquidator_fee:
+        shown, detail = str(params.liquidator_fee_max), "at least liquidator_fee under a ramp"
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.liquidator_fee_max", shown, detail)
+
+
+def _check_liquidation(params: LiquidationParams, quantum: Ratio) -> None:
+    """MARKET-12: rates below 1, a positive chunk, non-negative amounts and times."""
+    one = Ratio(1, 1)
+    if not params.impact_bound < one:
+        shown = str(params.impact_bound)
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.impact_bound", shown, "below 1")
+    _check_fees(params)
     if params.chunk.num == 0 or one < params.chunk:
         detail = "need 0 < chunk <= 1"
         raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.chunk", str(params.chunk), detail)
-    for name in ("cooldown", "max_step_notional", "dust_notional", "insurance_step_cap"):
+    times = ("cooldown", "liquidator_fee_grace")
+    for name in (*times, "max_step_notional", "dust_notional", "insurance_step_cap"):
         value: int = getattr(params, name)
         if value < 0:
-            shown = str(value) if name == "cooldown" else _amount(quantum, value)
+            shown = str(value) if name in times else _amount(quantum, value)
             raise InputError(Reason.LIQUIDATION_PARAMS, f"liquidation.{name}", shown, "negative")
 
 

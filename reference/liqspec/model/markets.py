@@ -116,6 +116,13 @@ class FeeLimit(enum.Enum):
     SURPLUS = "surplus"
 
 
+class FeeRule(enum.Enum):
+    """How the fund's liquidation fee rate is set (LIQ-12)."""
+
+    FIXED = "fixed"
+    IMPLIED = "implied"
+
+
 class OnUnfilled(enum.Enum):
     """What a step does when the book fills nothing within the limit (LIQ-8)."""
 
@@ -146,6 +153,11 @@ class LiquidationParams:
     dust_notional: int = 0
     fee: Ratio = Ratio(1, 1000)
     fee_limit: FeeLimit = FeeLimit.MAINTENANCE
+    fee_rule: FeeRule = FeeRule.FIXED
+    liquidator_fee: Ratio = Ratio(0, 1)
+    liquidator_fee_step: Ratio = Ratio(0, 1)
+    liquidator_fee_grace: int = 0
+    liquidator_fee_max: Ratio = Ratio(0, 1)
     impact_bound: Ratio = Ratio(1, 20)
     on_unfilled: OnUnfilled = OnUnfilled.TAKEOVER
     deleveraging: Deleveraging = Deleveraging.ADL
