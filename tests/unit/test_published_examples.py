@@ -27,7 +27,7 @@ from liqspec import (
     open_position,
 )
 from liqspec.base.conventions import to_units
-from liqspec.model.margin import get_close_fee_estimate
+from liqspec.model.margin import get_close_fee_estimate, get_open_interest_rate
 from liqspec.model.market_rules import derive_maintenance_amounts
 from liqspec.model.markets import ChunkRounding, Deleveraging, TierTarget, get_max_leverage
 from tests.data import MARKETS
@@ -399,3 +399,35 @@ def test_drift_insurance_fund_fee_is_implied_from_the_shortage() -> None:
     greedy = attrs.evolve(m.liquidation, liquidator_fee=Ratio.of(10, 100),
                           liquidator_fee_step=Ratio(0, 1))  # fmt: skip
     assert _drift_rates(attrs.evolve(m, liquidation=greedy), "30", 0)[1] == 0
+
+
+def test_dydx_initial_margin_fraction_scales_with_open_interest() -> None:
+    """dYdX v4 (source code, not prose): the open-interest-based initial margin fraction.
+
+    dydxprotocol/v4-chain@84d4664b, protocol/x/perpetuals/types/liquidity_tier_test.go.
+    TestGetAdjustedInitialMarginPpm, base 200,000 ppm, caps 1,000,000 and 2,000,000 quote
+    quantums: open notional 0 gives 200,000; 1,500,000 gives 600,000; 1,234,567 gives 387,653
+    (truncated); 1,000,000 gives 200,000; 2,000,000 and 2,500,000 give 1,000,000; caps of 0
+    give 200,000 at 1,500,000. TestGetInitialMarginQuoteQuantums, 500,000 quote quantums of
+    position at base 20%: caps 1e12 and 2e12 at 1.5e12 give 300,000; caps 25e12 and 50e12 give
+    500,000 at 80e12 and 100,000 at 25e12; no caps give 100,000.
+    """
+    caps = (1_000_000, 2_000_000)
+    cases = [(0, 200_000), (1_500_000, 600_000), (1_234_567, 387_653), (1_000_000, 200_000),
+             (2_000_000, 1_000_000), (2_500_000, 1_000_000)]  # fmt: skip
+    for open_notional, ppm in cases:
+        rate = get_open_interest_rate(Ratio.of(1, 5), caps, open_notional)
+        assert rate == Ratio.of(ppm, 10**6), open_notional
+    assert get_open_interest_rate(Ratio.of(1, 5), (0, 0), 1_500_000) == Ratio.of(1, 5)
+    m = market("dydx-long-tail-oimf.toml")
+    half = price(m, "0.5")  # one lot at 0.5 is 500,000 quote quantums
+    position = open_position(m, Side.LONG, 1, half)
+    for lower, upper, open_notional, expected in [
+        (10**12, 2 * 10**12, 15 * 10**11, 300_000),
+        (25 * 10**12, 50 * 10**12, 80 * 10**12, 500_000),
+        (25 * 10**12, 50 * 10**12, 25 * 10**12, 100_000),
+        (0, 0, 15 * 10**11, 100_000),
+    ]:
+        lots = open_notional // 500_000  # the open interest whose value at 0.5 is that notional
+        scaled = attrs.evolve(m, open_interest_caps=(lower, upper), open_interest=lots)
+        assert get_initial_margin(scaled, position, half) == expected, (lower, upper)

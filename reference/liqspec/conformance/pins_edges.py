@@ -80,7 +80,9 @@ def _bust(account: str = "bob") -> Row:
     return _long(account, "100")
 
 
-_START = {_BTC: "60000", _COIN_M: "60000", _CYBER: "1"}
+_LONGTAIL = "LONGTAIL-USD"
+
+_START = {_BTC: "60000", _COIN_M: "60000", _CYBER: "1", _LONGTAIL: "1"}
 """The usual starting mark of each market a pin loads."""
 
 
@@ -1301,6 +1303,57 @@ def _sources(out: Output) -> list[tuple[int, str, int]]:
     ]  # fmt: skip
 
 
+def _open_interest_world(slug: str, open_interest: str) -> Row:
+    """Return alice's withdrawals around an open-interest event (MARGIN-12).
+
+    She is 10,000 LONGTAIL long from 1 on 3,000 USDC (IM 2,000 at the base 20%) and takes 900
+    out; then the open interest is set and she asks for one quantum more.
+    """
+    alice = {
+        "id": "alice", "asset": "USDC", "balance": "3000",
+        "positions": [position(_LONGTAIL, "long", "10000", "1")],
+    }  # fmt: skip
+    events = [
+        _money("withdraw", "alice", "900", asset="USDC"),
+        _event("open-interest", market=_LONGTAIL, size=open_interest),
+        _money("withdraw", "alice", "0.000001", asset="USDC"),
+    ]
+    return _world(slug, [alice], events, [market("dydx-long-tail-oimf")], funds={"USDC": "0"})
+
+
+_OPEN_INTEREST_PINS = [
+    Pin(
+        "margin12-open-interest-raises-the-initial-margin",
+        "an open interest of 7,500,000 at a mark of 1 is halfway between the caps (5M, 10M): "
+        "the initial rate rises from 20% to 60%, IM from 2,000 to 6,000, so with 2,100 left "
+        "one more quantum out is refused",
+        ("MARGIN-12", "STATE-5", "OUT-1"),
+        _open_interest_world("margin12-open-interest-raises-the-initial-margin", "7500000"),
+        lambda out: (
+            _reasons(out) == [None, None, "insufficient-margin"]
+            and [r["size"] for r in records(out, 1, "open-interest-set")] == ["7500000"]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "margin12-open-interest-at-the-lower-cap-changes-nothing",
+        "an open interest of exactly 5,000,000 (the lower cap) leaves the rate at 20%: IM "
+        "stays 2,000 and the withdrawal is applied",
+        ("MARGIN-12", "STATE-5"),
+        _open_interest_world("margin12-open-interest-at-the-lower-cap-changes-nothing", "5000000"),
+        lambda out: _reasons(out) == [None, None, None],
+        ("boundary",),
+    ),
+    Pin(
+        "margin12-negative-open-interest-is-out-of-domain",
+        "an open interest below zero is rejected as outside the market's domain",
+        ("MARGIN-12", "STATE-3"),
+        _open_interest_world("margin12-negative-open-interest-is-out-of-domain", "-1"),
+        lambda out: _reasons(out) == [None, "price-out-of-domain", None],
+        ("negative",),
+    ),
+]
+
 _IMPLIED_PINS = [
     Pin(
         "risk8-realised-source-ignores-the-implied-feed",
@@ -1754,6 +1807,7 @@ PINS: list[Pin] = [
     *_BREAKER_PINS,
     *_RISK_PINS,
     *_IMPLIED_PINS,
+    *_OPEN_INTEREST_PINS,
     *_ENGINE_MUTANT_PINS,
     *_STATIC_MUTANT_PINS,
     *_BOOK_AND_HISTORY_PINS,

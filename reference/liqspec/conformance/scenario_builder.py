@@ -56,6 +56,14 @@ def _implied(draw: Draw, symbol: str) -> dict[str, str]:
     return {"kind": "implied-volatility", "market": symbol, "volatility": ppm}
 
 
+def _open_interest(draw: Draw, market: Market, mark: int) -> dict[str, str]:
+    """Return an open-interest event (MARGIN-12): between, at, past and below the caps."""
+    lower, upper = market.open_interest_caps
+    notional = draw.choice([(lower + upper) // 2, 0, upper, lower, 10**12])
+    lots = notional // max(1, get_value(market, 1, mark))
+    return {"kind": "open-interest", "market": market.symbol, "size": format_size(market, lots)}
+
+
 def _decimal(value: Fraction) -> str:
     """Exact decimal text of a fraction whose denominator divides a power of ten."""
     digits = 0
@@ -136,6 +144,7 @@ _LEVERAGES = (50, 100, 20, 125, 5, 75, 10, 150, 2, 35, 0, _TWIN)
 _EVENTS = (
     "target", "mark", "move", "clock", "target", "book", "clock", "fill", "mark", "move",
     "deposit", "withdraw", "reference", "index", "trade", "parameters", "implied-volatility",
+    "open-interest",
 )  # fmt: skip
 """Event kinds, moves of the mark the likeliest (and first: shrinking goes there). A ``move``
 is a book refreshed around a new mark, then that mark; a ``target`` the same, with the mark
@@ -405,8 +414,12 @@ class _Builder:
             return {"kind": "reference", "market": symbol, "price": format_price(market, mark)}
         if kind == "parameters":
             return {"kind": "parameters", "market": symbol, "file": self.parameters(draw, entry)}
-        if kind == "implied-volatility":
-            return _implied(draw, symbol)
+        if kind in {"implied-volatility", "open-interest"}:  # RISK-8, MARGIN-12
+            return (
+                _implied(draw, symbol)
+                if kind == "implied-volatility"
+                else _open_interest(draw, market, mark)
+            )
         price = _scaled(mark, draw.choice([0, -100, 100, -800]), market)
         if kind == "trade":
             return {"kind": "trade", "market": symbol, "price": format_price(market, price)}

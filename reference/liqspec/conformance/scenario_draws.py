@@ -72,6 +72,7 @@ _ORDER = (
     ("bybit-btcperp-usdc-examples", "60000", 50),
     ("binance-btcusdt-2022-02-12", "60000", 50),
     ("bybit-btcusdt-isolated-examples", "60000", 50),
+    ("dydx-long-tail-oimf", "1", 3000),
 )
 """The bundled markets, most typical first (shrinking goes to the first), with a mark and unit."""
 

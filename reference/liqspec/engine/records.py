@@ -34,6 +34,7 @@ __all__ = [
     "MarginRemoved",
     "MarkDerived",
     "MarkSet",
+    "OpenInterestSet",
     "ParametersChanged",
     "Record",
     "ReferenceSet",
@@ -341,6 +342,14 @@ class RiskAdjusted:
 
 
 @frozen
+class OpenInterestSet:
+    """OUT-1: a market's open interest, in lots, now scaling its initial margin (MARGIN-12)."""
+
+    market: str
+    size: int
+
+
+@frozen
 class ImpliedVolatilitySet:
     """OUT-13: the implied volatility of ``market`` is now ``volatility_ppm`` (RISK-8)."""
 
@@ -383,6 +392,7 @@ Record = (
     | WithdrawalsBlocked
     | RiskAdjusted
     | ImpliedVolatilitySet
+    | OpenInterestSet
     | ParametersChanged
 )
 

@@ -90,6 +90,7 @@ def apply_parameters(entry: MarketState, market: Market, time: int) -> MarketSta
     the first change's start, and extends the window: grandfathering never shortens.
     """
     validate_market(market)
+    market = attrs.evolve(market, open_interest=entry.market.open_interest)  # state (MARGIN-12)
     window = market.risk.phase_in
     if not window:
         return attrs.evolve(entry, market=market, previous=None)

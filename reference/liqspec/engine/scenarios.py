@@ -34,6 +34,7 @@ from liqspec.engine.state import (
     Level,
     MarketState,
     MarkUpdate,
+    OpenInterestUpdate,
     ParameterChange,
     ReferenceUpdate,
     RemoveMargin,
@@ -361,7 +362,7 @@ _EVENT_KEYS = {
     "add-margin": ("account", "market", "amount"), "remove-margin": ("account", "market", "amount"),
     "index": ("market", "price", "basis"), "trade": ("market", "price"),
     "reference": ("market", "price"), "parameters": ("market", "file"),
-    "implied-volatility": ("market", "volatility"),
+    "implied-volatility": ("market", "volatility"), "open-interest": ("market", "size"),
 }  # fmt: skip
 _OPTIONAL_KEYS = {"bids", "asks", "margin"}
 _PRICE_EVENTS: dict[str, Callable[[str, int], Event]] = {
@@ -400,6 +401,17 @@ def event_from_row(markets: dict[str, Market], row: dict[str, Any], where: str) 
     return _event(markets, row, where, None)
 
 
+_MARKET_VALUES: dict[str, Callable[[Market, dict[str, Any], str], Event]] = {
+    "implied-volatility": lambda market, row, where: ImpliedVolatilityUpdate(
+        market.symbol, _implied(row["volatility"], where)
+    ),
+    "open-interest": lambda market, row, where: OpenInterestUpdate(
+        market.symbol, _lots(market, row["size"], f"{where}.size")
+    ),
+}
+"""Events that set one value of a market: RISK-8's implied volatility, MARGIN-12's open interest."""
+
+
 def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path | None) -> Event:
     kind = row["kind"]
     if kind == "parameters":
@@ -410,8 +422,8 @@ def _market_event(market: Market, row: dict[str, Any], where: str, folder: Path 
         return IndexUpdate(market.symbol, price, Fraction(num, den))
     if kind == "book":
         return BookUpdate(market.symbol, _book(market, row, where))
-    if kind == "implied-volatility":
-        return ImpliedVolatilityUpdate(market.symbol, _implied(row["volatility"], where))
+    if kind in _MARKET_VALUES:
+        return _MARKET_VALUES[kind](market, row, where)
     if kind in {"add-margin", "remove-margin"}:
         field = f"{where}.amount"
         amount = to_units(row["amount"], market.settle_quantum, field, "settlement quantum")

@@ -37,6 +37,7 @@ __all__ = [
     "Level",
     "MarkUpdate",
     "MarketState",
+    "OpenInterestUpdate",
     "ParameterChange",
     "ReferenceUpdate",
     "RemoveMargin",
@@ -399,6 +400,14 @@ class ImpliedVolatilityUpdate:
 
 
 @frozen
+class OpenInterestUpdate:
+    """A market's open interest, in lots: what MARGIN-12 scales the initial rate by."""
+
+    market: str
+    size: int
+
+
+@frozen
 class ParameterChange:
     """An operator replaces a market's parameters (RISK-5)."""
 
@@ -417,6 +426,7 @@ Event = (
     | ReferenceUpdate
     | ParameterChange
     | ImpliedVolatilityUpdate
+    | OpenInterestUpdate
     | AddMargin
     | RemoveMargin
 )
@@ -433,6 +443,7 @@ EVENT_KINDS: dict[type, str] = {
     ReferenceUpdate: "reference",
     ParameterChange: "parameters",
     ImpliedVolatilityUpdate: "implied-volatility",
+    OpenInterestUpdate: "open-interest",
     AddMargin: "add-margin",
     RemoveMargin: "remove-margin",
 }

@@ -31,6 +31,7 @@ from liqspec.engine.records import (
     MarginRemoved,
     MarkDerived,
     MarkSet,
+    OpenInterestSet,
     ParametersChanged,
     Record,
     ReferenceSet,
@@ -52,6 +53,7 @@ from liqspec.engine.state import (
     IndexUpdate,
     MarketState,
     MarkUpdate,
+    OpenInterestUpdate,
     ParameterChange,
     ReferenceUpdate,
     RemoveMargin,
@@ -372,6 +374,20 @@ def process_implied_volatility(
     return with_market(state, entry), ImpliedVolatilitySet(event.market, event.volatility)
 
 
+def process_open_interest(state: State, event: OpenInterestUpdate) -> tuple[State, Record]:
+    """MARGIN-12: the market's open interest, in lots, for its initial margins from now on.
+
+    The parameters a phase-in keeps (RISK-6) take it too.
+    """
+    entry = _market(state, event.market)
+    if event.size < 0:
+        raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "open interest below zero")
+    previous = entry.previous and attrs.evolve(entry.previous, open_interest=event.size)
+    market = attrs.evolve(entry.market, open_interest=event.size)
+    entry = attrs.evolve(entry, market=market, previous=previous)
+    return with_market(state, entry), OpenInterestSet(event.market, event.size)
+
+
 _HANDLERS: dict[type, Callable[[State, Any], tuple[State, Record]]] = {
     MarkUpdate: process_mark_update,
     BookUpdate: process_book_update,
@@ -384,6 +400,7 @@ _HANDLERS: dict[type, Callable[[State, Any], tuple[State, Record]]] = {
     ReferenceUpdate: process_reference_update,
     ParameterChange: process_parameter_change,
     ImpliedVolatilityUpdate: process_implied_volatility,
+    OpenInterestUpdate: process_open_interest,
     AddMargin: process_add_margin,
     RemoveMargin: process_remove_margin,
 }

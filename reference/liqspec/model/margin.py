@@ -35,6 +35,7 @@ __all__ = [
     "get_maintenance_requirement",
     "get_margin_ratio",
     "get_notional",
+    "get_open_interest_rate",
     "get_tier_index",
     "get_tier_maintenance",
     "get_unrealized_pnl",
@@ -112,9 +113,35 @@ def get_maintenance_for_notional(market: Market, notional: int) -> int:
     )
 
 
-def get_initial_rate(market: Market, position: Position, notional: int) -> Ratio:
-    """Return the initial margin rate: the tier's, or 1/leverage if that is higher (MARGIN-6)."""
+def get_open_interest_rate(rate: Ratio, caps: tuple[int, int], open_notional: int) -> Ratio:
+    """Return ``rate`` raised toward 1 as the open notional crosses the caps (MARGIN-12).
+
+    Between the caps the rate gains ``(1 - rate) x (open_notional - lower) / (upper - lower)``,
+    truncated to a whole ppm (dYdX's open-interest-based IMF); an upper cap of 0 turns it off.
+
+    >>> caps = (1_000_000, 2_000_000)
+    >>> [str(get_open_interest_rate(Ratio(1, 5), caps, n)) for n in (0, 1_234_567, 2_000_000)]
+    ['0.2', '0.387653', '1']
+    """
+    lower, upper = caps
+    if upper == 0 or open_notional <= lower:
+        return rate
+    if open_notional >= upper:
+        return Ratio(1, 1)
+    gained = (rate.den - rate.num) * (open_notional - lower) * 10**6
+    ppm = gained // (rate.den * (upper - lower))
+    return Ratio.of(rate.num * 10**6 + ppm * rate.den, rate.den * 10**6)
+
+
+def get_initial_rate(
+    market: Market, position: Position, notional: int, open_notional: int = 0
+) -> Ratio:
+    """Return the initial margin rate: the tier's, or 1/leverage if higher (MARGIN-6).
+
+    The tier's rate is first scaled by the market's open notional (MARGIN-12).
+    """
     tier_rate = market.tiers[get_tier_index(market, notional)].imr
+    tier_rate = get_open_interest_rate(tier_rate, market.open_interest_caps, open_notional)
     own = position.chosen_imr
     return own if own is not None and tier_rate < own else tier_rate
 
@@ -148,9 +175,13 @@ def get_maintenance_margin(market: Market, position: Position, price: int) -> in
 
 
 def get_initial_margin(market: Market, position: Position, price: int) -> int:
-    """Return the position's initial margin at ``price``, in quantums (MARGIN-6, RISK-4)."""
+    """Return the position's initial margin at ``price``, in quantums (MARGIN-6, RISK-4).
+
+    The market's open interest is valued at ``price`` for MARGIN-12.
+    """
     notional = get_notional(market, position, price)
-    rate = get_initial_rate(market, position, notional)
+    open_notional = get_value(market, market.open_interest, price) if market.open_interest else 0
+    rate = get_initial_rate(market, position, notional, open_notional)
     scaled = market.risk_multiplier.apply_up(rate.apply_up(notional))
     return scaled + get_close_fee_estimate(market, position)
 

@@ -131,6 +131,7 @@ def market_from_document(document: dict[str, Any], *, check: bool = True) -> Mar
         mark=mark_params_from(document.get("mark", {})),
         breakers=breaker_params_from(document.get("breakers", {})),
         risk=risk_params_from(document.get("risk", {})),
+        open_interest_caps=(_cap(spec, "lower", quantum), _cap(spec, "upper", quantum)),
     )
     if check:
         validate_market(market)
@@ -141,6 +142,12 @@ def market_from_document(document: dict[str, Any], *, check: bool = True) -> Mar
 
 _LIQUIDATOR_RATES = ("liquidator_fee", "liquidator_fee_step", "liquidator_fee_max")
 """The liquidator's fee and its ramp (LIQ-12)."""
+
+
+def _cap(spec: dict[str, Any], end: str, quantum: Ratio) -> int:
+    """Return an open-interest cap of MARGIN-12 in quantums (0 when absent)."""
+    field = f"market.open_interest_{end}"
+    return to_units(spec.get(f"open_interest_{end}", "0"), quantum, field, "settlement quantum")
 
 
 def liquidation_params_from(

@@ -246,10 +246,20 @@ def check_units(market: Market) -> None:
 
 
 def _check_options(market: Market) -> None:
+    """MARKET-4: a taker fee below 1; open-interest caps not negative, lower <= upper."""
     if not market.taker_fee < Ratio(1, 1):
         raise InputError(
             Reason.OUT_OF_RANGE, "market.taker_fee", str(market.taker_fee), "must be below 1"
         )
+    lower, upper = market.open_interest_caps
+    quantum = market.settle_quantum
+    if lower < 0 or upper < 0:
+        field, value = ("lower", lower) if lower < 0 else ("upper", upper)
+        shown = _amount(quantum, value)
+        raise InputError(Reason.OUT_OF_RANGE, f"market.open_interest_{field}", shown, "negative")
+    if upper and upper < lower:
+        shown, detail = _amount(quantum, upper), "at least open_interest_lower (0: off)"
+        raise InputError(Reason.OUT_OF_RANGE, "market.open_interest_upper", shown, detail)
 
 
 def check_tier_bounds(tiers: tuple[Tier, ...], quantum: Ratio) -> None:

@@ -312,6 +312,10 @@ class Market:
     breakers: BreakerParams = BreakerParams()
     risk: RiskParams = RiskParams()
     risk_multiplier: Ratio = Ratio(1, 1)
+    open_interest_caps: tuple[int, int] = (0, 0)
+    """(lower, upper) open notional of MARGIN-12's scaling, in quantums; an upper of 0: off."""
+    open_interest: int = 0
+    """The market's open interest in lots, from its last ``open-interest`` event (MARGIN-12)."""
     table: MarginTable = field(
         init=False,
         eq=False,
