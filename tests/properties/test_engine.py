@@ -93,9 +93,11 @@ from liqspec.model.accounts import MarginMode
 from liqspec.model.market_rules import validate_market
 from liqspec.model.markets import (
     BreakerParams,
+    ContractKind,
     Deleveraging,
     FeeRule,
     HaltAction,
+    LimitRule,
     OnUnfilled,
     Policy,
     RiskParams,
@@ -178,6 +180,7 @@ class Engine(RuleBasedStateMachine):
         fee=st.sampled_from([Ratio.of(1, 1000), Ratio.of(1, 100), Ratio.of(1, 20)]),
         halted=st.sampled_from(HaltAction),
         split=st.sampled_from([FeeRule.FIXED, FeeRule.IMPLIED, None]),
+        limit=st.sampled_from(LimitRule),
     )
     def start(
         self,
@@ -188,6 +191,7 @@ class Engine(RuleBasedStateMachine):
         fee: Ratio,
         halted: HaltAction,
         split: FeeRule | None,
+        limit: LimitRule,
     ) -> None:
         markets = {}
         for (symbol, (base, mark)), policy in zip(BASE.items(), policies, strict=True):
@@ -200,6 +204,8 @@ class Engine(RuleBasedStateMachine):
                 fee=fee,
                 risk_aversion=Ratio.of(1, 10**3),  # read by optimal only (LIQ-11)
             )
+            if base.contract is ContractKind.LINEAR:  # the fillable-price rule (LIQ-13)
+                params = attrs.evolve(params, limit_rule=limit)
             if split is not None:  # a liquidator's fee that ramps, and the fund's rule (LIQ-12)
                 params = attrs.evolve(
                     params, fee_rule=split, liquidator_fee=Ratio.of(1, 2000),

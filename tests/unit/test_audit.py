@@ -211,6 +211,18 @@ def test_adl_out_of_the_ranking_order_is_flagged(tmp_path: Path) -> None:
     }  # fmt: skip
 
 
+def test_bilateral_deleveraging_out_of_id_order_is_flagged(tmp_path: Path) -> None:
+    """INS-7: the other side's holders are taken by id; dan (at a loss) comes first."""
+    log = log_of("bilateral-deleveraging")
+    allocations = record(log, 2, "deleveraged")["allocations"]
+    allocations[0], allocations[1] = allocations[1], allocations[0]
+    _, findings = audit(log, tmp_path)
+    assert ids(findings) == {"adl-out-of-order"}
+    assert dict(only(findings, "adl-out-of-order").numbers) == {
+        "ranking": "dan frank grace", "taken": "frank dan grace",
+    }  # fmt: skip
+
+
 def test_adl_taking_more_than_the_deficit_reports_the_overshoot(tmp_path: Path) -> None:
     log = log_of("adl-after-fund-exhausted")
     deleveraged = record(log, 2, "deleveraged")
@@ -348,10 +360,21 @@ def _hostile(tmp_path: Path) -> list[tuple[str, Callable[[Path], Path], str]]:
             ),
             "liquidator_fee",
         ),
+        (
+            "a fillable-price rule the audit does not check",
+            mutated(
+                lambda log: (
+                    log[0]["scenario"]["markets"][0]
+                    .setdefault("liquidation", {})
+                    .update(limit_rule="fillable")
+                )
+            ),
+            "limit_rule",
+        ),
     ]
 
 
-@pytest.mark.parametrize("case", range(12))
+@pytest.mark.parametrize("case", range(13))
 def test_hostile_logs_are_clean_errors(case: int, tmp_path: Path) -> None:
     name, make, named = _hostile(tmp_path)[case]
     path = make(tmp_path / f"{case}.jsonl")

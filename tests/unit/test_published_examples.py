@@ -6,6 +6,7 @@ convention through market options (trigger, margin_valuation, close_fee_in_margi
 
 from __future__ import annotations
 
+import tomllib
 from fractions import Fraction
 
 import attrs
@@ -28,8 +29,15 @@ from liqspec import (
 )
 from liqspec.base.conventions import to_units
 from liqspec.model.margin import get_close_fee_estimate, get_open_interest_rate
+from liqspec.model.market_files import market_from_document
 from liqspec.model.market_rules import derive_maintenance_amounts
-from liqspec.model.markets import ChunkRounding, Deleveraging, TierTarget, get_max_leverage
+from liqspec.model.markets import (
+    ChunkRounding,
+    Deleveraging,
+    LimitRule,
+    TierTarget,
+    get_max_leverage,
+)
 from tests.data import MARKETS
 
 
@@ -198,8 +206,11 @@ def test_dydx_rounds_the_liquidated_portion_down_to_the_step() -> None:
     (10,000,000 quantums) with step 5 and a 40% portion liquidates 4,000,000. As lots of one
     step: 7 lots at 50% is 3.5, down to 3 (up would be 4); 2,000,000 lots at 40% is exact.
     """
-    dydx = market("dydx-btc-usd-2024.toml")
-    assert dydx.liquidation.chunk_rounding is ChunkRounding.DOWN
+    genesis = market("dydx-btc-usd-2024.toml")
+    assert genesis.liquidation.chunk_rounding is ChunkRounding.DOWN
+    # the tests' config: a minimum of 1,000 quote quantums ($0.001), no subaccount limit
+    floor = attrs.evolve(genesis.liquidation, min_step_notional=1_000, max_step_notional=0)
+    dydx = attrs.evolve(genesis, liquidation=floor)
     liquidation = attrs.evolve(dydx.liquidation, chunk=Ratio.of(1, 2))
     step3 = attrs.evolve(dydx, lot_size=Ratio.of(3, 10**8), liquidation=liquidation)
     assert _chunk_target(step3, 7) * 3 == 9
@@ -431,3 +442,95 @@ def test_dydx_initial_margin_fraction_scales_with_open_interest() -> None:
         lots = open_notional // 500_000  # the open interest whose value at 0.5 is that notional
         scaled = attrs.evolve(m, open_interest_caps=(lower, upper), open_interest=lots)
         assert get_initial_margin(scaled, position, half) == expected, (lower, upper)
+
+
+def _fillable(m: Market, legs: list[tuple[Market, str, str]], balance: str, index: int) -> Fraction:
+    """LIQ-13's exact fillable price of leg ``index`` (price units), legs opened at their marks.
+
+    Each leg is (market, signed size, mark); opened at the mark its PnL is 0, so the balance is
+    dYdX's net collateral.
+    """
+    from liqspec.engine.execution import get_fillable_price  # noqa: PLC0415
+    from liqspec.engine.state import AccountState, MarketState, State, apply_fill  # noqa: PLC0415
+
+    account = AccountState("a", m.settle_asset, units(m, balance, "amount"), liquidating=True)
+    states = {}
+    for leg_market, size, mark in legs:
+        lots = int(Fraction(size) / Fraction(leg_market.lot_size.num, leg_market.lot_size.den))
+        account = apply_fill(account, leg_market, lots, price(leg_market, mark))
+        states[leg_market.symbol] = MarketState(leg_market, price(leg_market, mark))
+    state = State(0, states, {"a": account}, {})
+    ticks = get_fillable_price(state, account, index)
+    return ticks * Fraction(m.price_tick.num, m.price_tick.den)
+
+
+def test_dydx_fillable_price_of_a_liquidation() -> None:
+    """dYdX v4 (source code, not prose): GetFillablePrice.
+
+    dydxprotocol/v4-chain@84d4664b, protocol/x/clob/keeper/liquidations_test.go,
+    TestGetFillablePrice, on the 20/10 BTC perp at 50,000 (MM 10%) with 0.1 BTC: the expected
+    rationals (quote quantums per base quantum) times 100 are, for a long with net collateral
+    499 (USDC -4,501): 49,999 (BA 1, SMMR 0.1), 49,998 (BA 2), 49,998 (SMMR 0.2), 49,500 (BA
+    4,294.967295, clamped), 49,999.99999 (SMMR 1 ppm), 49,990 (SMMR 1); a short with 499
+    (USDC +5,499): 50,001, 50,002, 50,002; a long and a short at 0: 49,500 and 50,500; at -500:
+    49,500 and 50,500 (clamped). With 0.004 BTC and 0.1 ETH at 3,000 and USDC -490, the ETH
+    leg's price is 2,976 (372/125 x 1,000).
+    """
+    m = market("dydx-btc-20-10-whole-surplus-fee.toml")
+    assert m.liquidation.limit_rule is LimitRule.BANKRUPTCY  # the file's rule; set per case
+
+    def rule(adjustment: str, spread: str) -> Market:
+        params = attrs.evolve(
+            m.liquidation, limit_rule=LimitRule.FILLABLE,
+            bankruptcy_adjustment=Ratio.of(*Fraction(adjustment).as_integer_ratio()),
+            spread_to_maintenance=Ratio.of(*Fraction(spread).as_integer_ratio()),
+        )  # fmt: skip
+        return attrs.evolve(m, liquidation=params)
+
+    cases = [
+        ("0.1", "499", "1", "0.1", "49999"), ("0.1", "499", "2", "0.1", "49998"),
+        ("0.1", "499", "1", "0.2", "49998"), ("0.1", "499", "4294.967295", "0.1", "49500"),
+        ("0.1", "499", "1", "0.000001", "49999.99999"), ("0.1", "499", "1", "1", "49990"),
+        ("-0.1", "499", "1", "0.1", "50001"), ("-0.1", "499", "2", "0.1", "50002"),
+        ("-0.1", "499", "1", "0.2", "50002"), ("0.1", "0", "1", "0.1", "49500"),
+        ("-0.1", "0", "1", "0.1", "50500"), ("0.1", "-500", "1", "0.1", "49500"),
+        ("-0.1", "-500", "1", "0.1", "50500"),
+    ]  # fmt: skip
+    for size, collateral, adjustment, spread, expected in cases:
+        btc = rule(adjustment, spread)
+        got = _fillable(btc, [(btc, size, "50000")], collateral, 0)
+        assert got == Fraction(expected), (size, collateral, adjustment, spread)
+    btc = rule("1", "0.1")
+    eth = attrs.evolve(btc, symbol="ETH-USD", base_asset="ETH")
+    legs = [(btc, "0.004", "50000"), (eth, "0.1", "3000")]
+    assert _fillable(btc, legs, "10", 1) == 2976
+
+
+def test_dydx_bounds_the_liquidated_notional() -> None:
+    """dYdX v4 (source code, not prose): GetLiquidatablePositionSizeDelta's notional bounds.
+
+    dydxprotocol/v4-chain@84d4664b, protocol/x/clob/keeper/liquidations_test.go,
+    TestGetPerpetualPositionToLiquidate, 0.1 BTC (10,000,000 base quantums, step 5) at 50,000:
+    portion 100% with a subaccount limit of $10,000 liquidates all of it; with $2,500,
+    5,000,000; portion 50% and $2,000, 4,000,000 (the limit binds); portion 40% and $2,500,
+    4,000,000 (the portion binds); a minimum of $10,000 liquidates the whole $5,000 position
+    (a short in the source; the rule is symmetric). The limit is max_step_notional, the
+    minimum min_step_notional (LIQ-5).
+    """
+    document = tomllib.loads((MARKETS / "dydx-btc-usd-2024.toml").read_text(encoding="utf-8"))
+    document["market"].update(lot_size="0.00000005", price_tick="20")  # step 5 on the grid
+    step5 = market_from_document(document)
+    dollars = units(step5, "1", "amount")
+
+    def delta(portion: Fraction, cap: int, floor: int = 0) -> int:
+        params = attrs.evolve(
+            step5.liquidation, chunk=Ratio.of(portion.numerator, portion.denominator),
+            max_step_notional=cap * dollars, min_step_notional=floor * dollars,
+        )  # fmt: skip
+        return _chunk_target(attrs.evolve(step5, liquidation=params), 2_000_000) * 5
+
+    assert delta(Fraction(1), 10_000) == 10_000_000
+    assert delta(Fraction(1), 2_500) == 5_000_000
+    assert delta(Fraction(1, 2), 2_000) == 4_000_000
+    assert delta(Fraction(2, 5), 2_500) == 4_000_000
+    assert delta(Fraction(1, 10), 0, floor=10_000) == 10_000_000

@@ -8,6 +8,7 @@ bounded by memory (AUDIT-1).
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from liqspec.engine.scenarios import (
     scenario_from_document,
 )
 from liqspec.engine.state import Event, ParameterChange
-from liqspec.model.markets import Market
+from liqspec.model.markets import FeeRule, LimitRule, LiquidationParams, Market
 
 __all__ = [
     "ACTION_KINDS",
@@ -212,12 +213,29 @@ def _header(header: dict[str, Any], where: str) -> Scenario:
     except InputError as error:
         raise error.located(where) from None
     for symbol, entry in scenario.state.markets.items():
-        rate = entry.market.liquidation.liquidator_fee
-        if rate.num:  # AUDIT-1: a logged step carries the fund's fee only
-            detail = "a log's steps carry one fee; a liquidator's fee (LIQ-12) is not audited"
-            field = f"markets.{symbol}.liquidation.liquidator_fee"
-            raise InputError(Reason.OPTION_NOT_SUPPORTED, field, str(rate), detail, where)
+        _check_auditable(symbol, entry.market.liquidation, where)
     return scenario
+
+
+def _check_auditable(symbol: str, params: LiquidationParams, where: str) -> None:
+    """AUDIT-1: a logged step carries one fee at the fund's fixed rate, checked against LIQ-6.
+
+    So a liquidator's fee or its ramp, an implied fund rate (LIQ-12) and the fillable-price
+    rule (LIQ-13) are refused.
+    """
+    refused = {
+        "liquidator_fee": params.liquidator_fee.num > 0,
+        "liquidator_fee_step": params.liquidator_fee_step.num > 0,
+        "fee_rule": params.fee_rule is FeeRule.IMPLIED,
+        "limit_rule": params.limit_rule is LimitRule.FILLABLE,
+    }
+    for key, found in refused.items():
+        if found:
+            value = getattr(params, key)
+            shown = value.value if isinstance(value, enum.Enum) else str(value)
+            detail = "the audit's log carries one fixed-rate fee per step, checked against LIQ-6"
+            field = f"markets.{symbol}.liquidation.{key}"
+            raise InputError(Reason.OPTION_NOT_SUPPORTED, field, shown, detail, where)
 
 
 def parse_actions(

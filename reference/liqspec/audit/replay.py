@@ -40,7 +40,7 @@ from liqspec.engine.execution import (
     get_exit_threshold,
     is_acceptable,
 )
-from liqspec.engine.insurance import get_adl_ranking
+from liqspec.engine.insurance import get_adl_ranking, get_offsetting_accounts
 from liqspec.engine.outputs import Units
 from liqspec.engine.queue import get_changed_ids, get_indexed_queue
 from liqspec.engine.scenarios import Scenario
@@ -505,7 +505,7 @@ class Auditor:
                            "deleveraging while the fund could still pay the deficit",
                            fund=self._amount(fund, deficit.fund),
                            deficit=self._amount(remaining, asset))  # fmt: skip
-        if action.method == "adl" and deficit is not None:
+        if action.method != "socialize" and deficit is not None:
             self._check_order(action, line, deficit)
         shares = sum(share for _, _, share in action.allocations)
         if action.deficit != remaining or shares + action.unallocated != action.deficit:
@@ -527,15 +527,22 @@ class Auditor:
             deficit.covered += shares
 
     def _check_order(self, action: Deleverage, line: _Line, deficit: _Deficit) -> None:
-        """INS-4: the counterparties taken appear in the ranking, in its order."""
-        market = self.markets[action.market]
-        ranking = [name for _, name in
-                   get_adl_ranking(self.state, market, -deficit.side, deficit.account)]  # fmt: skip
+        """INS-4, INS-7: the counterparties taken appear in the ranking, in its order.
+
+        ADL's ranking is INS-4's; bilateral deleveraging's is every holder of the other side
+        in id order (INS-7).
+        """
+        market, side = self.markets[action.market], -deficit.side
+        if action.method == "adl":
+            ranked = get_adl_ranking(self.state, market, side, deficit.account)
+            ranking = [name for _, name in ranked]
+        else:
+            ranking = get_offsetting_accounts(self.state, market, side, deficit.account)
         places = {name: i for i, name in enumerate(ranking)}
         order = [places.get(name, len(ranking)) for name, _, _ in action.allocations]
         if order != sorted(order) or len(ranking) in order:
             self._find(Violation.ADL_ORDER, line, deficit.account,
-                       "ADL took counterparties out of the ranking's order (or unranked ones)",
+                       f"{action.method} took counterparties out of its order (or others)",
                        ranking=" ".join(ranking[:10]),
                        taken=" ".join(name for name, _, _ in action.allocations))  # fmt: skip
 
@@ -544,7 +551,7 @@ class Auditor:
         if account is None:
             return
         line.accounts.add(name)
-        if action.method != "adl" or lots == 0:
+        if action.method == "socialize" or lots == 0:
             self.state = with_account(self.state, attrs.evolve(
                 account, balance=account.balance - share))  # fmt: skip
             return

@@ -171,6 +171,24 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("tier-target-unknown", _set("liquidation.tier_target", "last"), "MARKET-12"),
     ("fee-limit-unknown", _set("liquidation.fee_limit", "notional"), "MARKET-12"),
     ("fee-rule-unknown", _set("liquidation.fee_rule", "dynamic"), "MARKET-12"),
+    ("limit-rule-unknown", _set("liquidation.limit_rule", "oracle"), "MARKET-12"),
+    (
+        "bankruptcy-adjustment-below-one",
+        _sets(("liquidation.limit_rule", "fillable"), ("liquidation.bankruptcy_adjustment", "0.9")),
+        "MARKET-12",
+    ),
+    (
+        "spread-to-maintenance-zero",
+        _sets(("liquidation.limit_rule", "fillable"), ("liquidation.spread_to_maintenance", "0")),
+        "MARKET-12",
+    ),
+    ("min-step-notional-negative", _set("liquidation.min_step_notional", "-1"), "MARKET-12"),
+    ("open-interest-lower-negative", _set("market.open_interest_lower", "-1"), "MARKET-4"),
+    (
+        "open-interest-upper-below-lower",
+        _sets(("market.open_interest_lower", "2000"), ("market.open_interest_upper", "1000")),
+        "MARKET-4",
+    ),
     ("liquidator-fee-of-one", _set("liquidation.liquidator_fee", "1"), "MARKET-12"),
     ("liquidator-fee-grace-negative", _set("liquidation.liquidator_fee_grace", "-1"), "MARKET-12"),
     (

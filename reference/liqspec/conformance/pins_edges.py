@@ -1321,7 +1321,42 @@ def _open_interest_world(slug: str, open_interest: str) -> Row:
     return _world(slug, [alice], events, [market("dydx-long-tail-oimf")], funds={"USDC": "0"})
 
 
+def _near_the_cap(slug: str, open_interest: str) -> Row:
+    """Return a withdrawal of 0.005 after an open-interest event near the upper cap.
+
+    Alice is 10,000 LONGTAIL long from 1 on 10,000 USDC (MARGIN-12).
+    """
+    alice = {
+        "id": "alice", "asset": "USDC", "balance": "10000",
+        "positions": [position(_LONGTAIL, "long", "10000", "1")],
+    }  # fmt: skip
+    events = [
+        _event("open-interest", market=_LONGTAIL, size=open_interest),
+        _money("withdraw", "alice", "0.005", asset="USDC"),
+    ]
+    return _world(slug, [alice], events, [market("dydx-long-tail-oimf")], funds={"USDC": "0"})
+
+
 _OPEN_INTEREST_PINS = [
+    Pin(
+        "margin12-the-gain-is-truncated-to-a-ppm",
+        "one lot below the upper cap (9,999,999) the rate gains 0.8 x 4,999,999 / 5,000,000 = "
+        "0.79999984, truncated to 0.799999: IM 9,999.99, so 0.005 out of 10,000 leaves "
+        "9,999.995 and is applied (untruncated, IM would be 9,999.9984 and refuse it)",
+        ("MARGIN-12", "STATE-5"),
+        _near_the_cap("margin12-the-gain-is-truncated-to-a-ppm", "9999999"),
+        lambda out: _reasons(out) == [None, None],
+        ("boundary",),
+    ),
+    Pin(
+        "margin12-at-the-upper-cap-the-rate-is-one",
+        "at exactly the upper cap (10,000,000) the rate is 1: IM is the whole 10,000 notional, "
+        "so 0.005 out of 10,000 is refused",
+        ("MARGIN-12", "STATE-5"),
+        _near_the_cap("margin12-at-the-upper-cap-the-rate-is-one", "10000000"),
+        lambda out: _reasons(out) == [None, "insufficient-margin"],
+        ("boundary",),
+    ),
     Pin(
         "margin12-open-interest-raises-the-initial-margin",
         "an open interest of 7,500,000 at a mark of 1 is halfway between the caps (5M, 10M): "

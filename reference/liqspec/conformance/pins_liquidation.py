@@ -450,6 +450,75 @@ _SPLIT_FEE_PINS = [
     ),
 ]
 
+_FILLABLE = {"limit_rule": "fillable", "spread_to_maintenance": "1.5"}
+
+
+def _fillable(name: str, fund: str) -> dict[str, Any]:
+    """Alice's 1 BTC from 60000 on 700, marked at 59000 (E -300, MM 245), bids at 58700."""
+    return _btc_scenario(
+        name,
+        [_account("alice", "700", _long("1"))],
+        [_mark("59000")],
+        bids=[("58700", "5")],
+        liquidation=_FILLABLE,
+        funds={"USDT": fund},
+    )
+
+
+def _covers(out: Output) -> list[str]:
+    return [r["delta"] for r in records(out, 0, "fund-change") if r["cause"] == "deficit"]
+
+
+_FILLABLE_PINS = [
+    Pin(
+        "liq13-fillable-price-lets-the-fund-cover-a-fill-below-the-quote",
+        "E -300 below MM 245 gives ABR 1: the fillable price is 59000 - 1.5 x 245 = 58632.5, "
+        "up to 58632.5 on the tick, the limit; the whole BTC sells at 58700, 600 below the "
+        "bankruptcy quote 59300, and the fund (1000) pays those 600: alice ends at 0",
+        ("LIQ-13", "LIQ-7", "LIQ-8", "OUT-3", "INS-2"),
+        _fillable("liq13-fillable-price-lets-the-fund-cover-a-fill-below-the-quote", "1000"),
+        lambda out: (
+            [
+                (r["limit_reason"], r["limit_price"], r["surplus"], r["executed"])
+                for r in _one(records(out, 0, "liquidation-step"))
+            ]
+            == [("fillable-price", "58632.5", "-600", "1")]
+            and _covers(out) == ["-600"]
+            and _final(out, "alice")["balance"] == "0"
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq13-a-small-fund-limits-the-fills-it-must-cover",
+        "the same step with a fund of 300: 0.49 BTC sold at 58700 leave 299.62040817 below "
+        "the ratio-preserving quote, which the fund pays; 0.5 BTC would leave 305.51020409, "
+        "more than it has, so the fills stop at 0.49",
+        ("LIQ-13", "INS-2"),
+        _fillable("liq13-a-small-fund-limits-the-fills-it-must-cover", "300"),
+        lambda out: (
+            [(r["executed"], r["surplus"]) for r in _one(records(out, 0, "liquidation-step"))]
+            == [("0.49", "-299.62040817")]
+            and _covers(out) == ["-299.62040817"]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq5-min-step-notional-raises-the-target",
+        "chunk 0.1 of 1 BTC (5,950 at 59500) is below a min_step_notional of 10,000: the target "
+        "is raised to 0.169 BTC, the fewest lots worth at least 10,000 (0.168 is 9,996)",
+        ("LIQ-5", "MARKET-12"),
+        _btc_scenario(
+            "liq5-min-step-notional-raises-the-target",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59500")],
+            bids=[("59490", "5")],
+            liquidation={**_CHUNK, "min_step_notional": "10000"},
+        ),
+        _targets_are("0.169"),
+        ("chunk", "boundary"),
+    ),
+]
+
 _SURPLUS_FEE = {**_CHUNK, "fee": "1", "fee_limit": "surplus"}
 
 _FEE_LIMIT_PINS = [
@@ -1752,5 +1821,6 @@ PINS: list[Pin] = [
     *_FEE_LIMIT_PINS,
     *_BILATERAL_PINS,
     *_SPLIT_FEE_PINS,
+    *_FILLABLE_PINS,
     _TIER_FLOOR_PIN,
 ]

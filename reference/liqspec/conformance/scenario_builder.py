@@ -88,6 +88,8 @@ _LIQUIDATION_EXTRAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("liquidator_fee", ("0.0005", "0.001")),
     ("liquidator_fee_step", ("0.00001",)),
     ("fee_rule", ("implied",)),
+    ("limit_rule", ("fillable",)),
+    ("min_step_notional", ("2", "0.5")),
     ("impact_bound", ("0.01", "0.02", "0.1")),
     ("max_step_notional", ("5", "1", "20")),
     ("dust_notional", ("0.5", "0.1", "1")),
@@ -212,6 +214,8 @@ class _Builder:
                 value = f"{market.symbol}-fund"
             elif key.endswith(("_notional", "_cap")):
                 value = format_amount(market, self.unit_value(entry, Fraction(value)))
+            elif key == "limit_rule" and market.contract is not ContractKind.LINEAR:
+                continue  # the fillable-price rule is for linear markets (LIQ-13)
             elif key == "fee_limit":  # the fund takes the whole surplus (LIQ-8)
                 table["fee"] = "1"
             elif key == "liquidator_fee_step":  # a ramp after a grace, to a cap (LIQ-12)

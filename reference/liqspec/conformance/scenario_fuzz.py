@@ -58,6 +58,8 @@ _RECORD_RULES = {
     "withdrawals-blocked": ["BRK-5", "OUT-12"],
     "risk-adjusted": ["RISK-1", "RISK-2", "RISK-3", "RISK-4", "OUT-13"],
     "parameters-changed": ["RISK-5", "RISK-6", "OUT-13"],
+    "liquidation-fees": ["LIQ-12", "OUT-3"],
+    "open-interest-set": ["MARGIN-12", "OUT-1"],
 }  # fmt: skip
 
 _WAITING_RULES = {
@@ -73,6 +75,8 @@ def _record_rules(record: dict[str, Any]) -> list[str]:
         rules += ["LIQ-10", "OUT-3", *_WAITING_RULES.get(record["reason"], [])]
     if kind == "liquidation-step" and record["limit_reason"] == "price-band":
         rules += ["BRK-1", "BRK-2"]
+    if kind == "liquidation-step" and record["limit_reason"] == "fillable-price":
+        rules += ["LIQ-13"]
     if kind == "deleveraged":
         rules.append({"adl": "INS-4", "bilateral": "INS-7"}.get(record["method"], "INS-5"))
     if kind == "mark-derived":

@@ -54,10 +54,14 @@ __all__ = [
     "get_bankruptcy_quote",
     "get_chunk",
     "get_closed_account",
+    "get_covered_prefix",
     "get_executed_value",
     "get_exit_threshold",
     "get_fee_rates",
+    "get_fillable_limit",
+    "get_fillable_price",
     "get_first_lots",
+    "get_fund_cover",
     "get_impact_limit",
     "get_implied_fund_rate",
     "get_liquidation_fee",
@@ -198,7 +202,7 @@ def get_target_size(
     impact: int,
     sizing: LiquidationSized | None = None,
 ) -> int:
-    """Return the lots one step aims to close, policy first, then cap and dust (LIQ-4, LIQ-5).
+    """Return the lots one step aims to close: policy, then floor, cap and dust (LIQ-4, LIQ-5).
 
     Under ``optimal``, ``sizing`` is the step's decision when the caller already has it.
     """
@@ -214,6 +218,11 @@ def get_target_size(
         target = _get_tier_step(market, size, entry.mark, params.tier_target)
     else:
         target = max(1, get_chunk(params.chunk, size, params.chunk_rounding))
+    if params.min_step_notional:  # at least that much, or the whole position (LIQ-5)
+        floor = _smallest(
+            lambda lots: get_value(market, lots, entry.mark) >= params.min_step_notional, size
+        )
+        target = max(target, floor)
     if params.max_step_notional:
         capped = _smallest(
             lambda lots: get_value(market, lots + 1, entry.mark) > params.max_step_notional, size
@@ -446,6 +455,66 @@ def get_acceptable_prefix(state: State, account: AccountState, index: int, fills
     if total == 0 or acceptable(total):
         return fills
     return get_first_lots(fills, last_true(acceptable, 0, total))  # (): no lot acceptable
+
+
+def get_fillable_price(state: State, account: AccountState, index: int) -> Fraction:
+    """LIQ-13: dYdX's fillable price of leg ``index``, exact, in ticks (a linear market).
+
+    The mark moved against the leg by ABR x SMMR x the leg's MM over its size, where
+    ABR = BA x (1 - E / MM) of the unit, clamped to [0, 1].
+    """
+    unit = get_unit(state, account)
+    leg = unit.legs[index]
+    params = state.markets[leg.market.symbol].market.liquidation
+    equity, maintenance = get_equity(unit), get_maintenance_requirement(unit)
+    ratio = Fraction(equity, maintenance) if maintenance else Fraction(1)
+    adjustment = _fraction(params.bankruptcy_adjustment) * (1 - ratio)
+    adjustment = min(Fraction(1), max(Fraction(0), adjustment))
+    spread = adjustment * _fraction(params.spread_to_maintenance)
+    spread *= get_maintenance_margin(leg.market, leg.position, leg.mark)
+    per_tick = leg.position.size * leg.market.value_factor  # quantums per tick of the leg
+    return leg.mark - leg.position.side * spread / per_tick
+
+
+def get_fillable_limit(state: State, account: AccountState, index: int) -> int:
+    """LIQ-13: the fillable price on the grid: up for a sell, down for a buy, in the domain."""
+    exact = get_fillable_price(state, account, index)
+    selling = account.positions[index].side > 0
+    ticks = math.ceil(exact) if selling else math.floor(exact)
+    max_price = state.markets[account.positions[index].market].market.max_price
+    return min(max_price, max(1, ticks))
+
+
+def get_covered_prefix(state: State, account: AccountState, index: int, fills: Fills) -> Fills:
+    """LIQ-13: keep the largest prefix of ``fills`` whose shortfall the fund can cover.
+
+    The shortfall is ``max(0, -surplus)`` (LIQ-8): what the fills left below the bankruptcy
+    quote; the fund covers up to its balance and the per-deficit cap (INS-2).
+    """
+    before = get_unit(state, account)
+    equity, maintenance = get_equity(before), get_maintenance_requirement(before)
+    market = state.markets[account.positions[index].market].market
+    available = get_fund_cover(state, market)
+
+    def covered(lots: int) -> bool:
+        closed = get_closed_account(state, account, index, get_first_lots(fills, lots))
+        after = get_unit(state, closed)
+        surplus = get_equity(after) - div_ceil(
+            equity * get_maintenance_requirement(after), maintenance
+        )
+        return surplus + available >= 0
+
+    total = sum(size for _, size in fills)
+    if total == 0 or covered(total):
+        return fills
+    return get_first_lots(fills, last_true(covered, 0, total))
+
+
+def get_fund_cover(state: State, market: Market) -> int:
+    """INS-2: the most the market's fund pays toward one deficit: its balance, at most the cap."""
+    fund = state.funds.get(market.fund, 0)
+    cap = market.liquidation.insurance_step_cap
+    return min(fund, cap) if cap else fund
 
 
 IMPLIED_FUND_SHARE = Fraction(19, 20)

@@ -19,9 +19,11 @@ from liqspec.engine.execution import (
     get_acceptable_prefix,
     get_bankruptcy_quote,
     get_closed_account,
+    get_covered_prefix,
     get_executed_value,
     get_exit_threshold,
     get_fee_rates,
+    get_fillable_limit,
     get_impact_limit,
     get_liquidation_fee,
     get_nominal_fee,
@@ -64,6 +66,7 @@ from liqspec.model.markets import (
     ContractKind,
     FeeRule,
     HaltAction,
+    LimitRule,
     OnUnfilled,
     Policy,
     get_value,
@@ -151,11 +154,8 @@ def process_liquidation_step(state: State, account_id: str) -> tuple[State, tupl
     quote = get_bankruptcy_quote(state, account, index, target)
     fills: Fills = ()
     limit, reason = impact, bound
-    if quote is not None and not (blocked and action is HaltAction.TAKEOVER_ONLY):
-        if (quote > impact) if selling else (quote < impact):
-            limit, reason = quote, "bankruptcy-quote"
-        walked = walk_book(entry.book, selling, limit, target, band)
-        fills = get_acceptable_prefix(state, account, index, walked)
+    if not (blocked and action is HaltAction.TAKEOVER_ONLY):
+        limit, reason, fills = _fill(state, account, index, (impact, bound, quote), target)
     if fills:
         limits = (quote, impact, limit, reason)
         state, step = _execute(
@@ -173,6 +173,35 @@ def process_liquidation_step(state: State, account_id: str) -> tuple[State, tupl
         records.append(LiquidationWaiting(account.id, market.symbol, "no-liquidity"))
     state, ended = _finish(state, account_id)
     return state, (*records, *ended)
+
+
+def _fill(
+    state: State,
+    account: AccountState,
+    index: int,
+    bounds: tuple[int, str, int | None],
+    target: int,
+) -> tuple[int, str, Fills]:
+    """LIQ-6, LIQ-7, LIQ-13: the step's limit, why, and the fills it takes from the book.
+
+    ``bounds`` is the impact limit (already the band's edge when tighter), its reason and the
+    bankruptcy quote. Under the bankruptcy rule the quote is a limit and the fills keep E/MM;
+    under the fillable rule the fillable price is, and the fund covers what falls below.
+    """
+    impact, reason, quote = bounds
+    entry = state.markets[account.positions[index].market]
+    selling = account.positions[index].side > 0
+    band = get_band(entry)
+    fillable = entry.market.liquidation.limit_rule is LimitRule.FILLABLE
+    own = get_fillable_limit(state, account, index) if fillable else quote
+    if own is None:
+        return impact, reason, ()
+    limit = impact
+    if (own > impact) if selling else (own < impact):
+        limit, reason = own, "fillable-price" if fillable else "bankruptcy-quote"
+    walked = walk_book(entry.book, selling, limit, target, band)
+    choose = get_covered_prefix if fillable else get_acceptable_prefix
+    return limit, reason, choose(state, account, index, walked)
 
 
 def _started(unit: MarginUnit) -> LiquidationStarted:
@@ -206,7 +235,8 @@ def _execute(
     value = get_executed_value(market, position.size, fills)
     liquidator_fee = get_liquidation_fee(get_nominal_fee(liquidator_rate, value), surplus)
     fee = get_liquidation_fee(get_nominal_fee(fund_rate, value), surplus - liquidator_fee)
-    closed = attrs.evolve(closed, balance=closed.balance - liquidator_fee - fee)
+    cover = max(0, -surplus)  # LIQ-13: the fund tops a fill below the quote back up to it
+    closed = attrs.evolve(closed, balance=closed.balance - liquidator_fee - fee + cover)
     if params.policy in _PACED:
         closed = attrs.evolve(closed, cooldown_until=state.time + params.cooldown)
     state = with_account(state, closed)
@@ -220,14 +250,22 @@ def _execute(
             impact_limit=impact, limit_price=limit, limit_reason=reason, levels=fills,
             executed=sum(size for _, size in fills), fee=fee, surplus=surplus,
             equity_before=equity_before, maintenance_before=maintenance_before,
-            equity_after=equity_after - liquidator_fee - fee, maintenance_after=maintenance_after,
+            equity_after=equity_after - liquidator_fee - fee + cover,
+            maintenance_after=maintenance_after,
         )
     ]  # fmt: skip
-    if params.liquidator_fee.num or params.fee_rule is FeeRule.IMPLIED:
+    if (
+        params.liquidator_fee.num
+        or params.liquidator_fee_step.num
+        or params.fee_rule is FeeRule.IMPLIED
+    ):
         records.append(LiquidationFees(account.id, market.symbol, elapsed, liquidator_rate,
                                        liquidator_fee, fund_rate, fee))  # fmt: skip
     if fee:
         state, change = _credit_fund(state, market.fund, fee, "liquidation-fee")
+        records.append(change)
+    if cover:
+        state, change = _credit_fund(state, market.fund, -cover, "deficit")
         records.append(change)
     return state, tuple(records)
 

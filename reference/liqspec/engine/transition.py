@@ -381,7 +381,8 @@ def process_open_interest(state: State, event: OpenInterestUpdate) -> tuple[Stat
     """
     entry = _market(state, event.market)
     if event.size < 0:
-        raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, "open interest below zero")
+        detail = f"open-interest size = {event.size} lots: below zero"
+        raise EventRejectedError(Reason.PRICE_OUT_OF_DOMAIN, detail)
     previous = entry.previous and attrs.evolve(entry.previous, open_interest=event.size)
     market = attrs.evolve(entry.market, open_interest=event.size)
     entry = attrs.evolve(entry, market=market, previous=previous)

@@ -34,6 +34,7 @@ from liqspec.model.markets import (
     FeeLimit,
     FeeRule,
     HaltAction,
+    LimitRule,
     LiquidationParams,
     Market,
     MarkParams,
@@ -156,21 +157,22 @@ def liquidation_params_from(
     """Read a ``[liquidation]`` table over ``base`` (defaults if None) (MARKET-12)."""
     params = base or LiquidationParams()
     changes: dict[str, Any] = {}
-    rates = ("buffer", "chunk", "fee", "impact_bound", "risk_aversion", *_LIQUIDATOR_RATES)
+    rates = ("buffer", "chunk", "fee", "impact_bound", "risk_aversion", *_LIQUIDATOR_RATES,
+             "bankruptcy_adjustment", "spread_to_maintenance")  # fmt: skip
     for name in rates:
         if name in table:
             changes[name] = parse_ratio(table[name], f"liquidation.{name}")
-    for name in ("max_step_notional", "dust_notional", "insurance_step_cap"):
+    for name in ("max_step_notional", "min_step_notional", "dust_notional", "insurance_step_cap"):
         if name in table:
             field = f"liquidation.{name}"
             changes[name] = to_units(table[name], quantum, field, "settlement quantum")
     for name in ("cooldown", "liquidator_fee_grace"):
         if name in table:
-            changes[name] = to_units(table[name], Ratio(1, 1), f"liquidation.{name}", "1")
+            changes[name] = to_units(table[name], Ratio(1, 1), f"liquidation.{name}", "clock unit")
     enums = {
         "policy": Policy, "on_unfilled": OnUnfilled, "deleveraging": Deleveraging,
         "chunk_rounding": ChunkRounding, "tier_target": TierTarget, "fee_limit": FeeLimit,
-        "fee_rule": FeeRule,
+        "fee_rule": FeeRule, "limit_rule": LimitRule,
     }  # fmt: skip
     for name, kind in enums.items():
         if name in table:

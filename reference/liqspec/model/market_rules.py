@@ -13,6 +13,7 @@ from liqspec.model.markets import (
     BreakerParams,
     ContractKind,
     FeeLimit,
+    LimitRule,
     LiquidationParams,
     Market,
     MarkParams,
@@ -104,6 +105,7 @@ def validate_market(market: Market) -> None:
     check_tier_rates(market.tiers)
     _check_maintenance_amounts(market)
     _check_liquidation(market.liquidation, market.settle_quantum)
+    _check_fillable(market)
     _check_mark(market.mark)
     _check_breakers(market.breakers)
     _check_risk(market)
@@ -194,6 +196,23 @@ def _check_fees(params: LiquidationParams) -> None:
         raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.liquidator_fee_max", shown, detail)
 
 
+def _check_fillable(market: Market) -> None:
+    """MARKET-12: the fillable-price rule on linear markets, with BA >= 1 and SMMR > 0 (LIQ-13)."""
+    params = market.liquidation
+    if params.limit_rule is not LimitRule.FILLABLE:
+        return
+    if market.contract is not ContractKind.LINEAR:
+        detail = "the fillable-price rule is for linear contracts"
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.limit_rule", "fillable", detail)
+    if params.bankruptcy_adjustment < Ratio(1, 1):
+        shown = str(params.bankruptcy_adjustment)
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.bankruptcy_adjustment", shown,
+                         "at least 1")  # fmt: skip
+    if params.spread_to_maintenance.num == 0:
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.spread_to_maintenance", "0",
+                         "above 0")  # fmt: skip
+
+
 def _check_liquidation(params: LiquidationParams, quantum: Ratio) -> None:
     """MARKET-12: rates below 1, a positive chunk, non-negative amounts and times."""
     one = Ratio(1, 1)
@@ -205,7 +224,8 @@ def _check_liquidation(params: LiquidationParams, quantum: Ratio) -> None:
         detail = "need 0 < chunk <= 1"
         raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.chunk", str(params.chunk), detail)
     times = ("cooldown", "liquidator_fee_grace")
-    for name in (*times, "max_step_notional", "dust_notional", "insurance_step_cap"):
+    amounts = ("max_step_notional", "min_step_notional", "dust_notional", "insurance_step_cap")
+    for name in (*times, *amounts):
         value: int = getattr(params, name)
         if value < 0:
             shown = str(value) if name in times else _amount(quantum, value)

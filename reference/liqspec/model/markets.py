@@ -123,6 +123,13 @@ class FeeRule(enum.Enum):
     IMPLIED = "implied"
 
 
+class LimitRule(enum.Enum):
+    """What bounds a step's fills beside the impact bound and the band (LIQ-6, LIQ-13)."""
+
+    BANKRUPTCY = "bankruptcy"
+    FILLABLE = "fillable"
+
+
 class OnUnfilled(enum.Enum):
     """What a step does when the book fills nothing within the limit (LIQ-8)."""
 
@@ -150,6 +157,7 @@ class LiquidationParams:
     cooldown: int = 30
     risk_aversion: Ratio = Ratio(0, 1)
     max_step_notional: int = 0
+    min_step_notional: int = 0
     dust_notional: int = 0
     fee: Ratio = Ratio(1, 1000)
     fee_limit: FeeLimit = FeeLimit.MAINTENANCE
@@ -159,6 +167,9 @@ class LiquidationParams:
     liquidator_fee_grace: int = 0
     liquidator_fee_max: Ratio = Ratio(0, 1)
     impact_bound: Ratio = Ratio(1, 20)
+    limit_rule: LimitRule = LimitRule.BANKRUPTCY
+    bankruptcy_adjustment: Ratio = Ratio(1, 1)
+    spread_to_maintenance: Ratio = Ratio(3, 2)
     on_unfilled: OnUnfilled = OnUnfilled.TAKEOVER
     deleveraging: Deleveraging = Deleveraging.ADL
     insurance_fund: str = ""
