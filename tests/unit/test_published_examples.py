@@ -534,3 +534,33 @@ def test_dydx_bounds_the_liquidated_notional() -> None:
     assert delta(Fraction(1, 2), 2_000) == 4_000_000
     assert delta(Fraction(2, 5), 2_500) == 4_000_000
     assert delta(Fraction(1, 10), 0, floor=10_000) == 10_000_000
+
+
+def test_okx_deleverages_when_the_fund_falls_30_percent_within_8_hours() -> None:
+    """OKX help centre, "What is the meaning and purpose of the early liquidation mechanism?".
+
+    Published: ADL starts when the insurance fund is insufficient or falls "30% from its peak
+    within 8 hours". OKX gives the rule and its parameters, no worked example: the balances
+    below are ours. A fund that held 1,000,000 until an hour in and holds 700,001 may pay 1
+    toward a deficit at three hours; at 700,000, nothing; at ten hours the 1,000,000 is out of
+    the window, the peak is 700,000 and it may pay down to 490,000.
+    """
+    from liqspec.engine.insurance import get_fund_available  # noqa: PLC0415
+    from liqspec.engine.state import MarketState, State  # noqa: PLC0415
+
+    okx = market("okx-swap-tier-example.toml")
+    assert (okx.liquidation.adl_drawdown, okx.liquidation.adl_window) == (Ratio.of(3, 10), 28_800)
+    hour, fund = 3_600, okx.fund
+    peak = units(okx, "1000000", "amount")
+
+    def available(balance: str, now: int) -> int:
+        funds = {fund: units(okx, balance, "amount")}
+        history = {fund: ((0, peak), (hour, funds[fund]))}
+        state = State(now, {okx.symbol: MarketState(okx, 1)}, {}, funds, fund_history=history)
+        return get_fund_available(state, okx)[0]
+
+    assert available("700001", 3 * hour) == units(okx, "1", "amount")
+    assert available("700000", 3 * hour) == 0
+    assert available("700000", 10 * hour) == units(okx, "700000", "amount") - units(
+        okx, "490000", "amount"
+    )

@@ -336,6 +336,8 @@ def get_fast_path_obstacles(backtest: Backtest) -> tuple[str, ...]:
             reasons.append(f"{symbol} has circuit breakers (BRK-1)")
         if market.liquidation.on_unfilled is not OnUnfilled.TAKEOVER:
             reasons.append(f"{symbol} waits when nothing fills (LIQ-9)")
+        if market.liquidation.adl_drawdown.num:
+            reasons.append(f"{symbol} stops its fund at a drawdown floor (INS-8)")
     return tuple(reasons)
 
 

@@ -519,6 +519,67 @@ _FILLABLE_PINS = [
     ),
 ]
 
+_DRAWDOWN = {"adl_drawdown": "0.3", "adl_window": "100"}
+
+
+def _drawdowns(out: Output) -> list[tuple[int, str, str, str]]:
+    """(event index, peak, floor, balance) of every fund-drawdown record."""
+    return [
+        (step["index"], r["peak"], r["floor"], r["balance"])
+        for step in out["steps"]
+        for r in step["records"] or ()
+        if r["kind"] == "fund-drawdown"
+    ]
+
+
+_DRAWDOWN_PINS = [
+    Pin(
+        "ins8-the-fund-stops-at-its-drawdown-floor",
+        "alice's and carol's longs are taken over at 59300 with the mark at 59000, 300 short "
+        "each; the fund of 1000 pays alice's 300 down to 700, which is 30% under its peak of "
+        "1000, so it pays nothing of carol's and dave's short takes all 300 by ADL",
+        ("INS-8", "INS-2", "INS-4", "OUT-5"),
+        _btc_scenario(
+            "ins8-the-fund-stops-at-its-drawdown-floor",
+            [
+                _account("alice", "700", _long("1")),
+                _account("carol", "700", _long("1")),
+                _account("dave", "10000", _short("2", "61000")),
+            ],
+            [_mark("59000")],
+            liquidation=_DRAWDOWN,
+        ),
+        lambda out: (
+            _drawdowns(out) == [(0, "1000", "700", "700")]
+            and [r["deficit"] for r in records(out, 0, "deleveraged")] == ["300"]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "ins8-the-peak-looks-back-adl-window-only",
+        "the fund pays alice's 300 at time 0 (1000 to 700); at time 200 the 1000 is older than "
+        "the window of 100, so the peak is 700 and the floor 490: of carol's 300 it pays 210 "
+        "and ADL takes 90",
+        ("INS-8", "INS-2"),
+        _btc_scenario(
+            "ins8-the-peak-looks-back-adl-window-only",
+            [
+                _account("alice", "700", _long("1")),
+                _account("carol", "1700", _long("1")),
+                _account("dave", "10000", _short("2", "61000")),
+            ],
+            [_mark("59000"), _clock("200"), _mark("58000")],
+            liquidation=_DRAWDOWN,
+        ),
+        lambda out: (
+            _drawdowns(out) == [(2, "700", "490", "700")]
+            and [r["delta"] for r in records(out, 2, "fund-change")] == ["-210"]
+            and [r["deficit"] for r in records(out, 2, "deleveraged")] == ["90"]
+        ),
+        ("boundary",),
+    ),
+]
+
 _SURPLUS_FEE = {**_CHUNK, "fee": "1", "fee_limit": "surplus"}
 
 _FEE_LIMIT_PINS = [
@@ -1822,5 +1883,6 @@ PINS: list[Pin] = [
     *_BILATERAL_PINS,
     *_SPLIT_FEE_PINS,
     *_FILLABLE_PINS,
+    *_DRAWDOWN_PINS,
     _TIER_FLOOR_PIN,
 ]

@@ -90,6 +90,7 @@ _LIQUIDATION_EXTRAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fee_rule", ("implied",)),
     ("limit_rule", ("fillable",)),
     ("min_step_notional", ("2", "0.5")),
+    ("adl_drawdown", ("0.3", "0.05")),
     ("impact_bound", ("0.01", "0.02", "0.1")),
     ("max_step_notional", ("5", "1", "20")),
     ("dust_notional", ("0.5", "0.1", "1")),
@@ -216,6 +217,8 @@ class _Builder:
                 value = format_amount(market, self.unit_value(entry, Fraction(value)))
             elif key == "limit_rule" and market.contract is not ContractKind.LINEAR:
                 continue  # the fillable-price rule is for linear markets (LIQ-13)
+            elif key == "adl_drawdown":  # the fund's floor under its recent peak (INS-8)
+                table["adl_window"] = self.pick(("60", "0", "600"))
             elif key == "fee_limit":  # the fund takes the whole surplus (LIQ-8)
                 table["fee"] = "1"
             elif key == "liquidator_fee_step":  # a ramp after a grace, to a cap (LIQ-12)

@@ -59,6 +59,7 @@ _RECORD_RULES = {
     "risk-adjusted": ["RISK-1", "RISK-2", "RISK-3", "RISK-4", "OUT-13"],
     "parameters-changed": ["RISK-5", "RISK-6", "OUT-13"],
     "liquidation-fees": ["LIQ-12", "OUT-3"],
+    "fund-drawdown": ["INS-8", "OUT-5"],
     "open-interest-set": ["MARGIN-12", "OUT-1"],
 }  # fmt: skip
 

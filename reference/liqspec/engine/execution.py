@@ -15,6 +15,7 @@ import attrs
 
 from liqspec.base.conventions import Ratio, div_ceil, div_floor, last_true, smax, smin
 from liqspec.engine.breakers import get_band
+from liqspec.engine.insurance import get_fund_available
 from liqspec.engine.records import LiquidationSized
 from liqspec.engine.risk import get_risk_volatility
 from liqspec.engine.state import (
@@ -61,7 +62,6 @@ __all__ = [
     "get_fillable_limit",
     "get_fillable_price",
     "get_first_lots",
-    "get_fund_cover",
     "get_impact_limit",
     "get_implied_fund_rate",
     "get_liquidation_fee",
@@ -489,12 +489,12 @@ def get_covered_prefix(state: State, account: AccountState, index: int, fills: F
     """LIQ-13: keep the largest prefix of ``fills`` whose shortfall the fund can cover.
 
     The shortfall is ``max(0, -surplus)`` (LIQ-8): what the fills left below the bankruptcy
-    quote; the fund covers up to its balance and the per-deficit cap (INS-2).
+    quote; the fund covers up to its balance, above its drawdown floor, and the cap (INS-2, INS-8).
     """
     before = get_unit(state, account)
     equity, maintenance = get_equity(before), get_maintenance_requirement(before)
     market = state.markets[account.positions[index].market].market
-    available = get_fund_cover(state, market)
+    available, _ = get_fund_available(state, market)
 
     def covered(lots: int) -> bool:
         closed = get_closed_account(state, account, index, get_first_lots(fills, lots))
@@ -508,13 +508,6 @@ def get_covered_prefix(state: State, account: AccountState, index: int, fills: F
     if total == 0 or covered(total):
         return fills
     return get_first_lots(fills, last_true(covered, 0, total))
-
-
-def get_fund_cover(state: State, market: Market) -> int:
-    """INS-2: the most the market's fund pays toward one deficit: its balance, at most the cap."""
-    fund = state.funds.get(market.fund, 0)
-    cap = market.liquidation.insurance_step_cap
-    return min(fund, cap) if cap else fund
 
 
 IMPLIED_FUND_SHARE = Fraction(19, 20)

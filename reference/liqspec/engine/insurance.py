@@ -13,9 +13,9 @@ from fractions import Fraction
 
 import attrs
 
-from liqspec.base.conventions import div_floor, ite, ratio_text, smin
+from liqspec.base.conventions import div_ceil, div_floor, ite, ratio_text, smin
 from liqspec.engine.ranking import get_adl_score, get_indexed_ranking, get_position_in
-from liqspec.engine.records import Allocation, Deleveraged, FundChange, Record
+from liqspec.engine.records import Allocation, Deleveraged, FundChange, FundDrawdown, Record
 from liqspec.engine.state import (
     AccountState,
     State,
@@ -30,10 +30,14 @@ from liqspec.model.markets import Deleveraging, Market
 
 __all__ = [
     "get_adl_ranking",
+    "get_drawdown_window",
+    "get_fund_available",
     "get_fund_payment",
+    "get_fund_peak",
     "get_offsetting_accounts",
     "get_share",
     "is_unfit_counterparty",
+    "set_fund",
     "settle_deficit",
 ]
 
@@ -68,6 +72,66 @@ def get_fund_payment(deficit: int, fund: int, cap: int) -> int:
     return smin(capped, fund)
 
 
+def set_fund(state: State, fund: str, balance: int) -> State:
+    """INS-1, INS-8: a fund's new balance; a fund watched for a drawdown keeps its history."""
+    funds = {**state.funds, fund: balance}
+    window = get_drawdown_window(state, fund)
+    if window is None:
+        return attrs.evolve(state, funds=funds)
+    history = state.fund_history.get(fund) or ((state.time, state.funds.get(fund, 0)),)
+    history = (*_recent(history, state.time - window), (state.time, balance))
+    return attrs.evolve(state, funds=funds, fund_history={**state.fund_history, fund: history})
+
+
+def get_drawdown_window(state: State, fund: str) -> int | None:
+    """INS-8: the longest ``adl_window`` of the markets that watch ``fund``, or None."""
+    windows = [
+        entry.market.liquidation.adl_window
+        for entry in state.markets.values()
+        if entry.market.fund == fund and entry.market.liquidation.adl_drawdown.num
+    ]
+    return max(windows) if windows else None
+
+
+def _recent(history: tuple[tuple[int, int], ...], start: int) -> tuple[tuple[int, int], ...]:
+    """Drop the balances that stopped holding at or before ``start`` (a later one was set)."""
+    first = 0
+    while first + 1 < len(history) and history[first + 1][0] <= start:
+        first += 1
+    return history[first:]
+
+
+def get_fund_peak(state: State, fund: str, window: int) -> int:
+    """INS-8: the highest balance ``fund`` held in the last ``window`` clock units, now included.
+
+    >>> from liqspec.engine.state import State
+    >>> state = State(100, {}, {}, {"F": 40}, fund_history={"F": ((0, 90), (50, 60), (80, 40))})
+    >>> get_fund_peak(state, "F", 60), get_fund_peak(state, "F", 50), get_fund_peak(state, "F", 5)
+    (90, 60, 40)
+    """
+    recent = _recent(state.fund_history.get(fund, ()), state.time - window)
+    return max([state.funds.get(fund, 0), *(balance for _, balance in recent)])
+
+
+def get_fund_available(state: State, market: Market) -> tuple[int, FundDrawdown | None]:
+    """INS-2, INS-8: what the market's fund may pay toward one deficit, and its floor if any.
+
+    The balance, above the drawdown floor when the market sets ``adl_drawdown``, at most
+    ``insurance_step_cap`` (0: no cap).
+    """
+    params, fund = market.liquidation, market.fund
+    balance = state.funds.get(fund, 0)
+    drawdown = None
+    if params.adl_drawdown.num:
+        peak = get_fund_peak(state, fund, params.adl_window)
+        rate = params.adl_drawdown
+        floor = div_ceil(peak * (rate.den - rate.num), rate.den)
+        drawdown = FundDrawdown(fund, peak, floor, balance)
+        balance = max(0, balance - floor)
+    cap = params.insurance_step_cap
+    return (min(balance, cap) if cap else balance), drawdown
+
+
 def settle_deficit(
     state: State, market: Market, bankrupt: Position, deficit: int, exclude: str
 ) -> tuple[State, int, tuple[Record, ...]]:
@@ -79,9 +143,14 @@ def settle_deficit(
     """
     records: list[Record] = []
     fund = state.funds.get(market.fund, 0)
-    paid = get_fund_payment(deficit, fund, market.liquidation.insurance_step_cap)
+    available, drawdown = get_fund_available(state, market)
+    paid = min(deficit, available)
+    if drawdown is not None and paid < get_fund_payment(
+        deficit, fund, market.liquidation.insurance_step_cap
+    ):
+        records.append(drawdown)  # INS-8: the floor, not the balance, stopped the fund
     if paid:
-        state = attrs.evolve(state, funds={**state.funds, market.fund: fund - paid})
+        state = set_fund(state, market.fund, fund - paid)
         records.append(FundChange(market.fund, -paid, fund - paid, "deficit"))
     remaining = deficit - paid
     if remaining == 0:

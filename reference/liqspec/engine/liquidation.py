@@ -31,7 +31,7 @@ from liqspec.engine.execution import (
     get_target_size,
     walk_book,
 )
-from liqspec.engine.insurance import settle_deficit
+from liqspec.engine.insurance import set_fund, settle_deficit
 from liqspec.engine.queue import (
     get_indexed_queue,
     get_liquidation_queue,
@@ -272,8 +272,7 @@ def _execute(
 
 def _credit_fund(state: State, fund: str, amount: int, cause: str) -> tuple[State, FundChange]:
     balance = state.funds.get(fund, 0) + amount
-    state = attrs.evolve(state, funds={**state.funds, fund: balance})
-    return state, FundChange(fund, amount, balance, cause)
+    return set_fund(state, fund, balance), FundChange(fund, amount, balance, cause)
 
 
 def _take_over(state: State, account: AccountState, index: int) -> tuple[State, tuple[Record, ...]]:

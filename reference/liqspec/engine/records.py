@@ -22,6 +22,7 @@ __all__ = [
     "Deposited",
     "Filled",
     "FundChange",
+    "FundDrawdown",
     "ImpliedVolatilitySet",
     "IndexSet",
     "LiquidationEnded",
@@ -253,6 +254,16 @@ class FundChange:
 
 
 @frozen
+class FundDrawdown:
+    """OUT-5: a fund stopped paying at its drawdown floor; the rest goes on (INS-8)."""
+
+    fund: str
+    peak: int
+    floor: int
+    balance: int
+
+
+@frozen
 class Allocation:
     """OUT-6: one counterparty's part of a deficit: closed lots and cash share."""
 
@@ -381,6 +392,7 @@ Record = (
     | LiquidationWaiting
     | Takeover
     | FundChange
+    | FundDrawdown
     | Deleveraged
     | BadDebt
     | LiquidationEnded

@@ -135,6 +135,8 @@ class State:
     accounts: Mapping[str, AccountState]
     funds: Mapping[str, int]
     withdrawals_blocked: Mapping[str, int] = attrs.field(factory=dict)
+    fund_history: Mapping[str, tuple[tuple[int, int], ...]] = attrs.field(factory=dict)
+    """Per fund watched for a drawdown (INS-8): (time set, balance) of its recent balances."""
     changed: tuple[()] | tuple[str, object] = attrs.field(default=(), eq=False, repr=False)
     """The accounts replaced since the queue index last looked: ``(id, (id, ... ()))``."""
     queue_index: object = attrs.field(default=None, eq=False, repr=False)

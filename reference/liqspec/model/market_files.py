@@ -158,7 +158,7 @@ def liquidation_params_from(
     params = base or LiquidationParams()
     changes: dict[str, Any] = {}
     rates = ("buffer", "chunk", "fee", "impact_bound", "risk_aversion", *_LIQUIDATOR_RATES,
-             "bankruptcy_adjustment", "spread_to_maintenance")  # fmt: skip
+             "bankruptcy_adjustment", "spread_to_maintenance", "adl_drawdown")  # fmt: skip
     for name in rates:
         if name in table:
             changes[name] = parse_ratio(table[name], f"liquidation.{name}")
@@ -166,7 +166,7 @@ def liquidation_params_from(
         if name in table:
             field = f"liquidation.{name}"
             changes[name] = to_units(table[name], quantum, field, "settlement quantum")
-    for name in ("cooldown", "liquidator_fee_grace"):
+    for name in ("cooldown", "liquidator_fee_grace", "adl_window"):
         if name in table:
             changes[name] = to_units(table[name], Ratio(1, 1), f"liquidation.{name}", "clock unit")
     enums = {

@@ -223,7 +223,10 @@ def _check_liquidation(params: LiquidationParams, quantum: Ratio) -> None:
     if params.chunk.num == 0 or one < params.chunk:
         detail = "need 0 < chunk <= 1"
         raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.chunk", str(params.chunk), detail)
-    times = ("cooldown", "liquidator_fee_grace")
+    if not params.adl_drawdown < one:
+        shown = str(params.adl_drawdown)
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.adl_drawdown", shown, "below 1")
+    times = ("cooldown", "liquidator_fee_grace", "adl_window")
     amounts = ("max_step_notional", "min_step_notional", "dust_notional", "insurance_step_cap")
     for name in (*times, *amounts):
         value: int = getattr(params, name)

@@ -174,6 +174,8 @@ class LiquidationParams:
     deleveraging: Deleveraging = Deleveraging.ADL
     insurance_fund: str = ""
     insurance_step_cap: int = 0
+    adl_drawdown: Ratio = Ratio(0, 1)
+    adl_window: int = 0
 
 
 class MarkSource(enum.Enum):
