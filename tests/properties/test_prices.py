@@ -10,6 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 from functools import partial
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,7 +31,12 @@ from liqspec import (
 from liqspec.base.conventions import last_true
 from liqspec.engine.execution import get_bankruptcy_quote, get_closed_account, is_acceptable
 from liqspec.engine.state import AccountState, Book, MarketState, State, get_unit
-from liqspec.model.prices import get_tier_price_ranges
+from liqspec.model.markets import PriceDisplay
+from liqspec.model.prices import (
+    get_displayed_liquidation_price,
+    get_exact_liquidation_price,
+    get_tier_price_ranges,
+)
 
 from .strategies import units
 
@@ -82,16 +88,15 @@ def test_continuous_tiers_make_liquidation_a_half_line(unit: MarginUnit) -> None
                 assert not is_liquidatable_at(unit, index, price)
 
 
-def _closed_form_lp(unit: MarginUnit) -> tuple[PriceStatus, int | None]:
+def _closed_form_root(unit: MarginUnit) -> Fraction | None:
     """Venue closed form, DOMAIN: LP = (WB + cum - s Q EP) / (Q (MMR - s)), tier at the LP.
 
-    Independent oracle for one linear leg, continuous tiers, marks valuation, strict trigger.
+    Independent oracle for one linear leg, continuous tiers, marks valuation: the exact root.
     """
     leg = unit.legs[0]
     market, position = leg.market, leg.position
     s, scale = int(position.side), position.size * market.value_factor
     entry_value = position.entry_value  # = scale x entry price for a position opened on the grid
-    root = None
     for k, tier in enumerate(market.tiers):
         mmr = Fraction(tier.mmr.num, tier.mmr.den)
         candidate = (unit.collateral + tier.maintenance_amount - s * entry_value) / (
@@ -103,8 +108,14 @@ def _closed_form_lp(unit: MarginUnit) -> tuple[PriceStatus, int | None]:
             and tier.floor <= scale * candidate
             and (last or scale * candidate < tier.cap)
         ):
-            root = candidate
-            break
+            return candidate
+    return None
+
+
+def _closed_form_lp(unit: MarginUnit) -> tuple[PriceStatus, int | None]:
+    """The closed form's root on the grid, for the strict trigger (PRICE-8)."""
+    market, s = unit.legs[0].market, int(unit.legs[0].position.side)
+    root = _closed_form_root(unit)
     top = market.max_price
     if s > 0:
         grid = None if root is None else -(-root.numerator // root.denominator) - 1
@@ -132,6 +143,33 @@ def test_liquidation_price_matches_the_published_closed_form(unit: MarginUnit) -
     """PRICE-8: on linear continuous markets the grid LP is the venue formula, rounded."""
     result = get_liquidation_price(unit, 0)
     assert (result.status, result.price) == _closed_form_lp(unit)
+
+
+@given(
+    units(
+        max_legs=1,
+        contract=ContractKind.LINEAR,
+        tier_mode=TierMode.CONTINUOUS,
+        trigger=Trigger.STRICT,
+        valuation=Valuation.MARK,
+    )
+)
+def test_exact_liquidation_price_is_the_closed_form_root(unit: MarginUnit) -> None:
+    """PRICE-10: where PRICE-2 gives a price, the exact root is the venue formula's, the tier
+    at the liquidation price; the displayed nearest tick is within half a tick of it."""
+    exact = get_exact_liquidation_price(unit, 0)
+    if get_liquidation_price(unit, 0).status is not PriceStatus.AT:
+        assert exact is None
+        return
+    root = _closed_form_root(unit)
+    assert exact == root
+    market = unit.legs[0].market
+    shown = attrs.evolve(market, price_display=PriceDisplay.NEAREST_HALF_UP)
+    legs = (attrs.evolve(unit.legs[0], market=shown),)
+    price = get_displayed_liquidation_price(attrs.evolve(unit, legs=legs), 0).price
+    assert price is not None
+    assert exact is not None
+    assert -Fraction(1, 2) < price - exact <= Fraction(1, 2) or price in {1, market.max_price}
 
 
 def _unrounded_equity(unit: MarginUnit, index: int, price: Fraction) -> Fraction:

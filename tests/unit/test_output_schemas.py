@@ -35,9 +35,13 @@ SCHEMAS = ROOT / "reference" / "liqspec" / "schemas"
 NAMES = sorted(p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("out-*.schema.json"))
 VECTORS = ROOT / "spec" / "vectors"
 KINDS = ("market", "margin", "maintenance", "fee", "shares", "scenario")
-OPTIONAL = {("out-rejection", "detail"), ("out-event", "margin")}
+OPTIONAL = {
+    ("out-rejection", "detail"), ("out-event", "margin"),
+    ("out-margin", "liquidation_price_displayed"), ("out-margin", "liquidation_price_exact"),
+}  # fmt: skip
 """The only optional fields: a rejection's detail is in ``run --json``, not in vectors; a
-fill's ``margin`` is shown only when it is isolated (STATE-6)."""
+fill's ``margin`` is shown only when it is isolated (STATE-6); a displayed liquidation price
+and its root only on a market that does not show it conservatively (PRICE-10)."""
 
 Document = dict[str, Any]
 

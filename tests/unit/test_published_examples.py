@@ -35,9 +35,11 @@ from liqspec.model.markets import (
     ChunkRounding,
     Deleveraging,
     LimitRule,
+    PriceDisplay,
     TierTarget,
     get_max_leverage,
 )
+from liqspec.model.prices import get_displayed_liquidation_price, get_exact_liquidation_price
 from tests.data import MARKETS
 
 
@@ -564,3 +566,19 @@ def test_okx_deleverages_when_the_fund_falls_30_percent_within_8_hours() -> None
     assert available("700000", 10 * hour) == units(okx, "700000", "amount") - units(
         okx, "490000", "amount"
     )
+
+
+def test_displayed_liquidation_price_reproduces_bybit_s_published_prices() -> None:
+    """PRICE-10 on Bybit's published examples (long 1 BTC at 10,000, 50x: LP 9,850; short at
+    8,000, 40x: LP 8,160; MMR 0.5%, margins at entry).
+
+    Both exact roots are whole ticks, so the two displays agree there; Binance, whose app is
+    matched by rounding half up (ccxt, third party), publishes no worked number to test.
+    """
+    bybit = market(BYBIT)
+    shown = attrs.evolve(bybit, price_display=PriceDisplay.NEAREST_HALF_UP)
+    cases = [(Side.LONG, "10000", "200", 50, "9850"), (Side.SHORT, "8000", "200", 40, "8160")]
+    for side, entry, margin, leverage, published in cases:
+        unit = isolated(shown, side, "1", entry, margin, leverage)
+        assert get_exact_liquidation_price(unit, 0) == price(shown, published)
+        assert get_displayed_liquidation_price(unit, 0).price == price(shown, published)

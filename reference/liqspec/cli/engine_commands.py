@@ -170,7 +170,12 @@ def _print_account(report: dict[str, Any]) -> None:
                 p["unrealized_pnl"],
                 p["initial_margin"],
                 p["maintenance_margin"],
-                p["liquidation_price"],
+                p["liquidation_price"]
+                + (
+                    f" (shown {p['liquidation_price_displayed']})"
+                    if "liquidation_price_displayed" in p
+                    else ""
+                ),
                 p["bankruptcy_price"],
             )
         console.print(table)

@@ -171,6 +171,7 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("tier-target-unknown", _set("liquidation.tier_target", "last"), "MARKET-12"),
     ("fee-limit-unknown", _set("liquidation.fee_limit", "notional"), "MARKET-12"),
     ("fee-rule-unknown", _set("liquidation.fee_rule", "dynamic"), "MARKET-12"),
+    ("price-display-unknown", _set("market.price_display", "rounded"), "PRICE-10"),
     ("limit-rule-unknown", _set("liquidation.limit_rule", "oracle"), "MARKET-12"),
     (
         "bankruptcy-adjustment-below-one",
@@ -541,7 +542,11 @@ def _grid_edge_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]
     """
     btc, bybit = documents[_BASE], documents["bybit-btcusdt-isolated-examples"]
     coinm = documents["binance-btcusd-coinm-2024"]
+    shown = {**btc, "market": {**btc["market"], "price_display": "nearest-half-up"}}
     cases = (
+        ("liquidation-price-displayed-nearest-half-up", shown, "long", "1007",
+         ["PRICE-10", "PRICE-2"],
+         "the exact root 59239.19598 is shown as 59239.2 (half up); PRICE-2's price is 59239.1"),
         ("liquidation-at-one-tick", btc, "long", "59999.9", ["PRICE-2", "PRICE-3", "PRICE-4"],
          "liquidatable at the lowest grid price only: liquidation price one tick (0.1)"),
         ("bankruptcy-at-two-ticks", btc, "long", "59999.8", ["PRICE-5", "PRICE-6"],

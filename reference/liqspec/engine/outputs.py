@@ -40,6 +40,7 @@ from liqspec.model.margin import (
 )
 from liqspec.model.markets import (
     Market,
+    PriceDisplay,
     format_amount,
     format_price,
     format_size,
@@ -50,7 +51,9 @@ from liqspec.model.prices import (
     PriceResult,
     PriceStatus,
     get_bankruptcy_price,
+    get_displayed_liquidation_price,
     get_exact_bankruptcy_price,
+    get_exact_liquidation_price,
     get_liquidation_price,
 )
 
@@ -131,6 +134,20 @@ def _nearest_tick(ticks: Fraction) -> Fraction:
     return Fraction((2 * ticks.numerator + ticks.denominator) // (2 * ticks.denominator))
 
 
+def _displayed(unit: MarginUnit, index: int) -> dict[str, str]:
+    """PRICE-10: the shown liquidation price and its exact root, unless shown conservatively."""
+    market = unit.legs[index].market
+    if market.price_display is PriceDisplay.CONSERVATIVE:
+        return {}
+    exact = get_exact_liquidation_price(unit, index)
+    return {
+        "liquidation_price_displayed": _price_text(
+            market, get_displayed_liquidation_price(unit, index)
+        ),
+        "liquidation_price_exact": "none" if exact is None else _exact_price(market, exact),
+    }
+
+
 def _amount(unit: MarginUnit, quantums: int) -> str:
     return decimal_text(quantums * unit.quantum.num, unit.quantum.den)
 
@@ -161,6 +178,7 @@ def _unit_report(unit: MarginUnit) -> dict[str, Any]:
                 "liquidation_price": _price_text(market, get_liquidation_price(unit, i)),
                 "bankruptcy_price": _price_text(market, get_bankruptcy_price(unit, i)),
                 "bankruptcy_price_exact": "none" if exact is None else _exact_price(market, exact),
+                **_displayed(unit, i),
             }
         )
     ratio = get_margin_ratio(unit)

@@ -41,6 +41,7 @@ from liqspec.model.markets import (
     MarkSource,
     OnUnfilled,
     Policy,
+    PriceDisplay,
     RiskParams,
     Source,
     Tier,
@@ -133,6 +134,7 @@ def market_from_document(document: dict[str, Any], *, check: bool = True) -> Mar
         breakers=breaker_params_from(document.get("breakers", {})),
         risk=risk_params_from(document.get("risk", {})),
         open_interest_caps=(_cap(spec, "lower", quantum), _cap(spec, "upper", quantum)),
+        price_display=PriceDisplay(spec.get("price_display", "conservative")),
     )
     if check:
         validate_market(market)

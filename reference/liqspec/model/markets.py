@@ -102,6 +102,13 @@ class ChunkRounding(enum.Enum):
     DOWN = "down"
 
 
+class PriceDisplay(enum.Enum):
+    """How a report shows the liquidation price beside the conservative one (PRICE-10)."""
+
+    CONSERVATIVE = "conservative"
+    NEAREST_HALF_UP = "nearest-half-up"
+
+
 class TierTarget(enum.Enum):
     """Where the ``tier-step`` policy brings a position (LIQ-4)."""
 
@@ -329,6 +336,8 @@ class Market:
     """(lower, upper) open notional of MARGIN-12's scaling, in quantums; an upper of 0: off."""
     open_interest: int = 0
     """The market's open interest in lots, from its last ``open-interest`` event (MARGIN-12)."""
+    price_display: PriceDisplay = PriceDisplay.CONSERVATIVE
+    """How a report shows the liquidation price (PRICE-10); the engine never reads it."""
     table: MarginTable = field(
         init=False,
         eq=False,

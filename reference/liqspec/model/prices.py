@@ -23,17 +23,30 @@ from attrs import frozen
 from liqspec.base.conventions import div_ceil, last_true_near
 from liqspec.model.accounts import MarginUnit
 from liqspec.model.margin import (
+    get_close_fee_estimate,
     get_leg_terms,
+    get_maintenance_margin,
+    get_notional,
+    get_tier_index,
     get_unrealized_pnl,
     is_below_maintenance,
 )
-from liqspec.model.markets import ContractKind, Market, Trigger
+from liqspec.model.markets import (
+    ContractKind,
+    Market,
+    PriceDisplay,
+    TierMode,
+    Trigger,
+    Valuation,
+)
 
 __all__ = [
     "PriceResult",
     "PriceStatus",
     "get_bankruptcy_price",
+    "get_displayed_liquidation_price",
     "get_exact_bankruptcy_price",
+    "get_exact_liquidation_price",
     "get_liquidation_price",
     "get_range_guess",
     "get_tier_price_ranges",
@@ -206,6 +219,73 @@ def get_bankruptcy_price(unit: MarginUnit, index: int) -> PriceResult:
     return PriceResult(
         PriceStatus.AT, last_true_near(bankrupt, adverse_end, safe_end, guess) + side
     )
+
+
+def get_exact_liquidation_price(unit: MarginUnit, index: int) -> Fraction | None:
+    """Return the unrounded root of E = MM for leg ``index``, in ticks, if positive (PRICE-10).
+
+    E and MM are the unit's with the leg's value unrounded; MM's rate and maintenance amount
+    are those of the tier whose notional range holds the root (the tier at the liquidation
+    price), else of the tier at PRICE-2's price, with the risk multiplier and the close-fee
+    estimate; other legs enter at their marks. None when PRICE-2 gives no price.
+    """
+    result = get_liquidation_price(unit, index)
+    if result.price is None:
+        return None
+    leg = unit.legs[index]
+    market, position = leg.market, leg.position
+    side = int(position.side)
+    others, others_mm = _others(unit, index)
+    scale = position.size * market.value_factor
+    linear = market.contract is ContractKind.LINEAR
+
+    def solve(rate: Fraction, constant: Fraction) -> Fraction | None:
+        """Return the root of E = rate x V + constant, V = scale P (linear) or scale / P."""
+        if linear:  # others + s(scale P - E0) = rate scale P + c
+            slope = scale * (side - rate)
+            root = (constant - others + side * position.entry_value) / slope if slope else None
+        else:  # others + s(E0 - scale / P) = rate scale / P + c
+            room = others + side * position.entry_value - constant
+            root = (rate + side) * scale / room if room else None
+        return root if root is not None and root > 0 else None
+
+    if market.margin_valuation is Valuation.ENTRY:  # MM does not move with the price
+        return solve(Fraction(0), Fraction(get_maintenance_margin(market, position, leg.mark)
+                                           + others_mm))  # fmt: skip
+    multiplier = Fraction(market.risk_multiplier.num, market.risk_multiplier.den)
+    fee = get_close_fee_estimate(market, position)
+    at_grid = get_tier_index(market, get_notional(market, position, result.price))
+    found = None
+    for k, tier in enumerate(market.tiers):  # the tier containing its own root, else L's
+        amount = tier.maintenance_amount if market.tier_mode is TierMode.CONTINUOUS else 0
+        rate = multiplier * Fraction(tier.mmr.num, tier.mmr.den)
+        root = solve(rate, fee + others_mm - multiplier * amount)
+        if root is not None and _holds(market, k, scale * root if linear else scale / root):
+            return root
+        found = root if k == at_grid else found
+    return found
+
+
+def _holds(market: Market, index: int, notional: Fraction) -> bool:
+    """Whether tier ``index`` covers an unrounded notional: [floor, cap), the last unbounded."""
+    tier = market.tiers[index]
+    return tier.floor <= notional and (index == len(market.tiers) - 1 or notional < tier.cap)
+
+
+def get_displayed_liquidation_price(unit: MarginUnit, index: int) -> PriceResult:
+    """Return the liquidation price as the market's ``price_display`` shows it (PRICE-10).
+
+    ``conservative``: PRICE-2's price. ``nearest-half-up``: the exact root of
+    :func:`get_exact_liquidation_price` rounded to the nearest tick, a half up, kept in the
+    domain; PRICE-2's status when there is no root.
+    """
+    result = get_liquidation_price(unit, index)
+    market = unit.legs[index].market
+    exact = get_exact_liquidation_price(unit, index)
+    if market.price_display is PriceDisplay.CONSERVATIVE or exact is None:
+        return result
+    nearest = math.floor(exact + Fraction(1, 2))
+    return PriceResult(PriceStatus.AT, min(market.max_price, max(1, nearest)))
 
 
 def get_exact_bankruptcy_price(unit: MarginUnit, index: int) -> Fraction | None:
