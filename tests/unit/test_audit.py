@@ -371,10 +371,21 @@ def _hostile(tmp_path: Path) -> list[tuple[str, Callable[[Path], Path], str]]:
             ),
             "limit_rule",
         ),
+        (
+            "a drawdown floor the replay does not follow",
+            mutated(
+                lambda log: (
+                    log[0]["scenario"]["markets"][0]
+                    .setdefault("liquidation", {})
+                    .update(adl_drawdown="0.3")
+                )
+            ),
+            "adl_drawdown",
+        ),
     ]
 
 
-@pytest.mark.parametrize("case", range(13))
+@pytest.mark.parametrize("case", range(14))
 def test_hostile_logs_are_clean_errors(case: int, tmp_path: Path) -> None:
     name, make, named = _hostile(tmp_path)[case]
     path = make(tmp_path / f"{case}.jsonl")

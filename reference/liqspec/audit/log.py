@@ -220,14 +220,15 @@ def _header(header: dict[str, Any], where: str) -> Scenario:
 def _check_auditable(symbol: str, params: LiquidationParams, where: str) -> None:
     """AUDIT-1: a logged step carries one fee at the fund's fixed rate, checked against LIQ-6.
 
-    So a liquidator's fee or its ramp, an implied fund rate (LIQ-12) and the fillable-price
-    rule (LIQ-13) are refused.
+    So a liquidator's fee or its ramp, an implied fund rate (LIQ-12), the fillable-price rule
+    (LIQ-13) and a drawdown floor on the fund (INS-8) are refused.
     """
     refused = {
         "liquidator_fee": params.liquidator_fee.num > 0,
         "liquidator_fee_step": params.liquidator_fee_step.num > 0,
         "fee_rule": params.fee_rule is FeeRule.IMPLIED,
         "limit_rule": params.limit_rule is LimitRule.FILLABLE,
+        "adl_drawdown": params.adl_drawdown.num > 0,
     }
     for key, found in refused.items():
         if found:

@@ -450,7 +450,7 @@ _SPLIT_FEE_PINS = [
     ),
 ]
 
-_FILLABLE = {"limit_rule": "fillable", "spread_to_maintenance": "1.5"}
+_FILLABLE = {"limit_rule": "fillable", "spread_to_maintenance": "1.5001"}
 
 
 def _fillable(name: str, fund: str) -> dict[str, Any]:
@@ -471,10 +471,35 @@ def _covers(out: Output) -> list[str]:
 
 _FILLABLE_PINS = [
     Pin(
+        "liq13-a-short-s-fillable-price-rounds-down",
+        "bob's 1 BTC short from 60000 on 700, marked at 61000 (E -300, MM 255): the fillable "
+        "price is 61000 + 1.5001 x 255 = 61382.5255, down to 61382.5 on the tick (a buy); he "
+        "buys at 61300, 600 worse than his bankruptcy quote, and the fund covers it",
+        ("LIQ-13", "LIQ-7"),
+        _btc_scenario(
+            "liq13-a-short-s-fillable-price-rounds-down",
+            [_account("bob", "700", _short("1"))],
+            [
+                {"kind": "book", "market": _BTC, "bids": [], "asks": [["61300", "5"]]},
+                _mark("61000"),
+            ],
+            liquidation=_FILLABLE,
+        ),
+        lambda out: (
+            [
+                (r["limit_reason"], r["limit_price"], r["surplus"])
+                for r in _one(records(out, 1, "liquidation-step"))
+            ]
+            == [("fillable-price", "61382.5", "-600")]
+        ),
+        ("boundary",),
+    ),
+    Pin(
         "liq13-fillable-price-lets-the-fund-cover-a-fill-below-the-quote",
-        "E -300 below MM 245 gives ABR 1: the fillable price is 59000 - 1.5 x 245 = 58632.5, "
-        "up to 58632.5 on the tick, the limit; the whole BTC sells at 58700, 600 below the "
-        "bankruptcy quote 59300, and the fund (1000) pays those 600: alice ends at 0",
+        "E -300 below MM 245 gives ABR 1: the fillable price is 59000 - 1.5001 x 245 = "
+        "58632.4755, up to 58632.5 on the tick (a sell), the limit; the whole BTC sells at "
+        "58700, 600 below the bankruptcy quote 59300, and the fund (1000) pays those 600: "
+        "alice ends at 0",
         ("LIQ-13", "LIQ-7", "LIQ-8", "OUT-3", "INS-2"),
         _fillable("liq13-fillable-price-lets-the-fund-cover-a-fill-below-the-quote", "1000"),
         lambda out: (
@@ -505,7 +530,8 @@ _FILLABLE_PINS = [
     Pin(
         "liq5-min-step-notional-raises-the-target",
         "chunk 0.1 of 1 BTC (5,950 at 59500) is below a min_step_notional of 10,000: the target "
-        "is raised to 0.169 BTC, the fewest lots worth at least 10,000 (0.168 is 9,996)",
+        "is raised to 0.168 BTC (9,996), the floor rounded down to a lot as dYdX does (0.169 "
+        "would be 10,055.5)",
         ("LIQ-5", "MARKET-12"),
         _btc_scenario(
             "liq5-min-step-notional-raises-the-target",
@@ -514,7 +540,7 @@ _FILLABLE_PINS = [
             bids=[("59490", "5")],
             liquidation={**_CHUNK, "min_step_notional": "10000"},
         ),
-        _targets_are("0.169"),
+        _targets_are("0.168"),
         ("chunk", "boundary"),
     ),
 ]
@@ -532,7 +558,32 @@ def _drawdowns(out: Output) -> list[tuple[int, str, str, str]]:
     ]
 
 
+def _drawdown_at(name: str, time: str) -> dict[str, Any]:
+    """Alice's 300 paid at time 0 (1000 to 700), then carol's 300 at ``time`` (INS-8)."""
+    return _btc_scenario(
+        name,
+        [
+            _account("alice", "700", _long("1")), _account("carol", "1700", _long("1")),
+            _account("dave", "10000", _short("2", "61000")),
+        ],
+        [_mark("59000"), _clock(time), _mark("58000")],
+        liquidation=_DRAWDOWN,
+    )  # fmt: skip
+
+
 _DRAWDOWN_PINS = [
+    Pin(
+        "ins8-a-balance-replaced-inside-the-window-still-counts",
+        "at time 99 the 1000 replaced at 0 is inside the window of 100: the peak is 1000 and the "
+        "floor 700, so the fund at 700 pays nothing of carol's 300",
+        ("INS-8",),
+        _drawdown_at("ins8-a-balance-replaced-inside-the-window-still-counts", "99"),
+        lambda out: (
+            _drawdowns(out) == [(2, "1000", "700", "700")]
+            and [r["deficit"] for r in records(out, 2, "deleveraged")] == ["300"]
+        ),
+        ("boundary",),
+    ),
     Pin(
         "ins8-the-fund-stops-at-its-drawdown-floor",
         "alice's and carol's longs are taken over at 59300 with the mark at 59000, 300 short "
@@ -557,9 +608,9 @@ _DRAWDOWN_PINS = [
     ),
     Pin(
         "ins8-the-peak-looks-back-adl-window-only",
-        "the fund pays alice's 300 at time 0 (1000 to 700); at time 200 the 1000 is older than "
-        "the window of 100, so the peak is 700 and the floor 490: of carol's 300 it pays 210 "
-        "and ADL takes 90",
+        "the fund pays alice's 300 at time 0 (1000 to 700); at time 100 the 1000 was replaced "
+        "exactly the window of 100 ago, so it no longer counts: the peak is 700 and the floor "
+        "490, so of carol's 300 it pays 210 and ADL takes 90",
         ("INS-8", "INS-2"),
         _btc_scenario(
             "ins8-the-peak-looks-back-adl-window-only",
@@ -568,7 +619,7 @@ _DRAWDOWN_PINS = [
                 _account("carol", "1700", _long("1")),
                 _account("dave", "10000", _short("2", "61000")),
             ],
-            [_mark("59000"), _clock("200"), _mark("58000")],
+            [_mark("59000"), _clock("100"), _mark("58000")],
             liquidation=_DRAWDOWN,
         ),
         lambda out: (

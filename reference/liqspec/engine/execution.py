@@ -218,9 +218,9 @@ def get_target_size(
         target = _get_tier_step(market, size, entry.mark, params.tier_target)
     else:
         target = max(1, get_chunk(params.chunk, size, params.chunk_rounding))
-    if params.min_step_notional:  # at least that much, or the whole position (LIQ-5)
+    if params.min_step_notional:  # that much, rounded down to a lot, or all (LIQ-5, dYdX)
         floor = _smallest(
-            lambda lots: get_value(market, lots, entry.mark) >= params.min_step_notional, size
+            lambda lots: get_value(market, lots + 1, entry.mark) > params.min_step_notional, size
         )
         target = max(target, floor)
     if params.max_step_notional:
