@@ -130,30 +130,24 @@ def _closed_form_lp(unit: MarginUnit) -> tuple[PriceStatus, int | None]:
     return (PriceStatus.ALWAYS, None) if grid <= 1 else (PriceStatus.AT, grid)
 
 
-@given(
-    units(
-        max_legs=1,
-        contract=ContractKind.LINEAR,
-        tier_mode=TierMode.CONTINUOUS,
-        trigger=Trigger.STRICT,
-        valuation=Valuation.MARK,
-    )
+_ONE_LINEAR_LEG = units(
+    max_legs=1,
+    contract=ContractKind.LINEAR,
+    tier_mode=TierMode.CONTINUOUS,
+    trigger=Trigger.STRICT,
+    valuation=Valuation.MARK,
 )
+"""Units where the venues' closed form applies: one linear leg, continuous tiers, at mark."""
+
+
+@given(_ONE_LINEAR_LEG)
 def test_liquidation_price_matches_the_published_closed_form(unit: MarginUnit) -> None:
     """PRICE-8: on linear continuous markets the grid LP is the venue formula, rounded."""
     result = get_liquidation_price(unit, 0)
     assert (result.status, result.price) == _closed_form_lp(unit)
 
 
-@given(
-    units(
-        max_legs=1,
-        contract=ContractKind.LINEAR,
-        tier_mode=TierMode.CONTINUOUS,
-        trigger=Trigger.STRICT,
-        valuation=Valuation.MARK,
-    )
-)
+@given(_ONE_LINEAR_LEG)
 def test_exact_liquidation_price_is_the_closed_form_root(unit: MarginUnit) -> None:
     """PRICE-10: where PRICE-2 gives a price, the exact root is the venue formula's, the tier
     at the liquidation price; the displayed nearest tick is within half a tick of it."""

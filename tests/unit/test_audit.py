@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -349,40 +350,20 @@ def _hostile(tmp_path: Path) -> list[tuple[str, Callable[[Path], Path], str]]:
             "market",
         ),
         ("events in the header", mutated(lambda log: log[0].update(events=[])), "events"),
-        (
-            "a liquidator fee the log cannot carry",
-            mutated(
-                lambda log: (
-                    log[0]["scenario"]["markets"][0]
-                    .setdefault("liquidation", {})
-                    .update(liquidator_fee="0.001")
-                )
-            ),
-            "liquidator_fee",
-        ),
-        (
-            "a fillable-price rule the audit does not check",
-            mutated(
-                lambda log: (
-                    log[0]["scenario"]["markets"][0]
-                    .setdefault("liquidation", {})
-                    .update(limit_rule="fillable")
-                )
-            ),
-            "limit_rule",
-        ),
-        (
-            "a drawdown floor the replay does not follow",
-            mutated(
-                lambda log: (
-                    log[0]["scenario"]["markets"][0]
-                    .setdefault("liquidation", {})
-                    .update(adl_drawdown="0.3")
-                )
-            ),
-            "adl_drawdown",
+        *(
+            (what, mutated(partial(_set_liquidation, key, value)), key)
+            for what, key, value in (
+                ("a liquidator fee the log cannot carry", "liquidator_fee", "0.001"),
+                ("a fillable-price rule the audit does not check", "limit_rule", "fillable"),
+                ("a drawdown floor the replay does not follow", "adl_drawdown", "0.3"),
+            )
         ),
     ]
+
+
+def _set_liquidation(key: str, value: str, log: Log) -> None:
+    """Give the header's first market a ``[liquidation]`` key an audit refuses (AUDIT-1)."""
+    log[0]["scenario"]["markets"][0].setdefault("liquidation", {})[key] = value
 
 
 @pytest.mark.parametrize("case", range(14))
