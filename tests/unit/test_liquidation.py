@@ -17,7 +17,7 @@ from liqspec.engine.execution import (
     get_target_size,
     is_acceptable,
 )
-from liqspec.engine.insurance import get_adl_ranking
+from liqspec.engine.insurance import get_adl_ranking, get_fund_peak, set_fund
 from liqspec.engine.records import (
     BadDebt,
     Deleveraged,
@@ -351,3 +351,16 @@ def test_a_reducing_fill_is_always_accepted() -> None:
     fill = Fill("alice", "BTCUSDT", Side.SHORT, lots("0.4"), px("60000"))
     state, _ = apply_event(state, fill)  # equity 0 < IM, yet a reduction goes through
     assert state.accounts["alice"].positions[0].size == lots("0.6")
+
+
+def test_a_watched_fund_keeps_one_entry_per_time_and_its_peak() -> None:
+    """INS-8: many changes at one time keep the largest replaced balance and the current one;
+    the peak is the same as if every change were kept."""
+    m = market(adl_drawdown=Ratio.of(3, 10), adl_window=100)
+    state = State(5, {m.symbol: MarketState(m, 60_000)}, {}, {m.fund: 0})
+    for balance in (40, 90, 10, 70, 20):
+        state = set_fund(state, m.fund, balance)
+    assert state.fund_history[m.fund] == ((5, 90), (5, 20))
+    assert get_fund_peak(state, m.fund, 100) == 90
+    later = set_fund(attrs.evolve(state, time=200), m.fund, 30)
+    assert get_fund_peak(later, m.fund, 100) == 30  # 90 replaced at 5, out; 20 held until 200

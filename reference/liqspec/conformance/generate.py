@@ -186,6 +186,7 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("min-step-notional-negative", _set("liquidation.min_step_notional", "-1"), "MARKET-12"),
     ("adl-drawdown-of-one", _set("liquidation.adl_drawdown", "1"), "MARKET-12"),
     ("adl-window-negative", _set("liquidation.adl_window", "-1"), "MARKET-12"),
+    ("adl-window-without-drawdown", _set("liquidation.adl_window", "60"), "MARKET-12"),
     ("open-interest-lower-negative", _set("market.open_interest_lower", "-1"), "MARKET-4"),
     (
         "open-interest-upper-below-lower",

@@ -453,14 +453,14 @@ _SPLIT_FEE_PINS = [
 _FILLABLE = {"limit_rule": "fillable", "spread_to_maintenance": "1.5001"}
 
 
-def _fillable(name: str, fund: str) -> dict[str, Any]:
+def _fillable(name: str, fund: str, **limits: str) -> dict[str, Any]:
     """Alice's 1 BTC from 60000 on 700, marked at 59000 (E -300, MM 245), bids at 58700."""
     return _btc_scenario(
         name,
         [_account("alice", "700", _long("1"))],
         [_mark("59000")],
         bids=[("58700", "5")],
-        liquidation=_FILLABLE,
+        liquidation={**_FILLABLE, **limits},
         funds={"USDT": fund},
     )
 
@@ -523,6 +523,43 @@ _FILLABLE_PINS = [
         lambda out: (
             [(r["executed"], r["surplus"]) for r in _one(records(out, 0, "liquidation-step"))]
             == [("0.49", "-299.62040817")]
+            and _covers(out) == ["-299.62040817"]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq13-the-step-cap-limits-the-cover",
+        "a fund of 1000 with insurance_step_cap 300 covers as a fund of 300 would: the fills "
+        "stop at 0.49 BTC, whose shortfall 299.62040817 it pays",
+        ("LIQ-13", "INS-2"),
+        _fillable("liq13-the-step-cap-limits-the-cover", "1000", insurance_step_cap="300"),
+        lambda out: (
+            [(r["executed"], r["surplus"]) for r in _one(records(out, 0, "liquidation-step"))]
+            == [("0.49", "-299.62040817")]
+            and _covers(out) == ["-299.62040817"]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq13-the-drawdown-floor-limits-the-cover",
+        "a fund of 1000 with adl_drawdown 0.7 (window 0: the peak is the balance) pays nothing "
+        "below 300, so it covers at most 700 and the whole BTC (shortfall 600) still fills",
+        ("LIQ-13", "INS-8"),
+        _fillable("liq13-the-drawdown-floor-limits-the-cover", "1000", adl_drawdown="0.7"),
+        lambda out: (
+            [r["executed"] for r in _one(records(out, 0, "liquidation-step"))] == ["1"]
+            and _covers(out) == ["-600"]
+        ),
+        ("boundary",),
+    ),
+    Pin(
+        "liq13-a-low-drawdown-floor-stops-the-fills",
+        "with adl_drawdown 0.3 the same fund pays nothing below 700, so it covers at most 300: "
+        "the fills stop at 0.49 BTC, as with a fund of 300",
+        ("LIQ-13", "INS-8"),
+        _fillable("liq13-a-low-drawdown-floor-stops-the-fills", "1000", adl_drawdown="0.3"),
+        lambda out: (
+            [r["executed"] for r in _one(records(out, 0, "liquidation-step"))] == ["0.49"]
             and _covers(out) == ["-299.62040817"]
         ),
         ("boundary",),

@@ -78,8 +78,14 @@ def set_fund(state: State, fund: str, balance: int) -> State:
     window = get_drawdown_window(state, fund)
     if window is None:
         return attrs.evolve(state, funds=funds)
-    history = state.fund_history.get(fund) or ((state.time, state.funds.get(fund, 0)),)
-    history = (*_recent(history, state.time - window), (state.time, balance))
+    history = _recent(
+        state.fund_history.get(fund) or ((state.time, state.funds.get(fund, 0)),),
+        state.time - window,
+    )
+    if len(history) >= 2 and history[-2][0] == history[-1][0] == state.time:
+        # both replaced now: only the larger can be a peak (one entry per time and balance)
+        history = (*history[:-2], (state.time, max(history[-2][1], history[-1][1])))
+    history = (*history, (state.time, balance))
     return attrs.evolve(state, funds=funds, fund_history={**state.fund_history, fund: history})
 
 

@@ -226,6 +226,10 @@ def _check_liquidation(params: LiquidationParams, quantum: Ratio) -> None:
     if not params.adl_drawdown < one:
         shown = str(params.adl_drawdown)
         raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.adl_drawdown", shown, "below 1")
+    if params.adl_window > 0 and not params.adl_drawdown.num:
+        detail = "a window needs adl_drawdown > 0 (INS-8)"
+        shown = str(params.adl_window)
+        raise InputError(Reason.LIQUIDATION_PARAMS, "liquidation.adl_window", shown, detail)
     times = ("cooldown", "liquidator_fee_grace", "adl_window")
     amounts = ("max_step_notional", "min_step_notional", "dust_notional", "insurance_step_cap")
     for name in (*times, *amounts):
