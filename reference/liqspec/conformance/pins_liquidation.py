@@ -528,6 +528,29 @@ _FILLABLE_PINS = [
         ("boundary",),
     ),
     Pin(
+        "liq13-a-fill-above-the-quote-pays-the-fee-and-no-cover",
+        "under the fillable rule a fill above the ratio-preserving quote is an ordinary step: "
+        "the health target, 0.931 BTC, sells at 59400, leaving a surplus of 92.33959183, so "
+        "the 0.1% fee (55.3014) is charged in full and the fund covers nothing",
+        ("LIQ-13", "LIQ-8"),
+        _btc_scenario(
+            "liq13-a-fill-above-the-quote-pays-the-fee-and-no-cover",
+            [_account("alice", "700", _long("1"))],
+            [_mark("59000")],
+            bids=[("59400", "5")],
+            liquidation=_FILLABLE,
+        ),
+        lambda out: (
+            [
+                (r["executed"], r["surplus"], r["fee"])
+                for r in _one(records(out, 0, "liquidation-step"))
+            ]
+            == [("0.931", "92.33959183", "55.3014")]
+            and _covers(out) == []
+        ),
+        ("boundary",),
+    ),
+    Pin(
         "liq13-the-step-cap-limits-the-cover",
         "a fund of 1000 with insurance_step_cap 300 covers as a fund of 300 would: the fills "
         "stop at 0.49 BTC, whose shortfall 299.62040817 it pays",
