@@ -1303,38 +1303,37 @@ def _sources(out: Output) -> list[tuple[int, str, int]]:
     ]  # fmt: skip
 
 
+def _longtail(slug: str, balance: str, *events: Row) -> Row:
+    """Return alice, 10,000 LONGTAIL long from 1 on ``balance`` USDC, and ``events``."""
+    alice = {
+        "id": "alice", "asset": "USDC", "balance": balance,
+        "positions": [position(_LONGTAIL, "long", "10000", "1")],
+    }  # fmt: skip
+    longtail = [market("dydx-long-tail-oimf")]
+    return _world(slug, [alice], list(events), longtail, funds={"USDC": "0"})
+
+
+def _open_interest(size: str) -> Row:
+    return _event("open-interest", market=_LONGTAIL, size=size)
+
+
+def _withdraw_usdc(amount: str) -> Row:
+    return _money("withdraw", "alice", amount, asset="USDC")
+
+
 def _open_interest_world(slug: str, open_interest: str) -> Row:
     """Return alice's withdrawals around an open-interest event (MARGIN-12).
 
-    She is 10,000 LONGTAIL long from 1 on 3,000 USDC (IM 2,000 at the base 20%) and takes 900
-    out; then the open interest is set and she asks for one quantum more.
+    On 3,000 USDC (IM 2,000 at the base 20%) she takes 900 out; then the open interest is set
+    and she asks for one quantum more.
     """
-    alice = {
-        "id": "alice", "asset": "USDC", "balance": "3000",
-        "positions": [position(_LONGTAIL, "long", "10000", "1")],
-    }  # fmt: skip
-    events = [
-        _money("withdraw", "alice", "900", asset="USDC"),
-        _event("open-interest", market=_LONGTAIL, size=open_interest),
-        _money("withdraw", "alice", "0.000001", asset="USDC"),
-    ]
-    return _world(slug, [alice], events, [market("dydx-long-tail-oimf")], funds={"USDC": "0"})
+    return _longtail(slug, "3000", _withdraw_usdc("900"), _open_interest(open_interest),
+                     _withdraw_usdc("0.000001"))  # fmt: skip
 
 
 def _near_the_cap(slug: str, open_interest: str) -> Row:
-    """Return a withdrawal of 0.005 after an open-interest event near the upper cap.
-
-    Alice is 10,000 LONGTAIL long from 1 on 10,000 USDC (MARGIN-12).
-    """
-    alice = {
-        "id": "alice", "asset": "USDC", "balance": "10000",
-        "positions": [position(_LONGTAIL, "long", "10000", "1")],
-    }  # fmt: skip
-    events = [
-        _event("open-interest", market=_LONGTAIL, size=open_interest),
-        _money("withdraw", "alice", "0.005", asset="USDC"),
-    ]
-    return _world(slug, [alice], events, [market("dydx-long-tail-oimf")], funds={"USDC": "0"})
+    """Return a withdrawal of 0.005 on 10,000 USDC after an open-interest event (MARGIN-12)."""
+    return _longtail(slug, "10000", _open_interest(open_interest), _withdraw_usdc("0.005"))
 
 
 _OPEN_INTEREST_PINS = [

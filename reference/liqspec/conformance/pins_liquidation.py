@@ -469,6 +469,67 @@ def _covers(out: Output) -> list[str]:
     return [r["delta"] for r in records(out, 0, "fund-change") if r["cause"] == "deficit"]
 
 
+def _cover_pin(
+    slug: str,
+    description: str,
+    rules: tuple[str, ...],
+    *,
+    fund: str,
+    limits: dict[str, str],
+    result: tuple[str, str],
+) -> Pin:
+    """Return a pin of LIQ-13's cover: (executed, surplus), the fund paying exactly -surplus."""
+    executed, surplus = result
+    return Pin(
+        slug, description, rules, _fillable(slug, fund, **limits),
+        lambda out: [
+            (r["executed"], r["surplus"]) for r in _one(records(out, 0, "liquidation-step"))
+        ] == [(executed, surplus)]
+        and _covers(out) == [surplus],
+        ("boundary",),
+    )  # fmt: skip
+
+
+_COVER_PINS = [
+    _cover_pin(
+        "liq13-a-small-fund-limits-the-fills-it-must-cover",
+        "the same step with a fund of 300: 0.49 BTC sold at 58700 leave 299.62040817 below "
+        "the ratio-preserving quote, which the fund pays; 0.5 BTC would leave 305.51020409, "
+        "more than it has, so the fills stop at 0.49",
+        ("LIQ-13", "INS-2"),
+        fund="300",
+        limits={},
+        result=("0.49", "-299.62040817"),
+    ),
+    _cover_pin(
+        "liq13-the-step-cap-limits-the-cover",
+        "a fund of 1000 with insurance_step_cap 300 covers as a fund of 300 would: the fills "
+        "stop at 0.49 BTC, whose shortfall 299.62040817 it pays",
+        ("LIQ-13", "INS-2"),
+        fund="1000",
+        limits={"insurance_step_cap": "300"},
+        result=("0.49", "-299.62040817"),
+    ),
+    _cover_pin(
+        "liq13-the-drawdown-floor-limits-the-cover",
+        "a fund of 1000 with adl_drawdown 0.7 (window 0: the peak is the balance) pays nothing "
+        "below 300, so it covers at most 700 and the whole BTC (shortfall 600) still fills",
+        ("LIQ-13", "INS-8"),
+        fund="1000",
+        limits={"adl_drawdown": "0.7"},
+        result=("1", "-600"),
+    ),
+    _cover_pin(
+        "liq13-a-low-drawdown-floor-stops-the-fills",
+        "with adl_drawdown 0.3 the same fund pays nothing below 700, so it covers at most 300: "
+        "the fills stop at 0.49 BTC, as with a fund of 300",
+        ("LIQ-13", "INS-8"),
+        fund="1000",
+        limits={"adl_drawdown": "0.3"},
+        result=("0.49", "-299.62040817"),
+    ),
+]
+
 _FILLABLE_PINS = [
     Pin(
         "liq13-a-short-s-fillable-price-rounds-down",
@@ -514,20 +575,6 @@ _FILLABLE_PINS = [
         ("boundary",),
     ),
     Pin(
-        "liq13-a-small-fund-limits-the-fills-it-must-cover",
-        "the same step with a fund of 300: 0.49 BTC sold at 58700 leave 299.62040817 below "
-        "the ratio-preserving quote, which the fund pays; 0.5 BTC would leave 305.51020409, "
-        "more than it has, so the fills stop at 0.49",
-        ("LIQ-13", "INS-2"),
-        _fillable("liq13-a-small-fund-limits-the-fills-it-must-cover", "300"),
-        lambda out: (
-            [(r["executed"], r["surplus"]) for r in _one(records(out, 0, "liquidation-step"))]
-            == [("0.49", "-299.62040817")]
-            and _covers(out) == ["-299.62040817"]
-        ),
-        ("boundary",),
-    ),
-    Pin(
         "liq13-a-fill-above-the-quote-pays-the-fee-and-no-cover",
         "under the fillable rule a fill above the ratio-preserving quote is an ordinary step: "
         "the health target, 0.931 BTC, sells at 59400, leaving a surplus of 92.33959183, so "
@@ -547,43 +594,6 @@ _FILLABLE_PINS = [
             ]
             == [("0.931", "92.33959183", "55.3014")]
             and _covers(out) == []
-        ),
-        ("boundary",),
-    ),
-    Pin(
-        "liq13-the-step-cap-limits-the-cover",
-        "a fund of 1000 with insurance_step_cap 300 covers as a fund of 300 would: the fills "
-        "stop at 0.49 BTC, whose shortfall 299.62040817 it pays",
-        ("LIQ-13", "INS-2"),
-        _fillable("liq13-the-step-cap-limits-the-cover", "1000", insurance_step_cap="300"),
-        lambda out: (
-            [(r["executed"], r["surplus"]) for r in _one(records(out, 0, "liquidation-step"))]
-            == [("0.49", "-299.62040817")]
-            and _covers(out) == ["-299.62040817"]
-        ),
-        ("boundary",),
-    ),
-    Pin(
-        "liq13-the-drawdown-floor-limits-the-cover",
-        "a fund of 1000 with adl_drawdown 0.7 (window 0: the peak is the balance) pays nothing "
-        "below 300, so it covers at most 700 and the whole BTC (shortfall 600) still fills",
-        ("LIQ-13", "INS-8"),
-        _fillable("liq13-the-drawdown-floor-limits-the-cover", "1000", adl_drawdown="0.7"),
-        lambda out: (
-            [r["executed"] for r in _one(records(out, 0, "liquidation-step"))] == ["1"]
-            and _covers(out) == ["-600"]
-        ),
-        ("boundary",),
-    ),
-    Pin(
-        "liq13-a-low-drawdown-floor-stops-the-fills",
-        "with adl_drawdown 0.3 the same fund pays nothing below 700, so it covers at most 300: "
-        "the fills stop at 0.49 BTC, as with a fund of 300",
-        ("LIQ-13", "INS-8"),
-        _fillable("liq13-a-low-drawdown-floor-stops-the-fills", "1000", adl_drawdown="0.3"),
-        lambda out: (
-            [r["executed"] for r in _one(records(out, 0, "liquidation-step"))] == ["0.49"]
-            and _covers(out) == ["-299.62040817"]
         ),
         ("boundary",),
     ),
@@ -1994,6 +2004,7 @@ PINS: list[Pin] = [
     *_BILATERAL_PINS,
     *_SPLIT_FEE_PINS,
     *_FILLABLE_PINS,
+    *_COVER_PINS,
     *_DRAWDOWN_PINS,
     _TIER_FLOOR_PIN,
 ]
