@@ -24,9 +24,22 @@ from liqspec.base.conventions import Ratio, decimal_text, div_ceil, div_floor
 from liqspec.base.errors import InputError
 from liqspec.engine.execution import bound_price, get_liquidation_fee
 from liqspec.engine.insurance import get_fund_payment, get_share
-from liqspec.model.margin import get_maintenance_for_notional, is_below_maintenance, select_by_tier
+from liqspec.model.margin import (
+    get_initial_for_notional,
+    get_maintenance_for_notional,
+    get_size_rate,
+    is_below_maintenance,
+)
 from liqspec.model.market_rules import validate_market
-from liqspec.model.markets import FeeLimit, FeeRule, Market, TierMode, format_price
+from liqspec.model.markets import (
+    FeeLimit,
+    FeeRule,
+    Market,
+    TierMode,
+    format_price,
+    format_size,
+    get_value,
+)
 
 __all__ = ["CATALOGUE", "Check", "Invariant", "Result", "run_market", "run_theorems"]
 
@@ -186,9 +199,26 @@ def _adjust() -> tuple[Outcome, str]:
 # --- per-market checks -------------------------------------------------------------------------
 
 
-def _mm(market: Market, notional: Any) -> Any:
-    """MM of a notional with the risk multiplier, as the reference computes it (RISK-4)."""
-    return market.risk_multiplier.apply_up(get_maintenance_for_notional(market, notional))
+def _mm(market: Market, notional: Any, size: Any = 0) -> Any:
+    """MM of a notional (held by ``size`` lots) with the risk multiplier (RISK-4, MARGIN-13)."""
+    unscaled = get_maintenance_for_notional(market, notional, size)
+    return market.risk_multiplier.apply_up(unscaled)
+
+
+def _size(market: Market) -> tuple[Any, list[Any]]:
+    """Return the size a size-linear market reads (MARGIN-13): a solver integer >= 0, else 0.
+
+    Elsewhere MM reads the notional alone, and the queries stay as they were.
+    """
+    if market.table.size_rate is None:
+        return 0, []
+    size = z3.Int("size")
+    return size, [size >= 0]
+
+
+def _size_of(market: Market, outcome: Outcome) -> int:
+    """Return the counterexample's size, or 0 when the market's MM does not read one."""
+    return 0 if market.table.size_rate is None else _value(outcome, "size")
 
 
 def _parameters(market: Market) -> tuple[Outcome, str]:
@@ -202,11 +232,15 @@ def _parameters(market: Market) -> tuple[Outcome, str]:
 
 
 def _mm_monotone(market: Market) -> tuple[Outcome, str]:
-    """INV-MM-MONOTONE: one more quantum of notional never lowers MM (MARGIN-4, MARGIN-5)."""
+    """INV-MM-MONOTONE: one more quantum of notional never lowers MM (MARGIN-4, MARGIN-5).
+
+    On a size-linear market, at every size (MARGIN-13); :func:`_mm_size` varies the size.
+    """
     (n,) = _ints("notional")
+    q, sized = _size(market)
     with symbolic_backend():
-        here, there = _mm(market, n), _mm(market, n + 1)
-    outcome = prove([n >= 0], here <= there, minimize=n)
+        here, there = _mm(market, n, q), _mm(market, n + 1, q)
+    outcome = prove([n >= 0, *sized], here <= there, minimize=n)
     return outcome, _replay_mm(market, outcome, lambda a, b: a > b, "MM(N) > MM(N+1)")
 
 
@@ -215,8 +249,8 @@ def _replay_mm(
 ) -> str:
     if not isinstance(outcome, Counterexample):
         return ""
-    n = _value(outcome, "notional")
-    here, there = _mm(market, n), _mm(market, n + 1)
+    n, q = _value(outcome, "notional"), _size_of(market, outcome)
+    here, there = _mm(market, n, q), _mm(market, n + 1, q)
     verdict = "confirmed" if broken(here, there) else "NOT confirmed"
     a = _amounts(market)
     return (
@@ -229,12 +263,14 @@ def _mm_slope(market: Market) -> tuple[Outcome, str]:
     """INV-MM-SLOPE: MM rises by at most d over d quantums (within a tier for step tiers).
 
     With INV-MM-MONOTONE this makes equity - MM monotone in price on each tier range, the
-    lemma behind every liquidation price (PRICE-3, PRICE-4).
+    lemma behind every liquidation price (PRICE-3, PRICE-4). On a size-linear market, at every
+    size: a price move keeps the size, so the rate is constant (MARGIN-13).
     """
     n, d = _ints("notional", "step")
+    q, sized = _size(market)
     with symbolic_backend():
-        here, there = _mm(market, n), _mm(market, n + d)
-    base = [n >= 0, d >= 1]
+        here, there = _mm(market, n, q), _mm(market, n + d, q)
+    base = [n >= 0, d >= 1, *sized]
     if market.tier_mode is TierMode.CONTINUOUS:
         ranges = [base]
     else:
@@ -246,7 +282,8 @@ def _mm_slope(market: Market) -> tuple[Outcome, str]:
             replay = ""
             if isinstance(outcome, Counterexample):
                 nv, dv = _value(outcome, "notional"), _value(outcome, "step")
-                rise = _mm(market, nv + dv) - _mm(market, nv)
+                qv = _size_of(market, outcome)
+                rise = _mm(market, nv + dv, qv) - _mm(market, nv, qv)
                 verdict = "confirmed" if rise > dv else "NOT confirmed"
                 a = _amounts(market)
                 replay = (
@@ -254,6 +291,59 @@ def _mm_slope(market: Market) -> tuple[Outcome, str]:
                 )
             return outcome, replay
     return Proved(), ""
+
+
+def _mm_size(market: Market) -> tuple[Outcome, str]:
+    """INV-MM-SIZE: at one price, d more lots raise MM by at least 0 and at most their value.
+
+    On a size-linear market MM(q) = ceil(q x P K x r(q)), so the claim rests on the marginal
+    rate of F(q) = q x r(q): 0 <= F(q + d) - F(q) <= d, which needs m0 + 2kq <= 1 up to the
+    cap, as MARKET-4's 2 cap - mmr < 1 secures (MARGIN-13). Proved in two steps, each in
+    the reference's own terms: F's bound on the size rate, then the roundings, over atoms
+    (z3 finds no counterexample to the product of the two in its budget). So a position
+    grown by d lots, with their value deposited, is never closer to liquidation.
+    """
+    terms = market.table.size_rate
+    if terms is None:
+        return Proved(), "no size slope: MM reads the notional alone (INV-MM-SLOPE)"
+    q, d = _ints("size", "added")
+    den = terms[3]
+
+    def scaled_rate(size: Any) -> Any:  # F(q) x den
+        return size * get_size_rate(terms, size)[0]
+
+    with symbolic_backend():
+        low, high = scaled_rate(q), scaled_rate(q + d)
+    outcome = prove([q >= 0, d >= 1], z3.And(low <= high, high - low <= d * den), minimize=q)
+    if isinstance(outcome, Counterexample):
+        return outcome, _replay_size(market, _value(outcome, "size"), _value(outcome, "added"))
+    if not isinstance(outcome, Proved):
+        return outcome, ""
+    value, f_low, f_high, lots = _ints("lot_value", "rate_low", "rate_high", "lots")
+    with symbolic_backend():
+        rise = _rounded(market, value * f_high, den) - _rounded(market, value * f_low, den)
+    atoms = [value >= 1, lots >= 1, f_low >= 0, f_low <= f_high, f_high - f_low <= lots * den]
+    return prove(atoms, z3.And(rise >= 0, rise <= value * lots)), ""
+
+
+def _rounded(market: Market, unrounded: Any, den: int) -> Any:
+    """MM from its unrounded numerator: ceil(x / den), then the risk multiplier (RISK-4)."""
+    return market.risk_multiplier.apply_up(div_ceil(unrounded, den))
+
+
+def _replay_size(market: Market, size: int, step: int) -> str:
+    """Replay INV-MM-SIZE at the top of the price domain, where the roundings matter least."""
+    mark = market.max_price
+    low = _mm(market, get_value(market, size, mark), size)
+    high = _mm(market, get_value(market, size + step, mark), size + step)
+    value = get_value(market, step, mark)
+    verdict = "confirmed" if not 0 <= high - low <= value else "NOT confirmed"
+    a = _amounts(market)
+    added = f"{format_size(market, step)} {market.base_asset}"
+    return (
+        f"replayed at {format_price(market, mark)}: adding {added} raises MM by {a(high - low)}"
+        f", and is worth {a(value)}: {verdict}"
+    )
 
 
 def _mm_continuous(market: Market) -> tuple[Outcome, str]:
@@ -275,19 +365,21 @@ def _mm_continuous(market: Market) -> tuple[Outcome, str]:
 
 
 def _im_covers_mm(market: Market) -> tuple[Outcome, str]:
-    """INV-IM-GE-MM: at every notional the tier's initial margin covers its maintenance."""
+    """INV-IM-GE-MM: at every notional (and size, MARGIN-13) IM covers MM."""
     (n,) = _ints("notional")
+    q, sized = _size(market)
+
+    def initial(notional: Any, size: Any) -> Any:
+        unscaled = get_initial_for_notional(market, notional, size)
+        return market.risk_multiplier.apply_up(unscaled)
+
     with symbolic_backend():
-        initial = market.risk_multiplier.apply_up(
-            select_by_tier(market, n, lambda t: t.imr.apply_up(n))
-        )
-        maintenance = _mm(market, n)
-    outcome = prove([n >= 0], initial >= maintenance, minimize=n)
+        im, mm = initial(n, q), _mm(market, n, q)
+    outcome = prove([n >= 0, *sized], im >= mm, minimize=n)
     replay = ""
     if isinstance(outcome, Counterexample):
-        nv = _value(outcome, "notional")
-        tier = market.tiers[next((i for i, t in enumerate(market.tiers) if nv < t.cap), -1)]
-        im, mm = market.risk_multiplier.apply_up(tier.imr.apply_up(nv)), _mm(market, nv)
+        nv, qv = _value(outcome, "notional"), _size_of(market, outcome)
+        im, mm = initial(nv, qv), _mm(market, nv, qv)
         a = _amounts(market)
         verdict = "confirmed" if im < mm else "NOT confirmed"
         replay = f"replayed: N = {a(nv)}: IM {a(im)} < MM {a(mm)}: {verdict}"
@@ -303,6 +395,7 @@ def _fee_covered(market: Market) -> tuple[Outcome, str]:
     whole surplus (LIQ-8, INV-FEE): the claim is only that its nominal fee is at most N.
     """
     (n,) = _ints("notional")
+    q, sized = _size(market)
     params = market.liquidation
     whole = params.fee_limit is FeeLimit.SURPLUS
     top = params.liquidator_fee_max if params.liquidator_fee_step.num else params.liquidator_fee
@@ -314,18 +407,18 @@ def _fee_covered(market: Market) -> tuple[Outcome, str]:
             return params.fee.apply_up(notional)
         return fund_rate.apply_up(notional) + top.apply_up(notional)
 
-    def cover(notional: Any) -> Any:
-        return notional if whole else _mm(market, notional)
+    def cover(notional: Any, size: Any) -> Any:
+        return notional if whole else _mm(market, notional, size)
 
     with symbolic_backend():
-        fee, bound = fees(n), cover(n)
-    outcome = prove([n >= 1], fee <= bound, minimize=n)
+        fee, bound = fees(n), cover(n, q)
+    outcome = prove([n >= 1, *sized], fee <= bound, minimize=n)
     replay = (
         "fee_limit = surplus: the fee is bounded by the notional and the surplus" if whole else ""
     )
     if isinstance(outcome, Counterexample):
         nv = _value(outcome, "notional")
-        fv, cv = fees(nv), cover(nv)
+        fv, cv = fees(nv), cover(nv, _size_of(market, outcome))
         a = _amounts(market)
         verdict = "confirmed" if fv > cv else "NOT confirmed"
         replay = f"replayed: N = {a(nv)}: fee {a(fv)} > {name} {a(cv)}: {verdict}"
@@ -335,16 +428,17 @@ def _fee_covered(market: Market) -> tuple[Outcome, str]:
 def _multiplier_bounds(market: Market) -> tuple[Outcome, str]:
     """INV-ADJUST-BOUNDED: no multiplier the market allows lowers margins or reaches MM >= N."""
     (n,) = _ints("notional")
+    q, sized = _size(market)
     top = market.risk.max_multiplier
     with symbolic_backend():
-        unscaled = get_maintenance_for_notional(market, n)
+        unscaled = get_maintenance_for_notional(market, n, q)
         scaled = top.apply_up(unscaled)
     claim = z3.And(scaled >= unscaled, scaled <= n)
-    outcome = prove([n >= 1], claim, minimize=n)
+    outcome = prove([n >= 1, *sized], claim, minimize=n)
     replay = ""
     if isinstance(outcome, Counterexample):
         nv = _value(outcome, "notional")
-        base = get_maintenance_for_notional(market, nv)
+        base = get_maintenance_for_notional(market, nv, _size_of(market, outcome))
         a = _amounts(market)
         replay = (
             f"replayed: N = {a(nv)}: MM {a(base)} scaled by max_multiplier {top} "
@@ -386,6 +480,7 @@ MARKET_CHECKS: dict[str, tuple[str, MarketCheck]] = {
     "INV-PARAMETERS": ("the market satisfies every market rule", _parameters),
     "INV-MM-MONOTONE": ("MM is non-decreasing in notional", _mm_monotone),
     "INV-MM-SLOPE": ("MM rises by at most the notional added (liquidation-price lemma)", _mm_slope),
+    "INV-MM-SIZE": ("d more lots raise MM by at most their value (size-linear rates)", _mm_size),
     "INV-MM-CONTINUOUS": ("continuous tiers give a continuous MM", _mm_continuous),
     "INV-IM-GE-MM": ("IM >= MM at every notional", _im_covers_mm),
     "INV-FEE-COVERED": ("MM (or, fee_limit = surplus, N) can pay the fee", _fee_covered),
@@ -456,5 +551,7 @@ def _in_units(market: Market, outcome: Outcome, replay: str) -> tuple[Outcome, s
             value = amount(int(value))  # noqa: PLW2901 - the same value, in the asset's units
         elif name == "mark" and value.isdigit():
             value = format_price(market, int(value))  # noqa: PLW2901
+        elif name in {"size", "added"} and value.isdigit():
+            value = format_size(market, int(value))  # noqa: PLW2901
         shown.append((name, value))
     return Counterexample(tuple(shown)), replay

@@ -71,7 +71,7 @@ class _Leg:
 
     def maintenance(self, price: Any) -> Any:
         notional = get_notional(self.market, self.position, price)
-        tiers = get_maintenance_for_notional(self.market, notional)
+        tiers = get_maintenance_for_notional(self.market, notional, self.position.size)
         return self.others_mm + self.market.risk_multiplier.apply_up(tiers)
 
     def liquidatable(self, price: Any) -> Any:
@@ -214,18 +214,23 @@ def _polynomials(terms: Any) -> Any:
 
 
 def _bankrupt_liquidatable(market: Market) -> tuple[Outcome, str]:
-    """INV-BANKRUPT-LIQ: MM >= 0 at every notional, so equity < 0 is liquidatable (PRICE-9)."""
-    notional, equity, others_mm = _ints("notional", "equity", "others_mm")
+    """INV-BANKRUPT-LIQ: MM >= 0 at every notional, so equity < 0 is liquidatable (PRICE-9).
+
+    On a size-linear market, at every size (MARGIN-13).
+    """
+    notional, equity, others_mm, size = _ints("notional", "equity", "others_mm", "size")
+    sized = market.table.size_rate is not None
     with symbolic_backend():
-        mm = market.risk_multiplier.apply_up(get_maintenance_for_notional(market, notional))
+        unscaled = get_maintenance_for_notional(market, notional, size if sized else 0)
+        mm = market.risk_multiplier.apply_up(unscaled)
         strict = is_below_maintenance(equity, others_mm + mm, strict=True)
         inclusive = is_below_maintenance(equity, others_mm + mm, strict=False)
-    hypotheses = [notional >= 0, equity < 0, others_mm >= 0]
+    hypotheses = [notional >= 0, equity < 0, others_mm >= 0, size >= 0]
     outcome = prove(hypotheses, z3.And(mm >= 0, strict, inclusive), minimize=notional)
     replay = ""
     if isinstance(outcome, Counterexample):
-        n = _value(outcome, "notional")
-        mv = market.risk_multiplier.apply_up(get_maintenance_for_notional(market, n))
+        n, q = _value(outcome, "notional"), _value(outcome, "size") if sized else 0
+        mv = market.risk_multiplier.apply_up(get_maintenance_for_notional(market, n, q))
         replay = f"replayed: MM({n} quantums) = {mv}: {'confirmed' if mv < 0 else 'NOT confirmed'}"
     return outcome, replay
 

@@ -6,6 +6,7 @@ that tier boundaries fall inside the price domain and are crossed by the searche
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import strategies as st
 
 from liqspec import (
@@ -26,7 +27,7 @@ from liqspec import (
     make_market,
     open_position,
 )
-from liqspec.model.market_rules import derive_maintenance_amounts
+from liqspec.model.market_rules import derive_maintenance_amounts, validate_market
 
 RATE_DEN = 10_000  # rates in hundredths of a percent; caps are multiples of it (MARKET-10)
 
@@ -58,8 +59,14 @@ def market_and_size(
     valuation: Valuation | None = None,
     quantum: Ratio | None = None,
     symbol: str = "TEST",
+    size_linear: bool | None = None,
 ) -> tuple[Market, int]:
-    """Draw a valid market and a position size (lots) whose tiers matter on the grid."""
+    """Draw a valid market and a position size (lots) whose tiers matter on the grid.
+
+    A linear market with one tier is sometimes size-linear (MARGIN-13); ``size_linear=True``
+    always draws one.
+    """
+    contract = ContractKind.LINEAR if size_linear else contract
     contract = contract or draw(st.sampled_from(ContractKind))
     tier_mode = tier_mode or draw(st.sampled_from(TierMode))
     tick = Ratio.of(draw(st.sampled_from([1, 5])), 10 ** draw(st.integers(0, 2)))
@@ -80,6 +87,9 @@ def market_and_size(
     prices = draw(st.lists(st.integers(1, max_price), min_size=count, max_size=count))
     caps = sorted({_round_up(get_value(base, size, p), RATE_DEN) for p in prices} - {0})
     caps.append(caps[-1] * 2 + RATE_DEN if caps else RATE_DEN)
+    if size_linear is None:  # one linear market in eight
+        size_linear = contract is ContractKind.LINEAR and draw(st.integers(0, 3)) == 0
+    caps = caps[-1:] if size_linear else caps
     rates = draw(_rates(len(caps)))
     floors = [0, *caps[:-1]]
     bare = tuple(
@@ -99,7 +109,18 @@ def market_and_size(
         trigger=trigger or draw(st.sampled_from(Trigger)),
         margin_valuation=valuation or draw(st.sampled_from(Valuation)),
     )  # fmt: skip
-    return market, size
+    return (draw(_size_linear(market)) if size_linear else market), size
+
+
+@st.composite
+def _size_linear(draw: st.DrawFn, market: Market) -> Market:
+    """Give a one-tier linear market a size slope and a cap the rules allow (MARGIN-13)."""
+    mmr = market.tiers[0].mmr.num * RATE_DEN // market.tiers[0].mmr.den
+    slope = Ratio.of(draw(st.integers(1, 100)), 10 ** draw(st.integers(2, 8)))
+    cap = Ratio.of(draw(st.integers(mmr, (RATE_DEN + mmr - 1) // 2)), RATE_DEN)
+    sized = attrs.evolve(market, size_slope=slope, size_rate_cap=cap)
+    validate_market(sized)
+    return sized
 
 
 @st.composite

@@ -134,3 +134,28 @@ def test_the_integer_kernel_is_the_rules(unit: MarginUnit, data: st.DataObject) 
     equity = unit.collateral + sum(get_unrealized_pnl(x.market, x.position, x.mark) for x in legs)
     maintenance = sum(get_maintenance_margin(x.market, x.position, x.mark) for x in legs)
     assert get_unit_terms(unit) == (equity, maintenance)
+
+
+@given(market_and_size(size_linear=True), st.data())
+def test_size_linear_maintenance_grows_with_the_size_at_most_by_the_value_added(
+    pair: tuple[Market, int], data: st.DataObject
+) -> None:
+    """MARGIN-13, INV-MM-SIZE: at one price, d more lots raise MM by 0 to their value.
+
+    And MM is the published form, ceil(q x V(1, P) x min(m0 + k x lot x q, cap)).
+    """
+    market, size = pair
+    price = data.draw(st.integers(1, market.max_price))
+    added = data.draw(st.integers(1, 10**6))
+    slope = Fraction(market.size_slope.num, market.size_slope.den)
+    lot = Fraction(market.lot_size.num, market.lot_size.den)
+    mmr = Fraction(market.tiers[0].mmr.num, market.tiers[0].mmr.den)
+    cap = Fraction(market.size_rate_cap.num, market.size_rate_cap.den)
+
+    def maintenance(lots: int) -> int:
+        return get_maintenance_for_notional(market, get_value(market, lots, price), lots)
+
+    exact = get_value(market, size, price) * min(mmr + slope * lot * size, cap)
+    assert maintenance(size) == -(-exact.numerator // exact.denominator)
+    rise = maintenance(size + added) - maintenance(size)
+    assert 0 <= rise <= get_value(market, added, price)

@@ -91,7 +91,8 @@ def test_continuous_tiers_make_liquidation_a_half_line(unit: MarginUnit) -> None
 def _closed_form_root(unit: MarginUnit) -> Fraction | None:
     """Venue closed form, DOMAIN: LP = (WB + cum - s Q EP) / (Q (MMR - s)), tier at the LP.
 
-    Independent oracle for one linear leg, continuous tiers, marks valuation: the exact root.
+    Independent oracle for one linear leg, continuous tiers, marks valuation: the exact root;
+    on a size-linear market MMR is the position's rate, min(m0 + k x q, cap).
     """
     leg = unit.legs[0]
     market, position = leg.market, leg.position
@@ -99,6 +100,11 @@ def _closed_form_root(unit: MarginUnit) -> Fraction | None:
     entry_value = position.entry_value  # = scale x entry price for a position opened on the grid
     for k, tier in enumerate(market.tiers):
         mmr = Fraction(tier.mmr.num, tier.mmr.den)
+        if market.size_slope.num:  # Deribit's rate of the position's size (MARGIN-13)
+            per_lot = Fraction(market.size_slope.num * market.lot_size.num,
+                               market.size_slope.den * market.lot_size.den)  # fmt: skip
+            cap = Fraction(market.size_rate_cap.num, market.size_rate_cap.den)
+            mmr = min(mmr + per_lot * position.size, cap)
         candidate = (unit.collateral + tier.maintenance_amount - s * entry_value) / (
             scale * (mmr - s)
         )

@@ -39,7 +39,7 @@ def test_every_bundled_market_passes_every_check(path: Path) -> None:
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
 def test_each_broken_market_yields_its_counterexample(path: Path) -> None:
-    """INV-FEE-COVERED, INV-ADJUST-BOUNDED, ...: each file breaks the invariants it names."""
+    """INV-FEE-COVERED, INV-ADJUST-BOUNDED, INV-MM-SIZE, ...: each breaks what it names."""
     results = {r.invariant.id: r for r in run_market(load_market(path, check=False))}
     expected = expected_ids(path)
     assert expected

@@ -582,3 +582,39 @@ def test_displayed_liquidation_price_reproduces_bybit_s_published_prices() -> No
         unit = isolated(shown, side, "1", entry, margin, leverage)
         assert get_exact_liquidation_price(unit, 0) == price(shown, published)
         assert get_displayed_liquidation_price(unit, 0).price == price(shown, published)
+
+
+DERIBIT = "deribit-btc-usdc-size-linear.toml"
+
+
+def _deribit_sol() -> Market:
+    """Deribit's SOL_USDC example terms on the BTC file: 2% / 4% + 0.0005% per SOL."""
+    with (MARKETS / DERIBIT).open("rb") as handle:
+        document = tomllib.load(handle)
+    document["market"] |= {"symbol": "SOL_USDC-PERPETUAL", "base_asset": "SOL",
+                           "size_slope": "0.000005"}  # fmt: skip
+    document["tiers"][0] |= {"mmr": "0.02", "imr": "0.04"}
+    return market_from_document(document)
+
+
+def test_deribit_margin_rates_grow_with_the_position_size() -> None:
+    """Deribit, Linear Perpetual support article, its margin tables (read 2026-11-27).
+
+    BTC_USDC at 100,000: IM 2% + 0.005% per BTC, MM 1% + 0.005% per BTC; SOL_USDC at 200:
+    IM 4% + 0.0005% per SOL, MM 2% + 0.0005% per SOL. Every row the page publishes, in USDC.
+    """
+    btc, sol = market(DERIBIT), _deribit_sol()
+    rows = [  # market, index price, position size, published IM, published MM
+        (btc, "100000", "0", "0", "0"),
+        (btc, "100000", "25", "53125", "28125"),
+        (btc, "100000", "350", "1312500", None),  # the page's MM row for 350 is cut off
+        (sol, "200", "0", "0", "0"),
+        (sol, "200", "25", "200.625", "100.625"),
+        (sol, "200", "6000", "84000", None),  # no MM row for 6,000 SOL
+    ]
+    for m, index, size, initial, maintenance in rows:
+        lots, mark = units(m, size, "size"), price(m, index)
+        position = open_position(m, Side.LONG, lots, mark)
+        assert get_initial_margin(m, position, mark) == units(m, initial, "amount")
+        if maintenance is not None:
+            assert get_maintenance_margin(m, position, mark) == units(m, maintenance, "amount")

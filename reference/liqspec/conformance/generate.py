@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from liqspec.conformance.vectors import (
     load_toml,
     make_vector,
 )
+from liqspec.model.accounts import Position, Side
+from liqspec.model.margin import get_maintenance_margin
 from liqspec.model.market_files import market_from_document
 from liqspec.model.markets import (
     Market,
@@ -83,6 +86,12 @@ def _market_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
             ["negative"],
             ["INV-PARAMETERS"],
         )
+
+
+def _size_linear(cap: str) -> Callable[[dict[str, Any]], None]:
+    """One tier of 1% / 2%, a slope of 0.005% per coin and the given rate cap (MARGIN-13)."""
+    tier = {"floor": "0", "cap": "1000000000", "mmr": "0.01", "imr": "0.02"}
+    return _sets(("tiers", [tier]), ("market.size_slope", "0.00005"), ("market.size_rate_cap", cap))
 
 
 def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
@@ -188,6 +197,10 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("adl-window-negative", _set("liquidation.adl_window", "-1"), "MARKET-12"),
     ("adl-window-without-drawdown", _set("liquidation.adl_window", "60"), "MARKET-12"),
     ("open-interest-lower-negative", _set("market.open_interest_lower", "-1"), "MARKET-4"),
+    ("size-slope-on-tiers", _set("market.size_slope", "0.00005"), "MARKET-4"),
+    ("size-rate-cap-without-slope", _set("market.size_rate_cap", "0.5"), "MARKET-4"),
+    ("size-rate-cap-above-half-of-one-plus-mmr", _size_linear("0.51"), "MARKET-4"),
+    ("size-rate-cap-below-mmr", _size_linear("0.005"), "MARKET-4"),
     (
         "open-interest-upper-below-lower",
         _sets(("market.open_interest_lower", "2000"), ("market.open_interest_upper", "1000")),
@@ -443,6 +456,53 @@ def _account_breaks(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
         ["ACCOUNT-1"],
         ["boundary", "cross"],
     )
+
+
+def _size_linear_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
+    """Cross longs on each size-linear market at 100,000 (MARGIN-13).
+
+    The published 25 and 350 coins, and one lot either side of where the rate reaches its
+    cap; each with a balance of exactly its maintenance margin (not liquidatable under the
+    strict trigger) and one quantum less (liquidatable).
+    """
+    for stem, document in documents.items():
+        market = market_from_document(document)
+        if market.table.size_rate is None:
+            continue
+        base, per_lot, cap, _ = market.table.size_rate
+        coin = Fraction(market.lot_size.den, market.lot_size.num)  # lots per coin
+        mark = int(100_000 / Fraction(market.price_tick.num, market.price_tick.den))
+        at_cap = -(-(cap - base) // per_lot)
+        sizes = {"25": int(25 * coin), "350": int(350 * coin)}
+        sizes |= {"cap-less-one-lot": at_cap - 1, "cap": at_cap}
+        for label, size in sizes.items():
+            for below, name in ((0, "at-maintenance"), (1, "one-quantum-below")):
+                yield make_vector(
+                    "margin",
+                    f"{stem}-{label}-{name}",
+                    f"MARGIN-13: a long of {format_size(market, size)} at "
+                    f"{format_price(market, mark)} with a balance {name.replace('-', ' ')}",
+                    {"markets": [document], "account": _long_at(document, size, mark, below)},
+                    ["MARGIN-13", "MARGIN-8", "MARGIN-9", "MARGIN-6"],
+                    [*_market_features(document), "boundary", "cross"],
+                    ["INV-MM-SIZE", "INV-TRIGGER"],
+                )
+
+
+def _long_at(document: dict[str, Any], size: int, mark: int, below: int) -> dict[str, Any]:
+    """Return a cross long of ``size`` lots entered at ``mark``, its balance MM - ``below``."""
+    market, spec = market_from_document(document), document["market"]
+    position = Position(spec["symbol"], Side.LONG, size, get_value(market, size, mark))
+    balance = get_maintenance_margin(market, position, mark) - below
+    held = {
+        "market": spec["symbol"],
+        "side": "long",
+        "size": format_size(market, size),
+        "entry_price": format_price(market, mark),
+        "margin_mode": "cross",
+    }
+    marks = {spec["symbol"]: format_price(market, mark)}
+    return _account(spec["settle_asset"], format_amount(market, balance), [held], marks)
 
 
 def _maintenance_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
@@ -892,6 +952,7 @@ def build_vectors(spec: Path, first_tries: Mapping[str, int] | None = None) -> l
         *_market_vectors(documents),
         *_margin_vectors(documents),
         *_maintenance_vectors(documents),
+        *_size_linear_vectors(documents),
         *_fee_vectors(),
         *_share_vectors(),
         *_literal_vectors(),

@@ -73,6 +73,7 @@ _ORDER = (
     ("binance-btcusdt-2022-02-12", "60000", 50),
     ("bybit-btcusdt-isolated-examples", "60000", 50),
     ("dydx-long-tail-oimf", "1", 3000),
+    ("deribit-btc-usdc-size-linear", "60000", 500),
 )
 """The bundled markets, most typical first (shrinking goes to the first), with a mark and unit."""
 

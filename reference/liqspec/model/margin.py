@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable
 
-from liqspec.base.conventions import Ratio, div_ceil, ite
+from liqspec.base.conventions import Ratio, div_ceil, ite, smin
 from liqspec.model.accounts import MarginUnit, Position
 from liqspec.model.markets import (
     ContractKind,
@@ -21,12 +21,14 @@ from liqspec.model.markets import (
     TierMode,
     Trigger,
     Valuation,
+    get_size_rate_terms,
     get_value,
 )
 
 __all__ = [
     "get_close_fee_estimate",
     "get_equity",
+    "get_initial_for_notional",
     "get_initial_margin",
     "get_initial_rate",
     "get_initial_requirement",
@@ -36,6 +38,7 @@ __all__ = [
     "get_margin_ratio",
     "get_notional",
     "get_open_interest_rate",
+    "get_size_rate",
     "get_tier_index",
     "get_tier_maintenance",
     "get_unrealized_pnl",
@@ -97,12 +100,32 @@ def get_tier_maintenance(notional: int, mmr_num: int, mmr_den: int, amount: int)
     return div_ceil(notional * mmr_num, mmr_den) - amount
 
 
-def get_maintenance_for_notional(market: Market, notional: int) -> int:
+def get_size_rate(terms: tuple[int, int, int, int], size: int) -> tuple[int, int]:
+    """Return (numerator, denominator) of a size-linear rate, min(a + b x q, c) / d (MARGIN-13).
+
+    ``terms`` come from :func:`~liqspec.model.markets.get_size_rate_terms`; works on solver
+    terms.
+
+    >>> terms = (200_000, 1, 10_000_000, 20_000_000)  # 1% + 0.005% per BTC, lots of 0.001
+    >>> get_size_rate(terms, 25_000)  # 25 BTC: 1.125%
+    (225000, 20000000)
+    >>> get_size_rate(terms, 10**10)  # capped at 50%
+    (10000000, 20000000)
+    """
+    base, per_lot, cap, den = terms
+    return smin(base + per_lot * size, cap), den
+
+
+def get_maintenance_for_notional(market: Market, notional: int, size: int = 0) -> int:
     """Return the maintenance margin of ``notional`` quantums, rounded up (MARGIN-4, MARGIN-5).
 
     Continuous tiers: ceil(N x mmr) - maintenance amount of N's tier.
     Step tiers: ceil(N x mmr), the rate of N's tier applied to the whole notional.
+    Size-linear markets: ceil(N x m(q)), the rate of a position of ``size`` lots (MARGIN-13).
     """
+    if market.table.size_rate is not None:
+        num, den = get_size_rate(market.table.size_rate, size)
+        return div_ceil(notional * num, den)
     continuous = market.tier_mode is TierMode.CONTINUOUS
     return select_by_tier(
         market,
@@ -111,6 +134,18 @@ def get_maintenance_for_notional(market: Market, notional: int) -> int:
             notional, t.mmr.num, t.mmr.den, t.maintenance_amount if continuous else 0
         ),
     )
+
+
+def get_initial_for_notional(market: Market, notional: int, size: int = 0) -> int:
+    """Return ceil(N x imr) of ``notional``'s tier, or of a ``size``-lot position (MARGIN-13).
+
+    The rate before open interest and chosen leverage (MARGIN-6), as the proofs compare it.
+    """
+    if market.table.size_rate is not None:
+        terms = get_size_rate_terms(market, market.tiers[0].imr)
+        num, den = get_size_rate(terms, size)
+        return div_ceil(notional * num, den)
+    return select_by_tier(market, notional, lambda t: t.imr.apply_up(notional))
 
 
 def get_open_interest_rate(rate: Ratio, caps: tuple[int, int], open_notional: int) -> Ratio:
@@ -138,9 +173,13 @@ def get_initial_rate(
 ) -> Ratio:
     """Return the initial margin rate: the tier's, or 1/leverage if higher (MARGIN-6).
 
-    The tier's rate is first scaled by the market's open notional (MARGIN-12).
+    The tier's rate first grows with the position's size (MARGIN-13), then with the market's
+    open notional (MARGIN-12).
     """
     tier_rate = market.tiers[get_tier_index(market, notional)].imr
+    if market.table.size_rate is not None:
+        num, den = get_size_rate(get_size_rate_terms(market, tier_rate), position.size)
+        tier_rate = Ratio.of(num, den)
     tier_rate = get_open_interest_rate(tier_rate, market.open_interest_caps, open_notional)
     own = position.chosen_imr
     return own if own is not None and tier_rate < own else tier_rate
@@ -170,7 +209,8 @@ def get_maintenance_margin(market: Market, position: Position, price: int) -> in
     The tier maintenance is scaled by the market's risk multiplier, rounded up (RISK-4).
     """
     notional = get_notional(market, position, price)
-    scaled = market.risk_multiplier.apply_up(get_maintenance_for_notional(market, notional))
+    unscaled = get_maintenance_for_notional(market, notional, position.size)
+    scaled = market.risk_multiplier.apply_up(unscaled)
     return scaled + get_close_fee_estimate(market, position)
 
 
@@ -204,7 +244,10 @@ def get_leg_terms(market: Market, position: Position, price: int) -> tuple[int, 
         value = -((-position.size * table.factor) // price)
         pnl = position.side * (position.entry_value - value)
     notional = position.entry_value if table.at_entry else value
-    num, den, amount = table.rates[bisect_right(table.bounds, notional)]
+    if table.size_rate is None:
+        num, den, amount = table.rates[bisect_right(table.bounds, notional)]
+    else:
+        (num, den), amount = get_size_rate(table.size_rate, position.size), 0
     maintenance = -((-notional * num) // den) - amount
     if table.risk is not None:
         maintenance = table.risk.apply_up(maintenance)

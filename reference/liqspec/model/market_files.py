@@ -135,6 +135,8 @@ def market_from_document(document: dict[str, Any], *, check: bool = True) -> Mar
         risk=risk_params_from(document.get("risk", {})),
         open_interest_caps=(_cap(spec, "lower", quantum), _cap(spec, "upper", quantum)),
         price_display=PriceDisplay(spec.get("price_display", "conservative")),
+        size_slope=parse_ratio(spec.get("size_slope", "0"), "market.size_slope"),
+        size_rate_cap=parse_rate(spec.get("size_rate_cap", "0"), "market.size_rate_cap"),
     )
     if check:
         validate_market(market)

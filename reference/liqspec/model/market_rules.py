@@ -155,9 +155,14 @@ def _check_breakers(params: BreakerParams) -> None:
 
 
 def _check_risk(market: Market) -> None:
-    """MARKET-15: 1 <= multiplier <= max, and max x the highest mmr stays below 1."""
+    """MARKET-15: 1 <= multiplier <= max, and max x the highest mmr stays below 1.
+
+    On a size-linear market the highest rate is the marginal one, 2 cap - mmr (MARGIN-13).
+    """
     params, one = market.risk, Ratio(1, 1)
     top = market.tiers[-1].mmr
+    if market.size_slope.num:
+        top = _top_rate(market.tiers[0].mmr, market.size_rate_cap)
     if params.max_multiplier < one or not _times(params.max_multiplier, top) < one:
         detail = f"need 1 <= max_multiplier and max_multiplier x {top} < 1"
         raise InputError(
@@ -287,6 +292,36 @@ def _check_options(market: Market) -> None:
     if upper and upper < lower:
         shown, detail = _amount(quantum, upper), "at least open_interest_lower (0: off)"
         raise InputError(Reason.OUT_OF_RANGE, "market.open_interest_upper", shown, detail)
+    _check_size_rate(market)
+
+
+def _check_size_rate(market: Market) -> None:
+    """MARKET-4: a size slope needs one linear tier and a cap with mmr <= cap, 2 cap - mmr < 1.
+
+    The second bound keeps the marginal rate m0 + 2kq below 1 up to the cap (INV-MM-SIZE).
+    """
+    slope, cap = market.size_slope, market.size_rate_cap
+    if slope.num == 0:
+        if cap.num:
+            detail = "applies only with a size_slope (MARGIN-13)"
+            raise InputError(Reason.OPTION_NOT_SUPPORTED, "market.size_rate_cap", str(cap), detail)
+        return
+    if market.contract is not ContractKind.LINEAR or len(market.tiers) != 1:
+        detail = "a size slope needs a linear market with one tier (MARGIN-13)"
+        raise InputError(Reason.OPTION_NOT_SUPPORTED, "market.size_slope", str(slope), detail)
+    mmr = market.tiers[0].mmr
+    if cap < mmr or not _top_rate(mmr, cap) < _ONE:
+        detail = f"need {mmr} <= size_rate_cap and 2 x size_rate_cap - {mmr} < 1"
+        raise InputError(Reason.OUT_OF_RANGE, "market.size_rate_cap", str(cap), detail)
+
+
+def _top_rate(mmr: Ratio, cap: Ratio) -> Ratio:
+    """Return 2 cap - mmr, the highest marginal rate of a size-linear MM (MARGIN-13).
+
+    >>> str(_top_rate(Ratio.of(1, 100), Ratio.of(1, 2)))
+    '0.99'
+    """
+    return Ratio.of(2 * cap.num * mmr.den - mmr.num * cap.den, cap.den * mmr.den)
 
 
 def check_tier_bounds(tiers: tuple[Tier, ...], quantum: Ratio) -> None:

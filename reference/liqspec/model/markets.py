@@ -7,6 +7,7 @@ The market rules (MARKET-2..15) are in :mod:`liqspec.model.market_rules`, the ma
 from __future__ import annotations
 
 import enum
+import math
 
 from attrs import Factory, field, frozen
 
@@ -41,6 +42,7 @@ __all__ = [
     "format_price",
     "format_size",
     "get_max_leverage",
+    "get_size_rate_terms",
     "get_value",
 ]
 
@@ -270,7 +272,9 @@ class MarginTable:
     - ``bounds``: the caps between tiers, every cap but the last, ascending (MARKET-6); the
       index of a notional's tier is the number of bounds at or below it;
     - ``rates``: per tier (mmr numerator, mmr denominator, maintenance amount; 0 in step mode);
-    - ``risk``: the risk multiplier, or None when it is 1.
+    - ``risk``: the risk multiplier, or None when it is 1;
+    - ``size_rate``: on a size-linear market (MARGIN-13), (a, b, c, d) with the maintenance
+      rate of ``q`` lots min(a + b x q, c) / d; else None.
     """
 
     linear: bool
@@ -280,6 +284,7 @@ class MarginTable:
     rates: tuple[tuple[int, int, int], ...]
     risk: Ratio | None
     close_fee: bool
+    size_rate: tuple[int, int, int, int] | None
 
 
 def make_margin_table(market: Market) -> MarginTable:
@@ -298,7 +303,36 @@ def make_margin_table(market: Market) -> MarginTable:
         if market.risk_multiplier.num == market.risk_multiplier.den
         else market.risk_multiplier,
         close_fee=market.close_fee_in_margin,
+        size_rate=get_size_rate_terms(market) if market.size_slope.num else None,
     )
+
+
+def get_size_rate_terms(market: Market, rate: Ratio | None = None) -> tuple[int, int, int, int]:
+    """Return (a, b, c, d): the rate of ``q`` lots is min(a + b x q, c) / d (MARGIN-13).
+
+    ``rate`` is the rate at size 0 (the tier's mmr by default); ``c / d`` is the market's
+    ``size_rate_cap`` for the maintenance rate, 1 for any other rate; ``b / d`` the slope per
+    lot, ``size_slope x lot_size``.
+
+    >>> import attrs
+    >>> from liqspec.model.market_rules import make_market
+    >>> tick, lot = Ratio.of(1, 10), Ratio.of(1, 1000)
+    >>> btc = make_market(symbol="BTC", contract=ContractKind.LINEAR, base_asset="BTC",
+    ...     quote_asset="USDC", settle_asset="USDC", price_tick=tick, lot_size=lot,
+    ...     settle_quantum=Ratio.of(1, 10**6), max_price=10**7,
+    ...     tiers=(Tier(0, 10**15, Ratio.of(1, 100), Ratio.of(1, 50), 0),),
+    ...     tier_mode=TierMode.CONTINUOUS, check=False)
+    >>> btc = attrs.evolve(btc, size_slope=Ratio.of(1, 20000), size_rate_cap=Ratio.of(1, 2))
+    >>> get_size_rate_terms(btc)  # 1% + 0.005% per BTC = 0.0005% per lot, at most 50%
+    (200000, 1, 10000000, 20000000)
+    """
+    base = market.tiers[0].mmr if rate is None else rate
+    cap = market.size_rate_cap if rate is None else Ratio(1, 1)
+    per_lot = Ratio.of(market.size_slope.num * market.lot_size.num,
+                       market.size_slope.den * market.lot_size.den)  # fmt: skip
+    den = math.lcm(base.den, per_lot.den, cap.den)
+    return (base.num * (den // base.den), per_lot.num * (den // per_lot.den),
+            cap.num * (den // cap.den), den)  # fmt: skip
 
 
 @frozen
@@ -338,6 +372,10 @@ class Market:
     """The market's open interest in lots, from its last ``open-interest`` event (MARGIN-12)."""
     price_display: PriceDisplay = PriceDisplay.CONSERVATIVE
     """How a report shows the liquidation price (PRICE-10); the engine never reads it."""
+    size_slope: Ratio = Ratio(0, 1)
+    """The rate added per base unit of a position's size (MARGIN-13, Deribit); 0: off."""
+    size_rate_cap: Ratio = Ratio(0, 1)
+    """The highest maintenance rate the size slope reaches (MARGIN-13, MARKET-4)."""
     table: MarginTable = field(
         init=False,
         eq=False,

@@ -27,6 +27,7 @@ from liqspec.model.margin import (
     get_leg_terms,
     get_maintenance_margin,
     get_notional,
+    get_size_rate,
     get_tier_index,
     get_unrealized_pnl,
     is_below_maintenance,
@@ -35,6 +36,7 @@ from liqspec.model.markets import (
     ContractKind,
     Market,
     PriceDisplay,
+    Tier,
     TierMode,
     Trigger,
     Valuation,
@@ -258,12 +260,19 @@ def get_exact_liquidation_price(unit: MarginUnit, index: int) -> Fraction | None
     found = None
     for k, tier in enumerate(market.tiers):  # the tier containing its own root, else L's
         amount = tier.maintenance_amount if market.tier_mode is TierMode.CONTINUOUS else 0
-        rate = multiplier * Fraction(tier.mmr.num, tier.mmr.den)
+        rate = multiplier * Fraction(*_maintenance_rate(market, tier, position.size))
         root = solve(rate, fee + others_mm - multiplier * amount)
         if root is not None and _holds(market, k, scale * root if linear else scale / root):
             return root
         found = root if k == at_grid else found
     return found
+
+
+def _maintenance_rate(market: Market, tier: Tier, size: int) -> tuple[int, int]:
+    """Return the tier's mmr, or on a size-linear market the rate of ``size`` lots (MARGIN-13)."""
+    if market.table.size_rate is None:
+        return tier.mmr.num, tier.mmr.den
+    return get_size_rate(market.table.size_rate, size)
 
 
 def _holds(market: Market, index: int, notional: Fraction) -> bool:
