@@ -38,10 +38,12 @@ KINDS = ("market", "margin", "maintenance", "fee", "shares", "scenario")
 OPTIONAL = {
     ("out-rejection", "detail"), ("out-event", "margin"),
     ("out-margin", "liquidation_price_displayed"), ("out-margin", "liquidation_price_exact"),
+    ("out-market", "size_slope"), ("out-market", "size_rate_cap"),
 }  # fmt: skip
 """The only optional fields: a rejection's detail is in ``run --json``, not in vectors; a
 fill's ``margin`` is shown only when it is isolated (STATE-6); a displayed liquidation price
-and its root only on a market that does not show it conservatively (PRICE-10)."""
+and its root only on a market that does not show it conservatively (PRICE-10); a market's
+size slope and its cap only on a size-linear market (MARGIN-13)."""
 
 Document = dict[str, Any]
 

@@ -6,6 +6,7 @@ convention through market options (trigger, margin_valuation, close_fee_in_margi
 
 from __future__ import annotations
 
+import math
 import tomllib
 from fractions import Fraction
 
@@ -28,6 +29,7 @@ from liqspec import (
     open_position,
 )
 from liqspec.base.conventions import to_units
+from liqspec.engine.markprice import get_ema_update
 from liqspec.model.margin import get_close_fee_estimate, get_open_interest_rate
 from liqspec.model.market_files import market_from_document
 from liqspec.model.market_rules import derive_maintenance_amounts
@@ -618,3 +620,29 @@ def test_deribit_margin_rates_grow_with_the_position_size() -> None:
         assert get_initial_margin(m, position, mark) == units(m, initial, "amount")
         if maintenance is not None:
             assert get_maintenance_margin(m, position, mark) == units(m, maintenance, "amount")
+
+
+def test_hyperliquid_mark_ema_follows_the_published_update_formula() -> None:
+    """Hyperliquid, Robust price indices (read 2026-11-27): the mark's 150 s EMA of mid - oracle.
+
+    numerator <- numerator x exp(-t / 150 s) + sample x t, denominator likewise with t, for a
+    sample t seconds after the last. Hyperliquid publishes the formula, not numbers: the
+    oracle here is that formula in floating point, on samples of ours (every 3 s for ten
+    minutes, then a one-minute gap). MARK-5's exact EMA with the file's ten-digit decay and
+    its 10^-18 grid stays within 10^-9 of it, relative to the sample range.
+    """
+    decay = market("hyperliquid-btc-mark-ema.toml").mark.ema_decay
+    exact = (Fraction(0), Fraction(0))
+    numerator = denominator = 0.0
+    times = [*range(0, 600, 3), 660, 663]
+    last = None
+    for k, time in enumerate(times):
+        sample = Fraction((k * 37) % 101 - 50, 2)  # half ticks, as a book mid gives
+        elapsed = 0 if last is None else time - last
+        last = time
+        exact = get_ema_update(exact, sample, elapsed, decay)
+        keep = math.exp(-elapsed / 150)
+        numerator = numerator * keep + float(sample) * elapsed
+        denominator = denominator * keep + elapsed
+        if denominator:
+            assert abs(float(exact[0] / exact[1]) - numerator / denominator) < 50e-9

@@ -14,11 +14,12 @@ import numpy.typing as npt
 from attrs import frozen
 
 from liqspec.base.conventions import decimal_text
+from liqspec.model.accounts import Position, Side
+from liqspec.model.margin import get_initial_rate
 from liqspec.model.markets import (
     ContractKind,
     Market,
     format_price,
-    get_max_leverage,
     get_value,
 )
 
@@ -192,9 +193,9 @@ def generate_population(market: Market, entry: int, spec: PopulationSpec, seed: 
     def row(name: str, notional: float, leverage: float, long: bool, mode: str) -> str:
         lots = max(1, int(notional / quote_per_lot))
         value = get_value(market, lots, entry)
-        tier = next((t for t in market.tiers if value < t.cap), market.tiers[-1])
-        cap = get_max_leverage(tier)
-        leverage = min(leverage, cap.num / cap.den)
+        held = Position(market.symbol, Side.LONG if long else Side.SHORT, lots, value)
+        rate = get_initial_rate(market, held, value)  # the tier's, or the size's (MARGIN-13)
+        leverage = min(leverage, rate.den / rate.num)
         wallet = -(-value * 1000 // max(1000, int(leverage * 1000)))
         return (
             f"{name},{mode},{market.symbol},{'long' if long else 'short'},"

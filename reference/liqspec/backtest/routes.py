@@ -46,7 +46,7 @@ from liqspec.engine.state import (
     get_unit,
 )
 from liqspec.engine.transition import process_event
-from liqspec.model.accounts import MarginUnit
+from liqspec.model.accounts import MarginUnit, Position
 from liqspec.model.margin import get_close_fee_estimate, get_equity, get_maintenance_requirement
 from liqspec.model.markets import (
     BreakerParams,
@@ -55,6 +55,7 @@ from liqspec.model.markets import (
     Market,
     MarkSource,
     OnUnfilled,
+    Tier,
     TierMode,
     Valuation,
     get_value,
@@ -490,6 +491,18 @@ def _guess_prices(backtest: Backtest) -> dict[str, int]:
     return guesses
 
 
+def _guess_rates(
+    market: Market, tier: Tier, positions: list[Position]
+) -> npt.NDArray[np.float64] | float:
+    """Return the tier's mmr, or each position's size-linear rate (MARGIN-13), in floats."""
+    if market.table.size_rate is None:
+        return tier.mmr.num / tier.mmr.den
+    base, per_lot, cap, den = market.table.size_rate
+    sizes = np.array([p.size for p in positions], dtype=np.float64)
+    rates: npt.NDArray[np.float64] = np.minimum(base + per_lot * sizes, cap) / den
+    return rates
+
+
 def _roots(market: Market, units: list[Unit]) -> npt.NDArray[np.float64]:
     """Return the real root of E = MM per unit, NaN where no tier's range holds it."""
     positions = [u.positions[0] for u in units]
@@ -502,7 +515,7 @@ def _roots(market: Market, units: list[Unit]) -> npt.NDArray[np.float64]:
     linear = market.contract is ContractKind.LINEAR
     roots = np.full(len(units), np.nan)
     for i, tier in enumerate(market.tiers):
-        rate = multiplier * tier.mmr.num / tier.mmr.den
+        rate = multiplier * _guess_rates(market, tier, positions)
         amount = multiplier * (
             tier.maintenance_amount if market.tier_mode is TierMode.CONTINUOUS else 0
         )

@@ -88,10 +88,11 @@ def _market_vectors(documents: dict[str, dict[str, Any]]) -> Iterator[Vector]:
         )
 
 
-def _size_linear(cap: str) -> Callable[[dict[str, Any]], None]:
+def _size_linear(cap: str | None, *more: tuple[str, object]) -> Callable[[dict[str, Any]], None]:
     """One tier of 1% / 2%, a slope of 0.005% per coin and the given rate cap (MARGIN-13)."""
     tier = {"floor": "0", "cap": "1000000000", "mmr": "0.01", "imr": "0.02"}
-    return _sets(("tiers", [tier]), ("market.size_slope", "0.00005"), ("market.size_rate_cap", cap))
+    edits = [("tiers", [tier]), ("market.size_slope", "0.00005"), *more]
+    return _sets(*edits, *([("market.size_rate_cap", cap)] if cap else []))
 
 
 def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
@@ -143,6 +144,18 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("liquidation-fee-of-one", _set("liquidation.fee", "1"), "MARKET-12"),
     ("impact-bound-of-one", _set("liquidation.impact_bound", "1"), "MARKET-12"),
     ("basis-window-zero", _set("mark.basis_window", "0"), "MARKET-13"),
+    (
+        "ema-decay-of-one",
+        _sets(("mark.source", "median"), ("mark.basis", "ema"), ("mark.ema_decay", "1")),
+        "MARKET-13",
+    ),
+    (
+        "ema-on-the-clamped-mark",
+        _sets(("mark.source", "clamped"), ("mark.basis", "ema"), ("mark.ema_decay", "0.5")),
+        "MARKET-13",
+    ),
+    ("ema-decay-without-ema", _set("mark.ema_decay", "0.5"), "MARKET-13"),
+    ("basis-unknown", _set("mark.basis", "median"), "MARKET-13"),
     ("band-of-one", _set("breakers.band", "1"), "MARKET-14"),
     ("multiplier-below-one", _set("risk.max_multiplier", "0.5"), "MARKET-15"),
     ("fair-band-of-one", _set("mark.fair_band", "1"), "MARKET-13"),
@@ -201,6 +214,12 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("size-rate-cap-without-slope", _set("market.size_rate_cap", "0.5"), "MARKET-4"),
     ("size-rate-cap-above-half-of-one-plus-mmr", _size_linear("0.51"), "MARKET-4"),
     ("size-rate-cap-below-mmr", _size_linear("0.005"), "MARKET-4"),
+    ("size-slope-without-cap", _size_linear(None), "MARKET-4"),
+    (
+        "size-slope-with-close-fee",
+        _size_linear("0.25", ("market.close_fee_in_margin", True)),
+        "MARKET-4",
+    ),
     (
         "open-interest-upper-below-lower",
         _sets(("market.open_interest_lower", "2000"), ("market.open_interest_upper", "1000")),

@@ -838,6 +838,40 @@ _MARK_PINS = [
         ("mark-median",),
     ),
     Pin(
+        "mark5-ema-basis-weighs-samples-by-the-time-since-the-last",
+        "EMA basis, decay 0.5 per time unit; index 60000, a trade at 61000. The first book "
+        "(mid 60010, time 0) has weight 0; at time 3 mid 60004: (0 x 1/8 + 4 x 3) / (0 + 3) "
+        "= 4, mark 60004; at time 4 mid 60010: (12/2 + 10) / (3/2 + 1) = 6.4, mark 60006.4 "
+        "(the mean of the three samples would give 60008); at time 104 the decay 0.5^100 is "
+        "below 10^-18, so 0, and mid 60002 alone counts: 60002",
+        ("MARK-5", "MARK-2", "MARK-4"),
+        _world(
+            "mark5-ema-basis-weighs-samples-by-the-time-since-the-last",
+            [_cash("carol")],
+            [
+                _index("60000"),
+                _event("trade", market=_BTC, price="61000"),
+                _book([["60000", "1"]], [["60020", "1"]]),
+                _clock(3),
+                _book([["59994", "1"]], [["60014", "1"]]),
+                _clock(4),
+                _book([["60000", "1"]], [["60020", "1"]]),
+                _clock(104),
+                _book([["59992", "1"]], [["60012", "1"]]),
+            ],
+            [market(mark={"source": "median", "basis": "ema", "ema_decay": "0.5"})],
+        ),
+        lambda out: (
+            [(i, r["candidates"], r["mark"]) for i, r in records_of(out, "mark-derived")]
+            == [
+                (4, ["60000", "60004", "61000"], "60004"),
+                (6, ["60000", "60006.4", "61000"], "60006.4"),
+                (8, ["60000", "60002", "61000"], "60002"),
+            ]
+        ),
+        ("mark-median",),
+    ),
+    Pin(
         "state8-unchanged-mark-event-is-recorded",
         "a mark event that repeats the mark is recorded and checks the halt levels against a "
         "new reference, which itself trips nothing",

@@ -543,6 +543,7 @@ class _Builder:
                     {"source": "median", "basis_window": "3"}, {"source": "clamped"},
                     {"source": "median", "basis_window": "1"},
                     {"source": "clamped", "fair_band": "0.01"},
+                    {"source": "median", "basis": "ema", "ema_decay": "0.9"},
                 ])  # fmt: skip
                 self.derived.add(symbol)
             tables["books"][symbol] = self.book(entry, entry.mark)

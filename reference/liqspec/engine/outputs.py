@@ -80,8 +80,16 @@ def percent(ratio: Ratio) -> str:
 
 
 def market_report(market: Market) -> dict[str, Any]:
-    """Describe a validated market and its tier table with derived quantities."""
-    return {
+    """Describe a validated market and its tier table with derived quantities.
+
+    A size-linear market also shows its ``size_slope`` and ``size_rate_cap`` (MARGIN-13).
+    """
+    sized = (
+        {"size_slope": str(market.size_slope), "size_rate_cap": str(market.size_rate_cap)}
+        if market.size_slope.num
+        else {}
+    )
+    return sized | {
         "symbol": market.symbol,
         "contract": market.contract.value,
         "settle_asset": market.settle_asset,

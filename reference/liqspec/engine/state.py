@@ -96,6 +96,10 @@ class MarketState:
     basis: Fraction = Fraction(0)
     last_trade: int = 0
     basis_samples: tuple[Fraction, ...] = ()
+    basis_ema: tuple[Fraction, Fraction] = (Fraction(0), Fraction(0))
+    """MARK-5: the EMA's (numerator, denominator), each on the 10^-18 grid."""
+    basis_time: int | None = None
+    """MARK-5: the time of the last basis sample, None before the first."""
     mark_time: int = 0
     history: tuple[tuple[int, int], ...] = ()
     reference: int = 0

@@ -19,7 +19,12 @@ from liqspec.base.conventions import ratio_text
 from liqspec.base.errors import EventRejectedError, InputError, Reason
 from liqspec.engine.breakers import get_band, is_halted, process_breakers, record_mark
 from liqspec.engine.liquidation import process_liquidations
-from liqspec.engine.markprice import derive_mark, get_median_candidates
+from liqspec.engine.markprice import (
+    derive_mark,
+    get_ema_update,
+    get_median_candidates,
+    get_smoothed_basis,
+)
 from liqspec.engine.records import (
     BookSet,
     ClockSet,
@@ -72,7 +77,7 @@ from liqspec.engine.state import (
 )
 from liqspec.model.accounts import MarginMode
 from liqspec.model.margin import get_equity, get_initial_requirement
-from liqspec.model.markets import MarkSource, format_price
+from liqspec.model.markets import BasisSmoothing, MarkSource, format_price
 
 __all__ = [
     "apply_event",
@@ -117,7 +122,7 @@ def process_markets(before: State, state: State, event: Event) -> tuple[State, t
 
 def _derived_record(entry: MarketState, derived: int) -> Record:
     candidates = get_median_candidates(
-        entry.index, entry.basis, entry.basis_samples, entry.last_trade
+        entry.index, entry.basis, get_smoothed_basis(entry), entry.last_trade
     )
     return MarkDerived(
         entry.market.symbol, entry.market.mark.source.value, entry.index, ratio_text(entry.basis),
@@ -211,6 +216,10 @@ def process_book_update(state: State, event: BookUpdate) -> tuple[State, Record]
         sample = Fraction(book.bids[0].price + book.asks[0].price, 2) - entry.index
         kept = (*entry.basis_samples, sample)[-entry.market.mark.basis_window :]
         entry = attrs.evolve(entry, basis_samples=kept)
+        if entry.market.mark.basis is BasisSmoothing.EMA:  # MARK-5
+            elapsed = 0 if entry.basis_time is None else state.time - entry.basis_time
+            ema = get_ema_update(entry.basis_ema, sample, elapsed, entry.market.mark.ema_decay)
+            entry = attrs.evolve(entry, basis_ema=ema, basis_time=state.time)
     state = with_market(state, entry)
     return state, BookSet(event.market, len(event.book.bids), len(event.book.asks))
 

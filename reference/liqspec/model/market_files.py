@@ -27,6 +27,7 @@ from liqspec.model.market_rules import (
     validate_market,
 )
 from liqspec.model.markets import (
+    BasisSmoothing,
     BreakerParams,
     ChunkRounding,
     ContractKind,
@@ -195,6 +196,10 @@ def mark_params_from(table: dict[str, Any], base: MarkParams | None = None) -> M
         changes["basis_window"] = _count(table["basis_window"], "mark.basis_window")
     if "fair_band" in table:
         changes["fair_band"] = parse_ratio(table["fair_band"], "mark.fair_band")
+    if "basis" in table:
+        changes["basis"] = BasisSmoothing(table["basis"])
+    if "ema_decay" in table:
+        changes["ema_decay"] = parse_ratio(table["ema_decay"], "mark.ema_decay")
     return attrs.evolve(base or MarkParams(), **changes)
 
 

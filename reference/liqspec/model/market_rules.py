@@ -10,6 +10,7 @@ from liqspec.base.conventions import (
 )
 from liqspec.base.errors import InputError, Reason
 from liqspec.model.markets import (
+    BasisSmoothing,
     BreakerParams,
     ContractKind,
     FeeLimit,
@@ -17,6 +18,7 @@ from liqspec.model.markets import (
     LiquidationParams,
     Market,
     MarkParams,
+    MarkSource,
     Source,
     Tier,
     TierMode,
@@ -117,6 +119,24 @@ def _check_mark(params: MarkParams) -> None:
         raise InputError(Reason.MARK_PARAMS, "mark.basis_window", params.basis_window, ">= 1")
     if not params.fair_band < Ratio(1, 1):
         raise InputError(Reason.MARK_PARAMS, "mark.fair_band", str(params.fair_band), "below 1")
+    _check_ema(params)
+
+
+def _check_ema(params: MarkParams) -> None:
+    """MARKET-13: an EMA basis smooths a median mark with a decay strictly between 0 and 1."""
+    decay = params.ema_decay
+    if params.basis is BasisSmoothing.MEAN:
+        if decay.num:
+            detail = 'applies only with basis = "ema" (MARK-5)'
+            raise InputError(Reason.OPTION_NOT_SUPPORTED, "mark.ema_decay", str(decay), detail)
+        return
+    if params.source is not MarkSource.MEDIAN:
+        detail = 'the EMA smooths the median mark\'s basis: needs source = "median" (MARK-5)'
+        raise InputError(Reason.OPTION_NOT_SUPPORTED, "mark.basis", "ema", detail)
+    if decay.num == 0 or not decay < Ratio(1, 1):
+        raise InputError(
+            Reason.MARK_PARAMS, "mark.ema_decay", str(decay), "between 0 and 1, both excluded"
+        )
 
 
 def _check_breakers(params: BreakerParams) -> None:
@@ -296,9 +316,9 @@ def _check_options(market: Market) -> None:
 
 
 def _check_size_rate(market: Market) -> None:
-    """MARKET-4: a size slope needs one linear tier and a cap with mmr <= cap, 2 cap - mmr < 1.
+    """MARKET-4: a size slope needs one linear tier, no close fee, mmr <= cap, 2 cap - mmr < 1.
 
-    The second bound keeps the marginal rate m0 + 2kq below 1 up to the cap (INV-MM-SIZE).
+    The last bound keeps the marginal rate m0 + 2kq below 1 up to the cap (INV-MM-SIZE).
     """
     slope, cap = market.size_slope, market.size_rate_cap
     if slope.num == 0:
@@ -309,6 +329,12 @@ def _check_size_rate(market: Market) -> None:
     if market.contract is not ContractKind.LINEAR or len(market.tiers) != 1:
         detail = "a size slope needs a linear market with one tier (MARGIN-13)"
         raise InputError(Reason.OPTION_NOT_SUPPORTED, "market.size_slope", str(slope), detail)
+    if market.close_fee_in_margin:  # its estimate would grow with the size's initial rate
+        detail = "not with a size slope: the fee estimate would grow with the size (MARGIN-13)"
+        raise InputError(Reason.OPTION_NOT_SUPPORTED, "market.close_fee_in_margin", "true", detail)
+    if cap.num == 0:
+        detail = "required with a size_slope (MARGIN-13)"
+        raise InputError(Reason.MISSING_KEY, "market.size_rate_cap", None, detail)
     mmr = market.tiers[0].mmr
     if cap < mmr or not _top_rate(mmr, cap) < _ONE:
         detail = f"need {mmr} <= size_rate_cap and 2 x size_rate_cap - {mmr} < 1"

@@ -18,6 +18,7 @@ from liqspec.base.conventions import (
 )
 
 __all__ = [
+    "BasisSmoothing",
     "BreakerParams",
     "ChunkRounding",
     "ContractKind",
@@ -195,6 +196,13 @@ class MarkSource(enum.Enum):
     CLAMPED = "clamped"
 
 
+class BasisSmoothing(enum.Enum):
+    """How MARK-2's second candidate smooths the book's basis (MARK-2, MARK-5)."""
+
+    MEAN = "mean"
+    EMA = "ema"
+
+
 class HaltAction(enum.Enum):
     """What liquidation does while a breaker halts or gates the market (BRK-6)."""
 
@@ -210,6 +218,9 @@ class MarkParams:
     source: MarkSource = MarkSource.EVENT
     basis_window: int = 5
     fair_band: Ratio = Ratio(1, 10)
+    basis: BasisSmoothing = BasisSmoothing.MEAN
+    ema_decay: Ratio = Ratio(0, 1)
+    """MARK-5: the share of its weight a sample keeps per time unit; 0 when unset."""
 
 
 @frozen
