@@ -209,3 +209,17 @@ def test_stress_guide_policy_table_is_what_the_comparison_prints(
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
     assert len(table) == 6
     assert "\n".join(table) in STRESS_GUIDE
+
+
+STRESS_GUIDE = (ROOT / "docs" / "stress.md").read_text()
+
+
+def test_stress_guide_cascade_output_is_what_the_command_prints() -> None:
+    section = STRESS_GUIDE.split("## Predict a cascade from a state", 1)[1]
+    shown = section.split("```text", 1)[1].split("```", 1)[0].splitlines()
+    command = shown[1].removeprefix("$ .venv/bin/liqspec ").split()
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 0
+    for line in shown[2:]:
+        if line:
+            assert line in result.output, line

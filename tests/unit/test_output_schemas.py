@@ -114,7 +114,8 @@ def kinds_defined(name: str) -> set[str]:
 
 
 def test_there_is_a_schema_per_vector_kind_and_command() -> None:
-    commands = {"out-cli-check-market", "out-cli-margin", "out-cli-run", "out-cli-error"}
+    commands = {"out-cli-check-market", "out-cli-margin", "out-cli-run", "out-cli-error",
+                "out-cli-cascade"}  # fmt: skip
     parts = {"out-common", "out-record", "out-event", "out-rejection"}
     assert set(NAMES) == {f"out-{kind}" for kind in KINDS} | commands | parts
 

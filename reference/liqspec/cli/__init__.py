@@ -7,6 +7,7 @@ commands to the group when imported.
 from liqspec.cli import (
     audit_commands,
     backtest_commands,
+    cascade_commands,
     conformance_commands,
     engine_commands,
     proof_commands,
@@ -17,6 +18,7 @@ from liqspec.cli.app import main
 __all__ = [
     "audit_commands",
     "backtest_commands",
+    "cascade_commands",
     "conformance_commands",
     "engine_commands",
     "main",

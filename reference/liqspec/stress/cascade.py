@@ -46,6 +46,7 @@ from liqspec.stress.plan import Ladder, LadderShape, StressPlan, get_run_seed
 __all__ = [
     "RunResult",
     "StepResult",
+    "Tally",
     "build_ladder_book",
     "build_run_state",
     "get_baseline_depth",
@@ -56,6 +57,7 @@ __all__ = [
     "get_population_csv",
     "get_remaining",
     "process_cascade_step",
+    "process_rounds",
     "process_run",
     "refill",
 ]
@@ -185,8 +187,8 @@ class StepResult:
     """The market's fund when the step ended."""
 
 
-class _Tally:
-    """Adds up one run's records (STRESS-5)."""
+class Tally:
+    """Adds up the records of a run, or of a shock's cascade (STRESS-5, STRESS-10)."""
 
     def __init__(self, market: Market, fund: int, mark: int) -> None:
         self.market = market
@@ -215,6 +217,7 @@ class _Tally:
         self.drawdown = max(self.drawdown, self.fund_peak - balance)
 
     def add(self, before: State, after: State, records: tuple[Record, ...]) -> None:
+        """Add one event's records; ``before`` and ``after`` are the states around it."""
         mark = after.markets[self.market.symbol].mark
         for record in records:
             if isinstance(record, LiquidationStarted):
@@ -291,7 +294,24 @@ def process_cascade_step(
         IndexUpdate(symbol, index, Fraction(0)),
         TradeUpdate(symbol, index),
     ]
-    low = high = index
+    return process_rounds(state, symbol, opening, index, observe=observe)
+
+
+def process_rounds(
+    state: State,
+    symbol: str,
+    opening: list[Event],
+    start: int,
+    *,
+    observe: Callable[[State, State, Event, tuple[Record, ...]], None],
+) -> tuple[State, int, int, int]:
+    """Process ``opening``, then STRESS-3's rounds; return the state, the rounds, low and high.
+
+    While the events since the last printed trade filled a liquidation in the book at a price
+    other than the last trade, that price is printed as a trade: a round. ``low`` and ``high``
+    are the extreme marks after any event, from ``start``.
+    """
+    low = high = start
     rounds = 0
     seen: list[Record] = []
     for event in opening:
@@ -407,7 +427,7 @@ def process_run(
     market, ladder = plan.market, plan.ladder
     start = _start_ticks(plan)
     state = build_run_state(plan, units, int(times[0]), int(ticks[0]))
-    tally = _Tally(market, plan.fund, int(ticks[0]))
+    tally = Tally(market, plan.fund, int(ticks[0]))
     full = tuple(get_full_depth(ladder, k) for k in range(1, ladder.levels + 1))
     depths = (full, full)
     steps: list[StepResult] = []

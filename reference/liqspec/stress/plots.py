@@ -17,9 +17,10 @@ from typing import Any
 
 from liqspec.model.markets import Market
 from liqspec.stress.cascade import RunResult
+from liqspec.stress.prediction import MapLevel, ShockResult
 from liqspec.stress.summary import get_quantile
 
-__all__ = ["plot_run", "plot_runs"]
+__all__ = ["plot_cascade", "plot_run", "plot_runs"]
 
 
 def _pyplot() -> Any:
@@ -157,5 +158,41 @@ def plot_runs(market: Market, results: Sequence[RunResult], target: Path) -> Non
                          label=f"{float(level):.0%} quantile {quantile:,.0f}")  # fmt: skip
         axis.set_title(f"{title}, {len(results)} runs")
         axis.legend()
+    figure.savefig(target, dpi=90)
+    plt.close(figure)
+
+
+def plot_cascade(
+    market: Market, levels: Sequence[MapLevel], shocks: Sequence[ShockResult], target: Path
+) -> None:
+    """Draw a state's cumulative liquidation map and each shock's cascade beside it.
+
+    Left: per price, the notional liquidatable once the price reaches it (longs below the
+    reference price, shorts above; STRESS-9). Right, on the same price axis: the mark after
+    each event of each shock's cascade (STRESS-10), so a path that walks into a dense band of
+    the map is a cascade.
+    """
+    plt = _pyplot()
+    figure, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 5), sharey=True, constrained_layout=True,
+        gridspec_kw={"width_ratios": [3, 2]},
+    )  # fmt: skip
+    prices = [_price(market, level.price) for level in levels]
+    asset = market.settle_asset
+    longs = [_amount(market, level.long_cumulative) for level in levels]
+    shorts = [_amount(market, level.short_cumulative) for level in levels]
+    left.step(longs, prices, where="post", color="tab:red", label="longs (a fall to the price)")
+    left.step(shorts, prices, where="pre", color="tab:green", label="shorts (a rise to the price)")
+    left.set_xlabel(f"notional liquidatable, cumulative ({asset})")
+    left.set_ylabel(f"price ({market.quote_asset})")
+    left.set_title(f"{market.symbol}: liquidation map")
+    left.legend()
+    for shock in shocks:
+        path = [_price(market, mark) for mark in shock.path]
+        right.plot(range(len(path)), path, marker="o", markersize=3,
+                   label=f"{float(shock.shock):+.1%}: {shock.rounds} rounds")  # fmt: skip
+    right.set_xlabel("event of the cascade (book, index, trade, then each round)")
+    right.set_title("the mark through each shock's cascade")
+    right.legend(fontsize="small")
     figure.savefig(target, dpi=90)
     plt.close(figure)

@@ -16,12 +16,14 @@ from liqspec.base.errors import InputError, Reason
 from liqspec.model.markets import Market, format_price
 from liqspec.stress.cascade import RunResult
 from liqspec.stress.plan import StressPlan
+from liqspec.stress.prediction import Prediction, ShockResult
 from liqspec.stress.summary import Difference, Summary
 
 __all__ = [
     "LEVEL_COLUMNS",
     "RUN_COLUMNS",
     "STEP_COLUMNS",
+    "cascade_report",
     "difference_rows",
     "journal_record",
     "level_rows",
@@ -262,3 +264,60 @@ def result_from_journal(record: object, where: str) -> tuple[int, RunResult]:
         liquidated_by_tier=tuple(tiers[0]), closes_by_tier=tuple(tiers[1]),
     )  # fmt: skip
     return record["set"], result
+
+
+def _percent(share: Fraction) -> str:
+    """Render a signed share as percent decimal text: -1/20 -> "-5"."""
+    return ratio_text(share * 100)
+
+
+def cascade_report(prediction: Prediction) -> dict[str, Any]:
+    """Return ``liqspec cascade``'s report (STRESS-9..STRESS-11): prices and amounts as text."""
+    market = prediction.market
+
+    def shock_row(result: ShockResult) -> dict[str, Any]:
+        amounts = {
+            name: _amount(market, getattr(result, name))
+            for name in ("liquidated_long", "liquidated_short", "liquidated", "fund_start",
+                         "fund_end", "fund_loss", "fund_paid", "fund_income", "adl_covered",
+                         "socialized", "bad_debt", "adl_need")
+        }  # fmt: skip
+        return amounts | {
+            "shock_percent": _percent(result.shock),
+            "index": format_price(market, result.index),
+            "mark": format_price(market, result.mark),
+            "rounds": result.rounds,
+            "path": [format_price(market, p) for p in result.path],
+            "liquidated_accounts": result.liquidated_accounts,
+            "adl_count": result.adl_count,
+            "exhausted": result.exhausted,
+        }
+
+    return {
+        "market": market.symbol,
+        "settle_asset": market.settle_asset,
+        "reference_price": format_price(market, prediction.reference),
+        "mark": format_price(market, prediction.mark),
+        "map": [
+            {
+                "price": format_price(market, level.price),
+                "long": _amount(market, level.long),
+                "short": _amount(market, level.short),
+                "long_cumulative": _amount(market, level.long_cumulative),
+                "short_cumulative": _amount(market, level.short_cumulative),
+            }
+            for level in prediction.levels
+        ],
+        "shocks": [shock_row(r) for r in prediction.shocks],
+        "scan": {
+            "shocks_percent": [_percent(r.shock) for r in prediction.scan],
+            "thresholds": [
+                {
+                    "name": t.name,
+                    "shock_percent": None if t.shock is None else _percent(t.shock),
+                    "monotone": t.monotone,
+                }
+                for t in prediction.thresholds
+            ],
+        },
+    }
