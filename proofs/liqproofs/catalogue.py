@@ -196,6 +196,35 @@ def _adjust() -> tuple[Outcome, str]:
     return prove(hypotheses, claim), ""
 
 
+def _preempt() -> tuple[Outcome, str]:
+    """INV-PREEMPT: RISK-7's target is bounded, monotone, and never lowers margins (model).
+
+    Combined with RISK-2's by the maximum, RISK-3's next multiplier is never below what
+    volatility alone gives; RISK-6 phases its rises in.
+    """
+    p1, p2, threshold = _ints("predicted_1", "predicted_2", "threshold")
+    target, top, step, band, current, by_vol = z3.Reals(
+        "preempt_target max_multiplier max_step hysteresis current volatility_target"
+    )
+
+    def preempt(predicted: Any) -> Any:
+        return z3.If(predicted > threshold, target, 1)
+
+    def next_multiplier(goal: Any) -> Any:
+        gap = goal - current
+        moved = current + z3.If(gap > step, step, z3.If(gap < -step, -step, gap))
+        return z3.If(z3.If(gap >= 0, gap, -gap) <= band, current,
+                     z3.If(moved < 1, 1, z3.If(moved > top, top, moved)))  # fmt: skip
+
+    combined = z3.If(by_vol >= preempt(p1), by_vol, preempt(p1))
+    hypotheses = [target >= 1, target <= top, step > 0, band >= 0, current >= 1, current <= top,
+                  by_vol >= 1, by_vol <= top, p1 >= 0, p2 >= p1, threshold >= 0]  # fmt: skip
+    never_lower = next_multiplier(combined) >= next_multiplier(by_vol)
+    claim = z3.And(preempt(p1) >= 1, preempt(p1) <= target, preempt(p1) <= preempt(p2),
+                   combined <= top, never_lower)  # fmt: skip
+    return prove(hypotheses, claim), ""
+
+
 # --- per-market checks -------------------------------------------------------------------------
 
 
@@ -473,6 +502,7 @@ THEOREMS: dict[str, tuple[str, Check]] = {
     "INV-CONSERVE-CLOSE": ("a close at P leaves equity at P unchanged", _close),
     "INV-PHASE-IN": ("a healthy account is not liquidated by a change alone", _phase_in),
     "INV-ADJUST": ("the multiplier is monotone, bounded and rate-limited", _adjust),
+    "INV-PREEMPT": ("RISK-7's target is bounded, monotone, and never lowers margins", _preempt),
     **soundness.THEOREMS,
 }
 

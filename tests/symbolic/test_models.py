@@ -30,7 +30,8 @@ from liqspec import (
 from liqspec.engine.breakers import process_breakers
 from liqspec.engine.execution import _smallest
 from liqspec.engine.markprice import derive_mark, round_toward
-from liqspec.engine.risk import get_next_multiplier, get_target_multiplier
+from liqspec.engine.preemption import get_preempt_target
+from liqspec.engine.risk import get_combined_target, get_next_multiplier, get_target_multiplier
 from liqspec.engine.state import Book, Level, MarketState, close_part
 from liqspec.model.market_files import load_market
 from liqspec.model.markets import BreakerParams, MarkParams, MarkSource, RiskParams
@@ -86,6 +87,27 @@ def test_adjust_model_matches_the_reference(
     model_new = current if abs(gap) <= band else max(Fraction(1), min(top, moved))
     assert get_next_multiplier(params, current, model_target) == model_new
     assert attrs.evolve(params) == params
+
+
+@given(RISK, st.integers(0, 10**6), st.integers(0, 10**6), st.integers(100, 300), st.data())
+def test_preempt_model_matches_the_reference(
+    params: RiskParams, predicted: int, threshold: int, target: int, data: st.DataObject
+) -> None:
+    """INV-PREEMPT: the model's target (preempt_target above the threshold, else 1) and its
+    combination with RISK-2's by the maximum are the reference's (RISK-7)."""
+    top = Fraction(params.max_multiplier.num, params.max_multiplier.den)
+    goal = min(Fraction(target, 100), top)
+    params = attrs.evolve(
+        params,
+        preempt_shock=Ratio.of(1, 10),
+        preempt_threshold=Ratio(threshold, 1),
+        preempt_target=Ratio.of(goal.numerator, goal.denominator),
+    )
+    model = goal if predicted > threshold else Fraction(1)
+    assert get_preempt_target(params, predicted, Ratio(1, 1)) == model
+    volatility = data.draw(st.none() | st.integers(0, 10**6))
+    by_volatility = Fraction(1) if volatility is None else get_target_multiplier(params, volatility)
+    assert get_combined_target(params, volatility, model) == max(by_volatility, model)
 
 
 @given(st.integers(-(10**9), 10**9), st.integers(1, 10**4), st.integers(1, 10**6))

@@ -24,6 +24,7 @@ from liqspec.engine.records import (
     Takeover,
 )
 from liqspec.engine.risk import (
+    get_combined_target,
     get_next_multiplier,
     get_risk_volatility,
     get_target_multiplier,
@@ -227,6 +228,26 @@ def test_multiplier_steps_are_rate_limited_with_hysteresis(
         assert new == current
     else:
         assert abs(target - new) < abs(target - current)  # it moves toward the target
+
+
+@given(
+    st.none() | st.integers(0, 10**6),
+    st.fractions(1, Fraction(3, 2)),
+    st.fractions(1, Fraction(3, 2)),
+    st.fractions(1, Fraction(3, 2)),
+)
+def test_a_preemptive_target_never_lowers_the_next_multiplier(
+    volatility: int | None, preempt_low: Fraction, preempt_high: Fraction, current: Fraction
+) -> None:
+    """INV-PREEMPT (RISK-7): the combined target is within [1, max] and at least volatility's;
+    a higher preemptive target never gives a lower next multiplier than a lower one, nor
+    than volatility alone (1 for it when there is no estimate)."""
+    low, high = sorted((preempt_low, preempt_high))
+    alone = Fraction(1) if volatility is None else get_target_multiplier(RISK, volatility)
+    combined = [get_combined_target(RISK, volatility, p) for p in (low, high)]
+    assert alone <= combined[0] <= combined[1] <= Fraction(3, 2)
+    steps = [get_next_multiplier(RISK, current, goal) for goal in (alone, *combined)]
+    assert steps == sorted(steps)
 
 
 @given(st.lists(st.integers(-300, 300), min_size=5, max_size=30))

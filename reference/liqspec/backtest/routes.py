@@ -231,7 +231,7 @@ def build_state(backtest: Backtest) -> State:
     markets = {
         symbol: MarketState(
             market, int(path.ticks[0]), reference=int(path.ticks[0]),
-            history=((time, int(path.ticks[0])),), last_adjust=time,
+            history=((time, int(path.ticks[0])),), last_adjust=time, preempt_time=time,
         )
         for symbol, path in backtest.paths.items()
         for market in (backtest.markets[symbol],)

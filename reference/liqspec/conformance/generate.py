@@ -186,6 +186,23 @@ _MARKET_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ),
     ("slope-negative", _set("risk.slope", "-1"), "MARKET-15"),
     ("max-step-zero", _set("risk.max_step", "0"), "MARKET-15"),
+    ("preempt-shock-of-one", _set("risk.preempt_shock", "1"), "MARKET-15"),
+    ("preempt-target-without-shock", _set("risk.preempt_target", "1.2"), "MARKET-15"),
+    (
+        "preempt-target-above-max-multiplier",
+        _sets(("risk.preempt_shock", "0.1"), ("risk.preempt_target", "1.2")),
+        "MARKET-15",
+    ),
+    (
+        "preempt-threshold-off-grid",
+        _sets(("risk.preempt_shock", "0.1"), ("risk.preempt_threshold", "0.000000001")),
+        "MARKET-15",
+    ),
+    (
+        "preempt-interval-zero",
+        _sets(("risk.preempt_shock", "0.1"), ("risk.preempt_interval", "0")),
+        "MARKET-15",
+    ),
     ("chunk-zero", _set("liquidation.chunk", "0"), "MARKET-12"),
     ("chunk-above-one", _set("liquidation.chunk", "1.5"), "MARKET-12"),
     ("cooldown-negative", _set("liquidation.cooldown", "-1"), "MARKET-12"),

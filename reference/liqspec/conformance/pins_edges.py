@@ -1156,7 +1156,113 @@ def _first_rise(out: Output, index: int) -> bool:
     ]
 
 
+_PREEMPT = {"preempt_shock": "0.01", "preempt_threshold": "100000", "preempt_target": "1.5",
+            "preempt_interval": "10", "interval": "10", "max_multiplier": "1.9",
+            "max_step": "0.25"}  # fmt: skip
+"""RISK-7 on BTCUSDT: a 1% shock, 100,000 USDT of predicted liquidations raise the target."""
+
+_THIN_LONGS = [_long("ann", "650"), _long("ben", "800"), _long("cy", "900")]
+"""1 BTC longs from 60,000 that liquidate at 59,597.9, 59,447.2 and 59,346.7 (tier 2: 0.5%,
+cum 50; inclusive): (59,950 - balance) / 0.995, rounded down to the tick."""
+
+
+def _preempt_world(slug: str, risk: Row, accounts: list[Row], events: list[Row]) -> Row:
+    """Return BTCUSDT with RISK-7 on, a 5 BTC bid at 59,990 and a fund of 1,000 USDT."""
+    book = {_BTC: {"bids": [["59990", "5"]], "asks": [["60010", "5"]]}}
+    return _world(slug, accounts, events, risk={_BTC: risk}, books=book, funds={"USDT": "1000"})
+
+
+def _predicted(out: Output, index: int) -> list[tuple[str, str, str, str]]:
+    return [(r["measure"], r["predicted"], r["threshold"], r["preempt_target"])
+            for r in records(out, index, "cascade-predicted")]  # fmt: skip
+
+
 _RISK_PINS = [
+    Pin(
+        "risk7-predicted-liquidations-raise-the-target",
+        "a 1% fall from 60000 is 59400, the bid moves to 59390.1: ann and ben (59597.9, "
+        "59447.2) sell 2 BTC there, so 59390.1, which cy (59346.7) survives; predicted "
+        "liquidations 119045.1 above 100000 set the target 1.5, and RISK-3 (no volatility: "
+        "source none) moves the multiplier by its max_step to 1.25",
+        ("RISK-7", "RISK-3", "OUT-13"),
+        _preempt_world(
+            "risk7-predicted-liquidations-raise-the-target", _PREEMPT, _THIN_LONGS, [_clock(10)]
+        ),
+        lambda out: (
+            _predicted(out, 0) == [("liquidated", "119045.1", "100000", "1.5")]
+            and [
+                (r["volatility_ppm"], r["volatility_source"], r["target"], r["old"], r["new"])
+                for r in records(out, 0, "risk-adjusted")
+            ]
+            == [(0, "none", "1.5", "1", "1.25")]
+        ),
+        ("risk",),
+        ("INV-PREEMPT",),
+    ),
+    Pin(
+        "risk7-a-deficit-equal-to-the-threshold-changes-nothing",
+        "a 2% fall (58800, bid 58790.2) reaches all three longs; at 58790.2 their equities are "
+        "650, 800 and 900 less 1209.8: a deficit of 559.8 + 409.8 + 309.8 = 1279.4, exactly "
+        "the threshold, so the target stays 1 and the multiplier does not move",
+        ("RISK-7",),
+        _preempt_world(
+            "risk7-a-deficit-equal-to-the-threshold-changes-nothing",
+            {
+                **_PREEMPT,
+                "preempt_shock": "0.02",
+                "preempt_measure": "deficit",
+                "preempt_threshold": "1279.4",
+            },
+            _THIN_LONGS,
+            [_clock(10)],
+        ),
+        lambda out: (
+            _predicted(out, 0) == [("deficit", "1279.4", "1279.4", "1")]
+            and records(out, 0, "risk-adjusted") == []
+        ),
+        ("risk", "boundary"),
+        ("INV-PREEMPT",),
+    ),
+    Pin(
+        "risk7-adl-need-is-the-deficit-beyond-the-fund",
+        "the same fall: the 1279.4 deficit less the 1000 fund leaves 279.4 for ADL, above a "
+        "threshold of 279.3, so the target is 1.5",
+        ("RISK-7",),
+        _preempt_world(
+            "risk7-adl-need-is-the-deficit-beyond-the-fund",
+            {
+                **_PREEMPT,
+                "preempt_shock": "0.02",
+                "preempt_measure": "adl-need",
+                "preempt_threshold": "279.3",
+            },
+            _THIN_LONGS,
+            [_clock(10)],
+        ),
+        lambda out: _predicted(out, 0) == [("adl-need", "279.4", "279.3", "1.5")],
+        ("risk", "boundary"),
+        ("INV-PREEMPT",),
+    ),
+    Pin(
+        "risk7-a-preemptive-rise-phases-in",
+        "dee (1 BTC long, 300 USDT) is healthy at MM 250 and not at 375 (x 1.5): RISK-7 raises "
+        "the multiplier to 1.5 at 10 with phase_in 60, and dee, who does nothing, is not "
+        "liquidated at 69; at 70 the phase-in is over and she is",
+        ("RISK-7", "RISK-6"),
+        _preempt_world(
+            "risk7-a-preemptive-rise-phases-in",
+            {**_PREEMPT, "max_step": "0.5", "phase_in": "60"},
+            [*_THIN_LONGS[:2], _long("dee", "300")],
+            [_clock(10), _clock(69), _clock(70)],
+        ),
+        lambda out: (
+            [r["effective"] for r in records(out, 0, "risk-adjusted")] == [70]
+            and [i for i, r in records_of(out, "liquidation-started") if r["account"] == "dee"]
+            == [2]
+        ),
+        ("risk",),
+        ("INV-PREEMPT", "INV-PHASE-IN"),
+    ),
     Pin(
         "risk3-first-evaluation-waits-for-the-interval",
         "with an estimate from the first event on, the first risk adjustment comes at the "

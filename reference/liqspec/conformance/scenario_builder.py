@@ -124,8 +124,11 @@ _RISK: tuple[dict[str, str], ...] = (
      "max_step": "0.5", "hysteresis": "0", "interval": "10"},
     {"vol_window": "4", "vol_threshold": "10000", "slope": "0.001", "max_multiplier": "1.2",
      "max_step": "0.05", "hysteresis": "0.1", "interval": "30"},
+    {"vol_window": "2", "slope": "0.00002", "max_multiplier": "1.5", "max_step": "0.2",
+     "interval": "10", "preempt_shock": "0.05", "preempt_threshold": "1000",
+     "preempt_target": "1.4", "preempt_interval": "10"},
 )  # fmt: skip
-"""``[risk]`` tables (RISK-1..3); a ``phase_in`` is drawn beside."""
+"""``[risk]`` tables (RISK-1..3, the last with RISK-7); a ``phase_in`` is drawn beside."""
 
 _LEVELS = ((10, 1), (2, 4), (30, 1), (80, 20), (200, 4), (5, 1, 5), (50, 20, 5))
 """Book levels: (gap from the previous price in basis points, units of size[, divisor])."""

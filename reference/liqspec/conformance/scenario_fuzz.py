@@ -61,6 +61,7 @@ _RECORD_RULES = {
     "liquidation-fees": ["LIQ-12", "OUT-3"],
     "fund-drawdown": ["INS-8", "OUT-5"],
     "open-interest-set": ["MARGIN-12", "OUT-1"],
+    "cascade-predicted": ["RISK-7", "OUT-13"],
 }  # fmt: skip
 
 _WAITING_RULES = {

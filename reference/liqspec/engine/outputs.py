@@ -230,7 +230,7 @@ _AMOUNT_FIELDS = {
     "amount", "equity", "maintenance", "equity_before", "equity_after", "maintenance_before",
     "maintenance_after", "fee", "surplus", "fund_delta", "delta", "balance", "deficit",
     "unallocated", "share", "threshold", "unit_balance", "liquidator_fee", "fund_fee", "peak",
-    "floor",
+    "floor", "predicted",
 }  # fmt: skip
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "BadDebt",
     "BookSet",
     "BreakerTripped",
+    "CascadePredicted",
     "ClockSet",
     "Deleveraged",
     "Deposited",
@@ -353,6 +354,18 @@ class RiskAdjusted:
 
 
 @frozen
+class CascadePredicted:
+    """OUT-13: RISK-7's prediction: shock, measure, predicted size, threshold, target set."""
+
+    market: str
+    shock: str
+    measure: str
+    predicted: int
+    threshold: int
+    preempt_target: str
+
+
+@frozen
 class OpenInterestSet:
     """OUT-1: a market's open interest, in lots, now scaling its initial margin (MARGIN-12)."""
 
@@ -403,6 +416,7 @@ Record = (
     | BreakerTripped
     | WithdrawalsBlocked
     | RiskAdjusted
+    | CascadePredicted
     | ImpliedVolatilitySet
     | OpenInterestSet
     | ParametersChanged

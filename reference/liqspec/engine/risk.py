@@ -15,6 +15,7 @@ from liqspec.model.markets import Market, RiskParams, VolatilitySource
 
 __all__ = [
     "apply_parameters",
+    "get_combined_target",
     "get_next_multiplier",
     "get_risk_volatility",
     "get_target_multiplier",
@@ -72,6 +73,17 @@ def get_target_multiplier(params: RiskParams, volatility: int) -> Fraction:
     return min(raw, Fraction(params.max_multiplier.num, params.max_multiplier.den))
 
 
+def get_combined_target(params: RiskParams, volatility: int | None, preempt: Fraction) -> Fraction:
+    """RISK-7: the larger of RISK-2's target (1 without a volatility) and RISK-7's.
+
+    >>> params = RiskParams(slope=Ratio.of(1, 1000), max_multiplier=Ratio(2, 1))
+    >>> [str(get_combined_target(params, v, Fraction(3, 2))) for v in (None, 100, 900)]
+    ['3/2', '3/2', '19/10']
+    """
+    by_volatility = Fraction(1) if volatility is None else get_target_multiplier(params, volatility)
+    return max(by_volatility, preempt)
+
+
 def get_next_multiplier(params: RiskParams, current: Fraction, target: Fraction) -> Fraction:
     """RISK-3: move toward the target by at most max_step, and only past the hysteresis band."""
     gap = target - current
@@ -102,17 +114,21 @@ def apply_parameters(entry: MarketState, market: Market, time: int) -> MarketSta
 
 
 def process_risk(entry: MarketState, time: int) -> tuple[MarketState, tuple[RiskAdjusted, ...]]:
-    """RISK-1..RISK-5: at most once per interval, re-estimate and adjust the multiplier."""
+    """RISK-1..RISK-5: at most once per interval, re-estimate and adjust the multiplier.
+
+    The target is RISK-2's, or RISK-7's last preemptive target when that is higher; with
+    RISK-7 on, a market without a volatility estimate adjusts toward RISK-7's alone.
+    """
     params = entry.market.risk
     if time < entry.last_adjust + params.interval:
         return entry, ()
     volatility, source = get_risk_volatility(entry, time)
-    if volatility is None:
+    if volatility is None and not params.preempt_shock.num:
         return entry, ()
     entry = attrs.evolve(entry, last_adjust=time)
     old = entry.market.risk_multiplier
     current = Fraction(old.num, old.den)
-    target = get_target_multiplier(params, volatility)
+    target = get_combined_target(params, volatility, entry.preempt_target)
     new = get_next_multiplier(params, current, target)
     if new == current:
         return entry, ()
@@ -123,7 +139,7 @@ def process_risk(entry: MarketState, time: int) -> tuple[MarketState, tuple[Risk
         else attrs.evolve(entry, market=market)
     )
     record = RiskAdjusted(
-        entry.market.symbol, volatility, source, ratio_text(target), ratio_text(current),
+        entry.market.symbol, volatility or 0, source, ratio_text(target), ratio_text(current),
         ratio_text(new),
         entry.phase_end if new > current else time,
     )  # fmt: skip

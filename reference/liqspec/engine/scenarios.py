@@ -136,7 +136,13 @@ def _scenario(document: dict[str, Any], folder: Path | None) -> Scenario:
         mark = _price(market, document["marks"][symbol], field)
         book = _initial_book(market, document.get("books", {}).get(symbol, {}), f"books.{symbol}")
         states[symbol] = MarketState(
-            market, mark, book, reference=mark, history=((time, mark),), last_adjust=time
+            market,
+            mark,
+            book,
+            reference=mark,
+            history=((time, mark),),
+            last_adjust=time,
+            preempt_time=time,
         )
     unknown = sorted(set(document["marks"]) - set(markets))
     if unknown:

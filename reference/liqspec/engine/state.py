@@ -106,6 +106,10 @@ class MarketState:
     tripped: int = 0
     halt_until: int | None = 0
     last_adjust: int = 0
+    preempt_time: int = 0
+    """RISK-7: the time of the last prediction (the start before the first)."""
+    preempt_target: Fraction = Fraction(1)
+    """RISK-7: the target multiplier the last prediction set."""
     previous: Market | None = None
     phase_start: int = 0
     phase_end: int = 0

@@ -25,6 +25,7 @@ from liqspec.engine.markprice import (
     get_median_candidates,
     get_smoothed_basis,
 )
+from liqspec.engine.preemption import process_preemption
 from liqspec.engine.records import (
     BookSet,
     ClockSet,
@@ -113,6 +114,10 @@ def process_markets(before: State, state: State, event: Event) -> tuple[State, t
             entry = record_mark(entry, state.time, keep)
             entry, tripped = process_breakers(entry, state.time)
             records.extend(tripped)
+        if entry.market.risk.preempt_shock.num:  # RISK-7 reads the accounts too
+            state, predicted = process_preemption(with_market(state, entry), symbol, state.time)
+            entry = state.markets[symbol]
+            records.extend(predicted)
         entry, adjusted = process_risk(entry, state.time)
         records.extend(adjusted)
         if entry is not state.markets[symbol]:

@@ -42,6 +42,7 @@ from liqspec.model.markets import (
     MarkSource,
     OnUnfilled,
     Policy,
+    PreemptMeasure,
     PriceDisplay,
     RiskParams,
     Source,
@@ -231,12 +232,18 @@ def breaker_params_from(table: dict[str, Any], base: BreakerParams | None = None
 def risk_params_from(table: dict[str, Any], base: RiskParams | None = None) -> RiskParams:
     """Read a ``[risk]`` table over ``base`` (MARKET-15)."""
     changes: dict[str, Any] = {}
-    for name in ("vol_window", "vol_threshold", "interval", "phase_in", "implied_max_age"):
+    counts = ("vol_window", "vol_threshold", "interval", "phase_in", "implied_max_age",
+              "preempt_interval")  # fmt: skip
+    for name in counts:
         if name in table:
             changes[name] = _count(table[name], f"risk.{name}")
     if "source" in table:
         changes["source"] = VolatilitySource(table["source"])
-    for name in ("slope", "max_multiplier", "max_step", "hysteresis"):
+    if "preempt_measure" in table:
+        changes["preempt_measure"] = PreemptMeasure(table["preempt_measure"])
+    ratios = ("slope", "max_multiplier", "max_step", "hysteresis", "preempt_shock",
+              "preempt_threshold", "preempt_target")  # fmt: skip
+    for name in ratios:
         if name in table:
             changes[name] = parse_ratio(table[name], f"risk.{name}")
     return attrs.evolve(base or RiskParams(), **changes)

@@ -196,6 +196,40 @@ def _check_risk(market: Market) -> None:
             raise InputError(Reason.RISK_PARAMS, f"risk.{name}", getattr(params, name), ">= 0")
     if params.max_step.num == 0:
         raise InputError(Reason.RISK_PARAMS, "risk.max_step", "0", "must be > 0")
+    _check_preemption(market)
+
+
+def _check_preemption(market: Market) -> None:
+    """MARKET-15: RISK-7's keys need a shock below 1; its target lies in [1, max_multiplier].
+
+    Its threshold is on the settlement grid, its interval at least 1.
+    """
+    params, one = market.risk, Ratio(1, 1)
+    if params.preempt_shock.num == 0:
+        if params.preempt_threshold.num or params.preempt_target != one:
+            detail = "applies only with a preempt_shock (RISK-7)"
+            name = "preempt_threshold" if params.preempt_threshold.num else "preempt_target"
+            value = str(getattr(params, name))
+            raise InputError(Reason.OPTION_NOT_SUPPORTED, f"risk.{name}", value, detail)
+        return
+    if not params.preempt_shock < one:
+        detail = "a share between 0 and 1, both excluded"
+        raise InputError(
+            Reason.RISK_PARAMS, "risk.preempt_shock", str(params.preempt_shock), detail
+        )
+    target = params.preempt_target
+    if target < one or params.max_multiplier < target:
+        detail = "need 1 <= preempt_target <= max_multiplier"
+        raise InputError(Reason.RISK_PARAMS, "risk.preempt_target", str(target), detail)
+    quantum, threshold = market.settle_quantum, params.preempt_threshold
+    if (threshold.num * quantum.den) % (threshold.den * quantum.num):
+        detail = f"a whole number of settlement quanta ({quantum})"
+        raise InputError(Reason.OFF_GRID, "risk.preempt_threshold", str(threshold), detail)
+    if params.preempt_interval < 1:
+        detail = "at least 1 time unit"
+        raise InputError(
+            Reason.RISK_PARAMS, "risk.preempt_interval", params.preempt_interval, detail
+        )
 
 
 def _times(a: Ratio, b: Ratio) -> Ratio:

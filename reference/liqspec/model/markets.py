@@ -30,6 +30,7 @@ __all__ = [
     "Market",
     "OnUnfilled",
     "Policy",
+    "PreemptMeasure",
     "RiskParams",
     "Source",
     "Tier",
@@ -248,6 +249,14 @@ class VolatilitySource(enum.Enum):
     MAX = "max"
 
 
+class PreemptMeasure(enum.Enum):
+    """What RISK-7 reads off a predicted cascade."""
+
+    LIQUIDATED = "liquidated"
+    DEFICIT = "deficit"
+    ADL_NEED = "adl-need"
+
+
 @frozen
 class RiskParams:
     """Dynamic risk adjustment parameters (MARKET-15, RISK-1..RISK-6); window 0 = off."""
@@ -262,6 +271,13 @@ class RiskParams:
     phase_in: int = 0
     source: VolatilitySource = VolatilitySource.REALISED
     implied_max_age: int = 300
+    preempt_shock: Ratio = Ratio(0, 1)
+    """RISK-7: the shock whose predicted cascade is watched, a share; 0 turns RISK-7 off."""
+    preempt_measure: PreemptMeasure = PreemptMeasure.LIQUIDATED
+    preempt_threshold: Ratio = Ratio(0, 1)
+    """RISK-7: the predicted size (settlement asset) above which the target rises."""
+    preempt_target: Ratio = Ratio(1, 1)
+    preempt_interval: int = 60
 
 
 @frozen

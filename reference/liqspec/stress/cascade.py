@@ -403,7 +403,10 @@ def _start_ticks(plan: StressPlan) -> int:
 def build_run_state(plan: StressPlan, units: tuple[Unit, ...], time: int, index: int) -> State:
     """Return the state before a run's first step: the units, the fund, the mark at the index."""
     market = plan.market
-    entry = MarketState(market, index, reference=index, history=((time, index),), last_adjust=time)
+    entry = MarketState(
+        market, index, reference=index, history=((time, index),), last_adjust=time,
+        preempt_time=time,
+    )  # fmt: skip
     accounts = {u.id: AccountState(u.id, u.asset, u.wallet, u.positions) for u in units}
     return State(time, {market.symbol: entry}, accounts, {market.fund: plan.fund})
 

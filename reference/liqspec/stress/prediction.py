@@ -14,14 +14,12 @@ from fractions import Fraction
 import attrs
 from attrs import frozen
 
-from liqspec.base.conventions import div_ceil, div_floor
+from liqspec.engine.preemption import get_reference_price, get_shocked_price, shift_book
 from liqspec.engine.records import Record
 from liqspec.engine.state import (
-    Book,
     BookUpdate,
     Event,
     IndexUpdate,
-    Level,
     MarketState,
     State,
     TradeUpdate,
@@ -37,12 +35,9 @@ __all__ = [
     "ShockResult",
     "Threshold",
     "get_liquidation_map",
-    "get_reference_price",
-    "get_shocked_price",
     "get_thresholds",
     "predict",
     "process_shock",
-    "shift_book",
 ]
 
 
@@ -81,57 +76,6 @@ def get_liquidation_map(state: State, symbol: str) -> tuple[MapLevel, ...]:
 
 
 # --- one shock (STRESS-10) ---------------------------------------------------------------------
-
-
-def get_reference_price(entry: MarketState) -> int:
-    """Return the price a shock moves: the index when one is known, else the mark."""
-    return entry.index or entry.mark
-
-
-def get_shocked_price(price: int, shock: Fraction, top: int) -> int:
-    """Return ``price x (1 + shock)`` on the grid, rounded toward ``price``, in 1 … ``top``.
-
-    Rounding toward the unshocked price keeps the move at most the shock (STRESS-10).
-
-    >>> get_shocked_price(60_000, Fraction(-1, 3), 10**6), get_shocked_price(7, Fraction(1, 2), 10)
-    (40000, 10)
-    >>> get_shocked_price(7, Fraction(-1, 2), 10), get_shocked_price(7, Fraction(-1), 10)
-    (4, 1)
-    """
-    moved = price * (1 + shock)
-    whole = div_ceil(moved.numerator, moved.denominator) if shock < 0 else int(moved)
-    return min(max(whole, 1), top)
-
-
-def shift_book(book: Book, shock: Fraction, top: int) -> Book:
-    """Return the book moved by the shock: each price x (1 + shock) (STRESS-10).
-
-    Bids round down and asks up, on the grid within 1 … ``top``; levels that land on one
-    price are merged, their sizes added, so the book stays strictly ordered (STATE-2).
-
-    >>> book = Book((Level(100, 1), Level(99, 2)), (Level(101, 3),))
-    >>> shift_book(book, Fraction(-1, 10), 1000)
-    Book(bids=(Level(price=90, size=1), Level(price=89, size=2)), asks=(Level(price=91, size=3),))
-    >>> shift_book(book, Fraction(-99, 100), 1000).bids  # 1 and 0.99: both 1, merged
-    (Level(price=1, size=3),)
-    """
-
-    def moved(level: Level, *, up: bool) -> int:
-        value = level.price * (1 + shock)
-        whole = (div_ceil if up else div_floor)(value.numerator, value.denominator)
-        return min(max(whole, 1), top)
-
-    def merged(levels: tuple[Level, ...], *, up: bool) -> tuple[Level, ...]:
-        out: list[Level] = []
-        for level in levels:
-            price = moved(level, up=up)
-            if out and out[-1].price == price:
-                out[-1] = Level(price, out[-1].size + level.size)
-            else:
-                out.append(Level(price, level.size))
-        return tuple(out)
-
-    return Book(merged(book.bids, up=False), merged(book.asks, up=True))
 
 
 @frozen
