@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import runpy
 import tomllib
 from fractions import Fraction
 from pathlib import Path
@@ -67,6 +68,8 @@ def test_a_one_percent_fall_liquidates_the_two_thinnest_longs_in_one_round() -> 
     result = process_shock(_state(), "BTCUSDT", Fraction(-1, 100))
     assert result.path == (600_000, 594_000, 594_000, 593_901)
     assert (result.rounds, result.liquidated_accounts, result.exhausted) == (1, 2, False)
+    # RISK-7's map walk counts the two whole, at their liquidation prices (1 BTC each)
+    assert result.map_walk == (595_979 + 594_472) * 10**7
 
 
 def test_deeper_falls_liquidate_more_and_the_fund_runs_out() -> None:
@@ -151,3 +154,16 @@ def test_a_scenario_with_several_markets_needs_market(tmp_path: Path) -> None:
     assert output.startswith("error: --market: the scenario has several markets")
     code, _ = _cli(str(two), "--market", "CYBERUSDT")
     assert code == 0
+
+
+def test_the_preemption_comparison_pairs_the_same_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """scripts/compare_preemption.py: the five STRESS-8 figures, and the accounts liquidated
+    with RISK-7 and not without (raised) or the reverse (spared), per run."""
+    script = runpy.run_path(str(ROOT / "scripts" / "compare_preemption.py"))
+    october = str(ROOT / "spec" / "stress" / "october.toml")
+    assert script["main"]([october, "--runs", "1", "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    figures = [row["figure"] for row in entry["differences"]]
+    assert figures == ["bad_debt", "liquidated", "liquidated_accounts", "adl_notional", "fund_low"]
+    accounts = next(r for r in entry["differences"] if r["figure"] == "liquidated_accounts")
+    assert Fraction(accounts["mean"]) == entry["raised"]["total"] - entry["spared"]["total"]

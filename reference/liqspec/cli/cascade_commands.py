@@ -169,13 +169,13 @@ def _print(report: dict[str, Any], shown: int) -> None:
     console.print(table)
     shocks = Table(title="cascades")
     columns = ("shock %", "index", "final mark", "rounds", "accounts", "liquidated",
-               "fund loss", "beyond the fund", "exhausted")  # fmt: skip
+               "map walk", "fund loss", "beyond the fund", "exhausted")  # fmt: skip
     for name in columns:
         shocks.add_column(name, justify="right")
     for row in report["shocks"]:
         shocks.add_row(
             row["shock_percent"], row["index"], row["mark"], str(row["rounds"]),
-            str(row["liquidated_accounts"]), row["liquidated"], row["fund_loss"],
+            str(row["liquidated_accounts"]), row["liquidated"], row["map_walk"], row["fund_loss"],
             row["adl_need"], "yes" if row["exhausted"] else "no",
         )  # fmt: skip
     console.print(shocks)

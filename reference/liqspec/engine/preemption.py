@@ -22,6 +22,7 @@ from liqspec.model.markets import PreemptMeasure, RiskParams, get_value
 from liqspec.model.prices import PriceStatus, get_liquidation_price
 
 __all__ = [
+    "get_map_walk",
     "get_predicted_cascade",
     "get_preempt_target",
     "get_reference_price",
@@ -135,12 +136,22 @@ def _deficit(leg: _Leg, price: int) -> int:
     return max(0, -get_equity(attrs.evolve(unit, legs=tuple(legs))))
 
 
-def _predict_side(state: State, symbol: str, legs: list[_Leg], *, falling: bool) -> int:
-    """Return RISK-7's measure of one direction's predicted cascade, in quantums."""
+def get_map_walk(
+    state: State,
+    symbol: str,
+    shock: Fraction,
+    measure: PreemptMeasure,
+    legs: list[_Leg] | None = None,
+) -> int:
+    """Return the measure of RISK-7's map walk for a signed ``shock``, in quantums.
+
+    A fall (``shock`` < 0) reaches longs through the moved bids, a rise shorts through the
+    moved asks; ``legs`` are :func:`_liquidation_legs`'s, computed when not given.
+    """
     entry = state.markets[symbol]
-    market, params = entry.market, entry.market.risk
-    shock = -Fraction(params.preempt_shock.num, params.preempt_shock.den)
-    shock = shock if falling else -shock
+    market = entry.market
+    falling = shock < 0
+    legs = _liquidation_legs(state, symbol) if legs is None else legs
     price = get_shocked_price(get_reference_price(entry), shock, market.max_price)
     book = shift_book(entry.book, shock, market.max_price)
     levels = book.bids if falling else book.asks
@@ -154,22 +165,24 @@ def _predict_side(state: State, symbol: str, legs: list[_Leg], *, falling: bool)
         if len(reached) == len(chosen):
             break
         chosen = reached
-    if params.preempt_measure is PreemptMeasure.LIQUIDATED:
+    if measure is PreemptMeasure.LIQUIDATED:
         return sum(
             get_value(market, unit.legs[index].position.size, level)
             for unit, index, level in chosen
         )
     deficit = sum(_deficit(leg, price) for leg in chosen)
-    if params.preempt_measure is PreemptMeasure.DEFICIT:
+    if measure is PreemptMeasure.DEFICIT:
         return deficit
     return max(0, deficit - state.funds.get(market.fund, 0))
 
 
 def get_predicted_cascade(state: State, symbol: str) -> int:
     """Return RISK-7's prediction for market ``symbol``: the larger of a fall and a rise."""
+    params = state.markets[symbol].market.risk
+    shock = Fraction(params.preempt_shock.num, params.preempt_shock.den)
     legs = _liquidation_legs(state, symbol)
-    fall = _predict_side(state, symbol, legs, falling=True)
-    return max(fall, _predict_side(state, symbol, legs, falling=False))
+    walks = (get_map_walk(state, symbol, s, params.preempt_measure, legs) for s in (-shock, shock))
+    return max(walks)
 
 
 def get_preempt_target(params: RiskParams, predicted: int, quantum: Ratio) -> Fraction:

@@ -14,7 +14,12 @@ from fractions import Fraction
 import attrs
 from attrs import frozen
 
-from liqspec.engine.preemption import get_reference_price, get_shocked_price, shift_book
+from liqspec.engine.preemption import (
+    get_map_walk,
+    get_reference_price,
+    get_shocked_price,
+    shift_book,
+)
 from liqspec.engine.records import Record
 from liqspec.engine.state import (
     BookUpdate,
@@ -25,7 +30,7 @@ from liqspec.engine.state import (
     TradeUpdate,
     with_market,
 )
-from liqspec.model.markets import Market, MarkParams, MarkSource
+from liqspec.model.markets import Market, MarkParams, MarkSource, PreemptMeasure
 from liqspec.stress.cascade import Tally, process_rounds
 from liqspec.stress.levels import get_liquidation_levels
 
@@ -103,6 +108,8 @@ class ShockResult:
     adl_count: int
     exhausted: bool
     """A deficit the fund did not cover: ADL, socialization or bad debt followed."""
+    map_walk: int = 0
+    """RISK-7's map walk of the same shock, measure ``liquidated``: the quick estimate."""
 
     @property
     def liquidated(self) -> int:
@@ -134,6 +141,7 @@ def process_shock(state: State, symbol: str, shock: Fraction) -> ShockResult:
     The events: the book moved by the shock, ``index(I', basis 0)``, ``trade(I')`` with
     ``I'`` the shocked reference price, then STRESS-3's rounds to their fixed point.
     """
+    walked = get_map_walk(state, symbol, shock, PreemptMeasure.LIQUIDATED) if shock else 0
     entry = _derived(state.markets[symbol])
     state = with_market(state, entry)
     market = entry.market
@@ -170,6 +178,7 @@ def process_shock(state: State, symbol: str, shock: Fraction) -> ShockResult:
         bad_debt=tally.bad_debt,
         adl_count=tally.adl_count,
         exhausted=tally.exhausted,
+        map_walk=walked,
     )
 
 

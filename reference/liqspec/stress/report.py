@@ -280,7 +280,7 @@ def cascade_report(prediction: Prediction) -> dict[str, Any]:
             name: _amount(market, getattr(result, name))
             for name in ("liquidated_long", "liquidated_short", "liquidated", "fund_start",
                          "fund_end", "fund_loss", "fund_paid", "fund_income", "adl_covered",
-                         "socialized", "bad_debt", "adl_need")
+                         "socialized", "bad_debt", "adl_need", "map_walk")
         }  # fmt: skip
         return amounts | {
             "shock_percent": _percent(result.shock),
