@@ -109,11 +109,19 @@ def _any(values: list[int]) -> int:
     return sum(value > 0 for value in values)
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        message = f"--runs must be at least 1, got {value}"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, compare each file, print the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stress_files", nargs="*", type=Path, help="stress files (TOML)")
-    parser.add_argument("--runs", type=int, default=20, help="runs per file (default 20)")
+    parser.add_argument("--runs", type=_at_least_one, default=20, help="runs per file (default 20)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     try:

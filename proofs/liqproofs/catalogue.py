@@ -199,8 +199,10 @@ def _adjust() -> tuple[Outcome, str]:
 def _preempt() -> tuple[Outcome, str]:
     """INV-PREEMPT: RISK-7's target is bounded, monotone, and never lowers margins (model).
 
-    Combined with RISK-2's by the maximum, RISK-3's next multiplier is never below what
-    volatility alone gives; RISK-6 phases its rises in.
+    Combined with the volatility part by the maximum (capped at max_multiplier), RISK-3's next
+    multiplier is never below what volatility alone gives. The volatility part is any value
+    in [1, max]: RISK-2's target, 1 without a volatility source, or the current multiplier
+    while a source has no estimate. RISK-6 phases its rises in.
     """
     p1, p2, threshold = _ints("predicted_1", "predicted_2", "threshold")
     target, top, step, band, current, by_vol = z3.Reals(
@@ -216,7 +218,8 @@ def _preempt() -> tuple[Outcome, str]:
         return z3.If(z3.If(gap >= 0, gap, -gap) <= band, current,
                      z3.If(moved < 1, 1, z3.If(moved > top, top, moved)))  # fmt: skip
 
-    combined = z3.If(by_vol >= preempt(p1), by_vol, preempt(p1))
+    larger = z3.If(by_vol >= preempt(p1), by_vol, preempt(p1))
+    combined = z3.If(larger <= top, larger, top)
     hypotheses = [target >= 1, target <= top, step > 0, band >= 0, current >= 1, current <= top,
                   by_vol >= 1, by_vol <= top, p1 >= 0, p2 >= p1, threshold >= 0]  # fmt: skip
     never_lower = next_multiplier(combined) >= next_multiplier(by_vol)

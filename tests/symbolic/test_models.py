@@ -106,8 +106,13 @@ def test_preempt_model_matches_the_reference(
     model = goal if predicted > threshold else Fraction(1)
     assert get_preempt_target(params, predicted, Ratio(1, 1)) == model
     volatility = data.draw(st.none() | st.integers(0, 10**6))
-    by_volatility = Fraction(1) if volatility is None else get_target_multiplier(params, volatility)
-    assert get_combined_target(params, volatility, model) == max(by_volatility, model)
+    current = data.draw(st.fractions(1, top))
+    silent = data.draw(st.booleans())  # no volatility source at all, or one without estimate
+    params = attrs.evolve(params, vol_window=0 if silent else params.vol_window)
+    held = Fraction(1) if silent else current
+    by_volatility = held if volatility is None else get_target_multiplier(params, volatility)
+    combined = min(max(by_volatility, model), top)
+    assert get_combined_target(params, volatility, model, current) == combined
 
 
 @given(st.integers(-(10**9), 10**9), st.integers(1, 10**4), st.integers(1, 10**6))

@@ -241,10 +241,10 @@ def test_a_preemptive_target_never_lowers_the_next_multiplier(
 ) -> None:
     """INV-PREEMPT (RISK-7): the combined target is within [1, max] and at least volatility's;
     a higher preemptive target never gives a lower next multiplier than a lower one, nor
-    than volatility alone (1 for it when there is no estimate)."""
+    than volatility alone (which holds the multiplier while it has no estimate)."""
     low, high = sorted((preempt_low, preempt_high))
-    alone = Fraction(1) if volatility is None else get_target_multiplier(RISK, volatility)
-    combined = [get_combined_target(RISK, volatility, p) for p in (low, high)]
+    alone = current if volatility is None else get_target_multiplier(RISK, volatility)
+    combined = [get_combined_target(RISK, volatility, p, current) for p in (low, high)]
     assert alone <= combined[0] <= combined[1] <= Fraction(3, 2)
     steps = [get_next_multiplier(RISK, current, goal) for goal in (alone, *combined)]
     assert steps == sorted(steps)

@@ -167,3 +167,23 @@ def test_the_preemption_comparison_pairs_the_same_runs(capsys: pytest.CaptureFix
     assert figures == ["bad_debt", "liquidated", "liquidated_accounts", "adl_notional", "fund_low"]
     accounts = next(r for r in entry["differences"] if r["figure"] == "liquidated_accounts")
     assert Fraction(accounts["mean"]) == entry["raised"]["total"] - entry["spared"]["total"]
+
+
+def test_a_state_without_accounts_book_or_fund_has_an_empty_map(tmp_path: Path) -> None:
+    """STRESS-9..11 on nothing: no level, no liquidation, no threshold; exit 0."""
+    binance = str(ROOT / "spec" / "markets" / "binance-btcusdt-2024-10-24.toml")
+    document = {
+        "format": 1,
+        "scenario": {"name": "empty", "description": "nothing", "markets": [binance]},
+        "marks": {"BTCUSDT": "60000"},
+        "accounts": [],
+        "events": [],
+    }
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(document))
+    code, output = _cli(str(empty), "--json", "--shock", "-99.9999")
+    assert code == 0
+    report = json.loads(output)
+    assert report["map"] == []
+    assert [s["liquidated"] for s in report["shocks"]] == ["0"]
+    assert [t["shock_percent"] for t in report["scan"]["thresholds"]] == [None, None]

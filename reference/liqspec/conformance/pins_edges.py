@@ -1244,6 +1244,35 @@ _RISK_PINS = [
         ("INV-PREEMPT",),
     ),
     Pin(
+        "risk7-an-operator-change-resets-the-preemptive-target",
+        "RISK-7 raises the multiplier to 1.25 at 10 (target 1.5); a parameters event at 15 "
+        "installs a file with RISK-7 predicting only every 100 (multiplier 1): RISK-3 "
+        "evaluates at 20 and 30 toward target 1, not the old 1.5, so nothing rises",
+        ("RISK-7", "RISK-5"),
+        _preempt_world(
+            "risk7-an-operator-change-resets-the-preemptive-target",
+            _PREEMPT,
+            _THIN_LONGS,
+            [
+                _clock(10),
+                _clock(15),
+                _event(
+                    "parameters",
+                    market=_BTC,
+                    file=market(risk={**_PREEMPT, "preempt_interval": "100"}),
+                ),
+                _clock(20),
+                _clock(30),
+            ],
+        ),
+        lambda out: (
+            [i for i, _ in records_of(out, "risk-adjusted")] == [0]
+            and [i for i, _ in records_of(out, "cascade-predicted")] == [0]
+        ),
+        ("risk",),
+        ("INV-PREEMPT",),
+    ),
+    Pin(
         "risk7-a-preemptive-rise-phases-in",
         "dee (1 BTC long, 300 USDT) is healthy at MM 250 and not at 375 (x 1.5): RISK-7 raises "
         "the multiplier to 1.5 at 10 with phase_in 60, and dee, who does nothing, is not "

@@ -59,13 +59,18 @@ def shift_book(book: Book, shock: Fraction, top: int) -> Book:
     """Return the book moved by the shock: each price x (1 + shock) (STRESS-10).
 
     Bids round down and asks up, on the grid within 1 … ``top``; levels that land on one
-    price are merged, their sizes added, so the book stays strictly ordered (STATE-2).
+    price are merged, their sizes added, so the book stays strictly ordered (STATE-2). Where
+    the clamps cross the sides (a shock near -100% or a rise to the top), the side the shock
+    moves toward wins: after a fall, asks at or below the best bid are dropped; after a rise,
+    bids at or above the best ask.
 
     >>> book = Book((Level(100, 1), Level(99, 2)), (Level(101, 3),))
     >>> shift_book(book, Fraction(-1, 10), 1000)
     Book(bids=(Level(price=90, size=1), Level(price=89, size=2)), asks=(Level(price=91, size=3),))
-    >>> shift_book(book, Fraction(-99, 100), 1000).bids  # 1 and 0.99: both 1, merged
-    (Level(price=1, size=3),)
+    >>> shift_book(book, Fraction(-99, 100), 1000)  # bids 1 and 0.99 merge at 1; 1.01 asks 2
+    Book(bids=(Level(price=1, size=3),), asks=(Level(price=2, size=3),))
+    >>> shift_book(book, Fraction(-999, 1000), 1000)  # the ask lands on the bid: dropped
+    Book(bids=(Level(price=1, size=3),), asks=())
     """
 
     def moved(level: Level, *, up: bool) -> int:
@@ -83,7 +88,13 @@ def shift_book(book: Book, shock: Fraction, top: int) -> Book:
                 out.append(Level(price, level.size))
         return tuple(out)
 
-    return Book(merged(book.bids, up=False), merged(book.asks, up=True))
+    bids, asks = merged(book.bids, up=False), merged(book.asks, up=True)
+    if bids and asks and bids[0].price >= asks[0].price:
+        if shock < 0:
+            asks = tuple(level for level in asks if level.price > bids[0].price)
+        else:
+            bids = tuple(level for level in bids if level.price < asks[0].price)
+    return Book(bids, asks)
 
 
 # --- the prediction (RISK-7) -------------------------------------------------------------------

@@ -73,15 +73,29 @@ def get_target_multiplier(params: RiskParams, volatility: int) -> Fraction:
     return min(raw, Fraction(params.max_multiplier.num, params.max_multiplier.den))
 
 
-def get_combined_target(params: RiskParams, volatility: int | None, preempt: Fraction) -> Fraction:
-    """RISK-7: the larger of RISK-2's target (1 without a volatility) and RISK-7's.
+def get_combined_target(
+    params: RiskParams, volatility: int | None, preempt: Fraction, current: Fraction
+) -> Fraction:
+    """RISK-7: the larger of the volatility part and RISK-7's target, at most max_multiplier.
+
+    The volatility part is RISK-2's target; without an estimate, 1 on a market with no
+    volatility source (``vol_window`` 0, ``source`` realised), else ``current``: RISK-8's
+    silent rule holds the multiplier and RISK-7 cannot pull it down.
 
     >>> params = RiskParams(slope=Ratio.of(1, 1000), max_multiplier=Ratio(2, 1))
-    >>> [str(get_combined_target(params, v, Fraction(3, 2))) for v in (None, 100, 900)]
-    ['3/2', '3/2', '19/10']
+    >>> [str(get_combined_target(params, v, Fraction(3, 2), Fraction(1))) for v in (None, 900)]
+    ['3/2', '19/10']
+    >>> held = RiskParams(vol_window=4, max_multiplier=Ratio(2, 1))  # no estimate yet: hold
+    >>> str(get_combined_target(held, None, Fraction(1), Fraction(6, 5)))
+    '6/5'
     """
-    by_volatility = Fraction(1) if volatility is None else get_target_multiplier(params, volatility)
-    return max(by_volatility, preempt)
+    silent = params.vol_window == 0 and params.source is VolatilitySource.REALISED
+    if volatility is not None:
+        by_volatility = get_target_multiplier(params, volatility)
+    else:
+        by_volatility = Fraction(1) if silent else current
+    top = Fraction(params.max_multiplier.num, params.max_multiplier.den)
+    return min(max(by_volatility, preempt), top)
 
 
 def get_next_multiplier(params: RiskParams, current: Fraction, target: Fraction) -> Fraction:
@@ -128,7 +142,7 @@ def process_risk(entry: MarketState, time: int) -> tuple[MarketState, tuple[Risk
     entry = attrs.evolve(entry, last_adjust=time)
     old = entry.market.risk_multiplier
     current = Fraction(old.num, old.den)
-    target = get_combined_target(params, volatility, entry.preempt_target)
+    target = get_combined_target(params, volatility, entry.preempt_target, current)
     new = get_next_multiplier(params, current, target)
     if new == current:
         return entry, ()

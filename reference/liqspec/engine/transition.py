@@ -99,8 +99,13 @@ def process_event(state: State, event: Event) -> tuple[State, tuple[Record, ...]
 
 
 def process_markets(before: State, state: State, event: Event) -> tuple[State, tuple[Record, ...]]:
-    """STATE-8 step 2: derive marks, record them, trip breakers, adjust risk, per market."""
+    """STATE-8 step 2: derive marks, record them, trip breakers, adjust risk, per market.
+
+    A market with RISK-7 predicts and adjusts after every market's mark is derived, so that
+    its prediction reads every leg of a cross unit at its new mark.
+    """
     records: list[Record] = []
+    preempting: list[str] = []
     for symbol in sorted(state.markets):
         entry = state.markets[symbol]
         derived = derive_mark(entry)
@@ -114,14 +119,18 @@ def process_markets(before: State, state: State, event: Event) -> tuple[State, t
             entry = record_mark(entry, state.time, keep)
             entry, tripped = process_breakers(entry, state.time)
             records.extend(tripped)
-        if entry.market.risk.preempt_shock.num:  # RISK-7 reads the accounts too
-            state, predicted = process_preemption(with_market(state, entry), symbol, state.time)
-            entry = state.markets[symbol]
-            records.extend(predicted)
-        entry, adjusted = process_risk(entry, state.time)
-        records.extend(adjusted)
+        if entry.market.risk.preempt_shock.num:  # RISK-7 reads the accounts: after the marks
+            preempting.append(symbol)
+        else:
+            entry, adjusted = process_risk(entry, state.time)
+            records.extend(adjusted)
         if entry is not state.markets[symbol]:
             state = with_market(state, entry)
+    for symbol in preempting:
+        state, predicted = process_preemption(state, symbol, state.time)
+        entry, adjusted = process_risk(state.markets[symbol], state.time)
+        records.extend([*predicted, *adjusted])
+        state = with_market(state, entry)
     return state, tuple(records)
 
 
@@ -369,12 +378,16 @@ def process_reference_update(state: State, event: ReferenceUpdate) -> tuple[Stat
 
 
 def process_parameter_change(state: State, event: ParameterChange) -> tuple[State, Record]:
-    """RISK-5: new parameters pass every market rule; MM increases phase in (RISK-6)."""
+    """RISK-5: new parameters pass every market rule; MM increases phase in (RISK-6).
+
+    RISK-7's last target belongs to the old parameters: it starts over at 1 (§12.1).
+    """
     entry = _market(state, event.market.symbol)
     try:
         entry = apply_parameters(entry, event.market, state.time)
     except InputError as error:
         raise EventRejectedError(Reason.INVALID_PARAMETERS, str(error)) from None
+    entry = attrs.evolve(entry, preempt_target=Fraction(1))
     effective = entry.phase_end if entry.previous is not None else state.time
     return with_market(state, entry), ParametersChanged(event.market.symbol, effective)
 

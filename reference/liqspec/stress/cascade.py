@@ -250,7 +250,7 @@ class Tally:
                 else:
                     self.fund_paid -= record.delta
 
-        self.fund = after.funds[self.market.fund]
+        self.fund = after.funds.get(self.market.fund, 0)
         self._fund_at(self.fund)
 
     def _tier(self, lots: int, mark: int) -> int:
