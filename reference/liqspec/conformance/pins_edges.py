@@ -75,6 +75,10 @@ def _long(
     return {**_cash(account, balance), "positions": [position(symbol, "long", size, entry)]}
 
 
+def _short(account: str, balance: str, size: str = "1", entry: str = "60000") -> Row:
+    return {**_cash(account, balance), "positions": [position(_BTC, "short", size, entry)]}
+
+
 def _bust(account: str = "bob") -> Row:
     """1 BTC long from 60000 on 100 USDT: a mark of 59800 leaves it 100 USDT below zero."""
     return _long(account, "100")
@@ -1196,6 +1200,25 @@ _RISK_PINS = [
             ]
             == [(0, "none", "1.5", "1", "1.25")]
         ),
+        ("risk",),
+        ("INV-PREEMPT",),
+    ),
+    Pin(
+        "risk7-a-rise-walks-the-shorts-through-a-thin-ask-in-two-rounds",
+        "shorts sam, tom and uma (650, 700, 900 USDT) liquidate at 60398.1, 60447.8 and "
+        "60646.8 ((60050 + balance) / 1.005, rounded up); a 0.7% rise is 60420 and moves the "
+        "asks to 60430.1 (0.5 BTC) and 60520.7 (2 BTC): sam's 1 BTC fills at 60520.7, which "
+        "reaches tom; their 2 BTC fill there too, short of uma: 60398.1 + 60447.8 = 120845.9",
+        ("RISK-7", "STRESS-10"),
+        _world(
+            "risk7-a-rise-walks-the-shorts-through-a-thin-ask-in-two-rounds",
+            [_short("sam", "650"), _short("tom", "700"), _short("uma", "900")],
+            [_clock(10)],
+            risk={_BTC: {**_PREEMPT, "preempt_shock": "0.007"}},
+            books={_BTC: {"bids": [["59990", "5"]], "asks": [["60010", "0.5"], ["60100", "2"]]}},
+            funds={"USDT": "1000"},
+        ),
+        lambda out: _predicted(out, 0) == [("liquidated", "120845.9", "100000", "1.5")],
         ("risk",),
         ("INV-PREEMPT",),
     ),
