@@ -22,6 +22,8 @@ from liqspec.model.markets import PreemptMeasure, RiskParams, get_value
 from liqspec.model.prices import PriceStatus, get_liquidation_price
 
 __all__ = [
+    "MapLeg",
+    "get_liquidation_legs",
     "get_map_walk",
     "get_predicted_cascade",
     "get_preempt_target",
@@ -99,11 +101,11 @@ def shift_book(book: Book, shock: Fraction, top: int) -> Book:
 
 # --- the prediction (RISK-7) -------------------------------------------------------------------
 
-_Leg = tuple[MarginUnit, int, int]
+MapLeg = tuple[MarginUnit, int, int]
 """A unit, the index of its leg in the market, and that leg's liquidation price (PRICE-2)."""
 
 
-def _liquidation_legs(state: State, symbol: str) -> list[_Leg]:
+def get_liquidation_legs(state: State, symbol: str) -> list[MapLeg]:
     """Return every leg in market ``symbol`` with a liquidation price (STRESS-9's map)."""
     legs = []
     for account in state.accounts.values():
@@ -132,14 +134,14 @@ def _fill_price(levels: tuple[Level, ...], lots: int) -> int | None:
     return levels[-1].price if levels else None
 
 
-def _is_reached(leg: _Leg, price: int, *, falling: bool) -> bool:
+def _is_reached(leg: MapLeg, price: int, *, falling: bool) -> bool:
     """Whether ``price`` reaches the leg's liquidation price from the safe side."""
     unit, index, level = leg
     long = unit.legs[index].position.side > 0
     return long == falling and (level >= price if falling else level <= price)
 
 
-def _deficit(leg: _Leg, price: int) -> int:
+def _deficit(leg: MapLeg, price: int) -> int:
     """Return the unit's negative equity with the leg at ``price`` (others at their marks)."""
     unit, index, _ = leg
     legs = list(unit.legs)
@@ -152,17 +154,17 @@ def get_map_walk(
     symbol: str,
     shock: Fraction,
     measure: PreemptMeasure,
-    legs: list[_Leg] | None = None,
+    legs: list[MapLeg] | None = None,
 ) -> int:
     """Return the measure of RISK-7's map walk for a signed ``shock``, in quantums.
 
     A fall (``shock`` < 0) reaches longs through the moved bids, a rise shorts through the
-    moved asks; ``legs`` are :func:`_liquidation_legs`'s, computed when not given.
+    moved asks; ``legs`` are :func:`get_liquidation_legs`'s, computed when not given.
     """
     entry = state.markets[symbol]
     market = entry.market
     falling = shock < 0
-    legs = _liquidation_legs(state, symbol) if legs is None else legs
+    legs = get_liquidation_legs(state, symbol) if legs is None else legs
     price = get_shocked_price(get_reference_price(entry), shock, market.max_price)
     book = shift_book(entry.book, shock, market.max_price)
     levels = book.bids if falling else book.asks
@@ -191,7 +193,7 @@ def get_predicted_cascade(state: State, symbol: str) -> int:
     """Return RISK-7's prediction for market ``symbol``: the larger of a fall and a rise."""
     params = state.markets[symbol].market.risk
     shock = Fraction(params.preempt_shock.num, params.preempt_shock.den)
-    legs = _liquidation_legs(state, symbol)
+    legs = get_liquidation_legs(state, symbol)
     walks = (get_map_walk(state, symbol, s, params.preempt_measure, legs) for s in (-shock, shock))
     return max(walks)
 

@@ -15,6 +15,8 @@ import attrs
 from attrs import frozen
 
 from liqspec.engine.preemption import (
+    MapLeg,
+    get_liquidation_legs,
     get_map_walk,
     get_reference_price,
     get_shocked_price,
@@ -135,13 +137,17 @@ def _derived(entry: MarketState) -> MarketState:
     return attrs.evolve(entry, market=attrs.evolve(entry.market, mark=params))
 
 
-def process_shock(state: State, symbol: str, shock: Fraction) -> ShockResult:
+def process_shock(
+    state: State, symbol: str, shock: Fraction, legs: list[MapLeg] | None = None
+) -> ShockResult:
     """Run the cascade a shock of ``shock`` (a signed share) sets off in ``state`` (STRESS-10).
 
     The events: the book moved by the shock, ``index(I', basis 0)``, ``trade(I')`` with
-    ``I'`` the shocked reference price, then STRESS-3's rounds to their fixed point.
+    ``I'`` the shocked reference price, then STRESS-3's rounds to their fixed point. ``legs``
+    are the state's for the map walk beside it (computed when not given).
     """
-    walked = get_map_walk(state, symbol, shock, PreemptMeasure.LIQUIDATED) if shock else 0
+    measure = PreemptMeasure.LIQUIDATED
+    walked = get_map_walk(state, symbol, shock, measure, legs) if shock else 0
     entry = _derived(state.markets[symbol])
     state = with_market(state, entry)
     market = entry.market
@@ -242,13 +248,14 @@ def predict(
     STRESS-9..STRESS-11; every shock starts from ``state`` itself.
     """
     entry = state.markets[symbol]
-    scanned = tuple(process_shock(state, symbol, shock) for shock in scan)
+    legs = get_liquidation_legs(state, symbol)  # the map walk's, once for every shock
+    scanned = tuple(process_shock(state, symbol, shock, legs) for shock in scan)
     return Prediction(
         market=entry.market,
         reference=get_reference_price(entry),
         mark=entry.mark,
         levels=get_liquidation_map(state, symbol),
-        shocks=tuple(process_shock(state, symbol, shock) for shock in shocks),
+        shocks=tuple(process_shock(state, symbol, shock, legs) for shock in shocks),
         scan=scanned,
         thresholds=get_thresholds(scanned),
     )
