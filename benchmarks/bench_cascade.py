@@ -5,7 +5,9 @@ October template's population (spec/stress/october.toml) at the start of its pat
 of the template's ladder: the time of the liquidation map (STRESS-9), of one shock's full
 cascade (STRESS-10, a 5% fall), and of RISK-7's map-walk prediction (both directions). It
 prints seconds per state and states per minute, the figures a decision on a learned surrogate
-(issue 18, section 4) needs: a surrogate pays only where the exact model is too slow.
+(issue 18, section 4) needs: a surrogate pays only where the exact model is too slow. Last,
+what RISK-7 costs a stress run: run 0 of the template without it and with it (a 5% shock,
+predicted every 60 s), in the same process, and the ratio.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from liqspec.stress.cascade import (
     build_run_state,
     get_full_depth,
     get_population,
+    process_run,
 )
 from liqspec.stress.plan import load_stress
 from liqspec.stress.prediction import get_liquidation_map, process_shock
@@ -67,6 +70,14 @@ def main() -> None:
         predicted = _timed(lambda s=state, m=symbol: get_predicted_cascade(s, m))
         print(f"{positions:>10}{mapped:>10.3f}{shocked:>10.3f}{predicted:>10.3f}"
               f"{60 / shocked:>12.1f}")  # fmt: skip
+    units = get_population(base)
+    plain = _timed(lambda: process_run(base, units, 0))
+    ruled = attrs.evolve(
+        base, market=attrs.evolve(base.market, risk=attrs.evolve(risk, preempt_interval=60))
+    )
+    preempting = _timed(lambda: process_run(ruled, units, 0))
+    print(f"one October run: {plain:.2f} s without RISK-7, {preempting:.2f} s with it "
+          f"({preempting / plain:.1f}x)")  # fmt: skip
 
 
 if __name__ == "__main__":
